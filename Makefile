@@ -1,0 +1,43 @@
+# Dossier — the README's two commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+STAMP := $(VENV)/.installed
+
+.PHONY: run test bench install translations clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Re-install whenever pyproject.toml changes; compile the message catalogs every time.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP) translations
+
+translations: $(STAMP)
+	$(BIN)/pybabel compile --use-fuzzy -d translations -f -q
+
+run: install
+	@mkdir -p instance
+	@test -s instance/secret_key || $(BIN)/python -c "import secrets; print(secrets.token_urlsafe(48))" > instance/secret_key
+	SECRET_KEY=$$(cat instance/secret_key) $(BIN)/flask --app wsgi db upgrade
+	SECRET_KEY=$$(cat instance/secret_key) $(BIN)/flask --app wsgi seed-demo --if-empty
+	@echo ""
+	@echo "  Dossier runs at http://localhost:$(PORT)/admin"
+	@echo "  Staff logins (password dossier-demo): owner@dossier.test, admin@dossier.test, employee@dossier.test"
+	@echo ""
+	SECRET_KEY=$$(cat instance/secret_key) BASE_URL=$${BASE_URL:-http://localhost:$(PORT)} \
+		$(BIN)/gunicorn --bind 0.0.0.0:$(PORT) --workers 2 --access-logfile - 'wsgi:app'
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) instance/dossier.sqlite3

@@ -1,0 +1,38 @@
+"""The staff blueprint: everything under /admin requires a logged-in staff member."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Blueprint, abort, request
+from flask_login import current_user
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+PUBLIC_ENDPOINTS = {"admin.login"}
+
+
+@bp.before_request
+def require_staff():
+    from web.extensions import login_manager
+
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    return None
+
+
+def manager_required(view):
+    """Owners and admins only: settings and staff management."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if not current_user.is_manager:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+from admin import account, auth, customers, invoices, settings, staff  # noqa: E402,F401

@@ -1,0 +1,178 @@
+"""Customer list, search, create / edit / archive, the customer page tabs and notes."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from admin import bp
+from admin.forms import ArchiveForm, NoteForm, custom_field_initial, customer_form_class
+from admin.helpers import attach_error, page_arg
+from models.audit import AuditEvent
+from models.db import db
+from models.services import customers as customer_service
+from models.services.access import get_customer
+from models.services.errors import DomainError
+from models.services.staff import all_staff
+from web.rendering import render
+
+
+@bp.get("/")
+def dashboard():
+    return redirect(url_for("admin.customers"))
+
+
+@bp.get("/customers")
+def customers():
+    query = request.args.get("q", "")[:100]
+    tag = request.args.get("tag") or None
+    show_archived = request.args.get("archived") == "1"
+    page = customer_service.search_customers(
+        current_user, query, tag=tag, page=page_arg(), include_archived=show_archived
+    )
+    return render(
+        "admin/customers/list.html",
+        block="results",
+        page=page,
+        query=query,
+        tag=tag,
+        show_archived=show_archived,
+        tags=customer_service.all_tags(),
+    )
+
+
+def _customer_form(customer=None):
+    definitions = customer_service.custom_field_definitions()
+    staff_choices = (
+        [(s.id, f"{s.name} ({s.email})") for s in all_staff() if s.active]
+        if current_user.is_manager
+        else None
+    )
+    form_class = customer_form_class(definitions)
+    if customer is None or request.method == "POST":
+        return form_class(staff_choices=staff_choices), definitions
+    initial = {
+        "kind": customer.kind.value,
+        "tags": ", ".join(t.name for t in customer.tags),
+        "assigned_staff_ids": [s.id for s in customer.assigned_staff],
+        **custom_field_initial(definitions, customer_service.custom_field_values(customer)),
+    }
+    return form_class(obj=customer, data=initial, staff_choices=staff_choices), definitions
+
+
+def _save(form, definitions, customer=None):
+    """Validate, save, commit; on failure the form re-renders with its messages (422)."""
+    if not form.validate_on_submit():
+        return None
+    try:
+        saved = customer_service.save_customer(
+            current_user, form.service_data(definitions), customer=customer
+        )
+    except DomainError as error:
+        db.session.rollback()
+        attach_error(form, error)
+        return None
+    db.session.commit()
+    return saved
+
+
+@bp.route("/customers/new", methods=["GET", "POST"])
+def customer_new():
+    form, definitions = _customer_form()
+    customer = _save(form, definitions)
+    if customer:
+        flash(_("Customer %(name)s was created.", name=customer.display_name), "success")
+        return redirect(url_for("admin.customer_info", customer_id=customer.id))
+    return render(
+        "admin/customers/form.html", form=form, definitions=definitions, customer=None,
+        status=422 if request.method == "POST" else 200,
+    )
+
+
+@bp.route("/customers/<int:customer_id>/edit", methods=["GET", "POST"])
+def customer_edit(customer_id: int):
+    customer = get_customer(current_user, customer_id)
+    form, definitions = _customer_form(customer)
+    if _save(form, definitions, customer):
+        flash(_("The changes were saved."), "success")
+        return redirect(url_for("admin.customer_info", customer_id=customer.id))
+    return render(
+        "admin/customers/form.html", form=form, definitions=definitions, customer=customer,
+        status=422 if request.method == "POST" else 200,
+    )
+
+
+@bp.get("/customers/<int:customer_id>")
+def customer_overview(customer_id: int):
+    customer = get_customer(current_user, customer_id)
+    invoices, outstanding = customer_service.open_invoices(customer)
+    return render(
+        "admin/customers/overview.html",
+        customer=customer,
+        invoices=invoices,
+        outstanding=outstanding,
+        notes=customer_service.latest_notes(customer),
+        note_form=NoteForm(),
+        today=date.today(),
+    )
+
+
+@bp.get("/customers/<int:customer_id>/info")
+def customer_info(customer_id: int):
+    customer = get_customer(current_user, customer_id)
+    history = db.session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.customer_id == customer.id)
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .limit(20)
+    ).all()
+    return render(
+        "admin/customers/info.html",
+        customer=customer,
+        definitions=customer_service.custom_field_definitions(),
+        values=customer_service.custom_field_values(customer),
+        history=history,
+        archive_form=ArchiveForm(),
+    )
+
+
+@bp.post("/customers/<int:customer_id>/archive")
+def customer_archive(customer_id: int):
+    customer = get_customer(current_user, customer_id)
+    form = ArchiveForm()
+    if form.validate_on_submit():
+        archive = request.form.get("restore") != "1"
+        customer_service.set_archived(current_user, customer, archive)
+        db.session.commit()
+        flash(_("The customer was archived.") if archive else _("The customer was restored."), "success")
+    return redirect(url_for("admin.customer_info", customer_id=customer.id))
+
+
+@bp.route("/customers/<int:customer_id>/notes", methods=["GET", "POST"])
+def customer_notes(customer_id: int):
+    customer = get_customer(current_user, customer_id)
+    form = NoteForm()
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                customer_service.add_note(current_user, customer, form.body.data)
+                db.session.commit()
+                flash(_("The note was added."), "success")
+                back = "admin.customer_overview" if request.form.get("back") == "overview" else "admin.customer_notes"
+                return redirect(url_for(back, customer_id=customer.id))
+            except DomainError as error:
+                db.session.rollback()
+                attach_error(form, error)
+        status = 422
+    return render(
+        "admin/customers/notes.html",
+        customer=customer,
+        notes=customer_service.latest_notes(customer, limit=None),
+        note_form=form,
+        status=status,
+    )

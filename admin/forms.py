@@ -1,0 +1,266 @@
+"""Staff forms: parsing and field-level validation. Business rules stay in models.services."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from schwifty import BIC, IBAN
+from schwifty.exceptions import SchwiftyException
+from wtforms import (
+    BooleanField,
+    DateField,
+    DecimalField,
+    FieldList,
+    Form,
+    FormField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    EqualTo,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from models.customers import CustomFieldDefinition, CustomFieldKind, CustomerKind
+from models.services.passwords import MIN_LENGTH
+from models.settings import CURRENCIES
+from models.staff import StaffRole
+from web.i18n import LANGUAGE_NAMES
+
+LANGUAGE_CHOICES = [(code, name) for code, name in LANGUAGE_NAMES.items()]
+COUNTRY_CODES = ("NL", "BE", "DE", "AT", "CH", "LU", "FR", "GB", "IE", "DK", "SE", "NO", "PL", "ES", "IT", "US")
+
+
+def country_choices() -> list[tuple[str, str]]:
+    names = get_locale().territories
+    return sorted(((c, names.get(c, c)) for c in COUNTRY_CODES), key=lambda pair: pair[1])
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def validate_iban(form, field) -> None:
+    if field.data:
+        try:
+            field.data = IBAN(field.data).compact
+        except SchwiftyException:
+            raise ValidationError(_l("This is not a valid IBAN."))
+
+
+def validate_bic(form, field) -> None:
+    if field.data:
+        try:
+            field.data = str(BIC(field.data))
+        except SchwiftyException:
+            raise ValidationError(_l("This is not a valid BIC."))
+
+
+def validate_tags(form, field) -> None:
+    tags = [t.strip() for t in (field.data or "").split(",") if t.strip()]
+    if len(tags) > 10:
+        raise ValidationError(_l("Use at most 10 tags."))
+    if any(len(t) > 40 for t in tags):
+        raise ValidationError(_l("A tag has at most 40 characters."))
+
+
+EMAIL = [Optional(), Length(max=254), Email(message=_l("Enter a valid e-mail address."), check_deliverability=False)]
+
+
+class LoginForm(FlaskForm):
+    email = StringField(_l("E-mail address"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
+    submit = SubmitField(_l("Log in"))
+
+
+class CustomerForm(FlaskForm):
+    kind = RadioField(
+        _l("Kind"),
+        choices=[(CustomerKind.individual.value, _l("Individual")), (CustomerKind.company.value, _l("Company"))],
+        default=CustomerKind.individual.value,
+        validators=[InputRequired()],
+    )
+    name = StringField(_l("Name"), validators=[DataRequired(message=_l("Enter a name.")), Length(max=200)])
+    company_name = StringField(_l("Company name"), validators=[Optional(), Length(max=200)])
+    number = StringField(
+        _l("Customer number"),
+        description=_l("Leave empty to assign the next free number."),
+        validators=[Optional(), Length(max=30), Regexp(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$", message=_l("Use letters, digits, dots, dashes or slashes."))],
+    )
+    email = StringField(_l("Primary e-mail address"), validators=EMAIL)
+    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40), Regexp(r"^[0-9 +()./-]+$", message=_l("Use digits, spaces and + ( ) - only."))])
+    street = StringField(_l("Street and number"), validators=[Optional(), Length(max=200)])
+    postal_code = StringField(_l("Postal code"), validators=[Optional(), Length(max=20)])
+    city = StringField(_l("City"), validators=[Optional(), Length(max=100)])
+    country = SelectField(_l("Country"), default="NL")
+    language = SelectField(_l("Language"), choices=LANGUAGE_CHOICES, default="nl")
+    vat_id = StringField(_l("VAT ID"), validators=[Optional(), Length(max=30)])
+    tax_number = StringField(_l("Tax number"), validators=[Optional(), Length(max=30)])
+    iban = StringField(_l("IBAN"), validators=[Optional(), Length(max=42), validate_iban])
+    bic = StringField(_l("BIC"), validators=[Optional(), Length(max=11), validate_bic])
+    bank_holder = StringField(_l("Account holder"), validators=[Optional(), Length(max=200)])
+    tags = StringField(_l("Tags"), description=_l("Separate tags with commas."), validators=[Optional(), Length(max=500), validate_tags])
+    assigned_staff_ids = MultiCheckboxField(_l("Assigned staff"), coerce=int)
+    submit = SubmitField(_l("Save customer"))
+
+    def __init__(self, *args, staff_choices=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.country.choices = country_choices()
+        if staff_choices is None:
+            del self.assigned_staff_ids
+        else:
+            self.assigned_staff_ids.choices = staff_choices
+
+    def custom_field_values(self, definitions: list[CustomFieldDefinition]) -> dict[int, str | None]:
+        values = {}
+        for definition in definitions:
+            data = self[f"cf_{definition.id}"].data
+            values[definition.id] = data.isoformat() if hasattr(data, "isoformat") else (None if data is None else str(data))
+        return values
+
+    def service_data(self, definitions: list[CustomFieldDefinition]) -> dict:
+        data = {name: field.data for name, field in self._fields.items() if name not in ("csrf_token", "submit") and not name.startswith("cf_")}
+        data["tags"] = [t for t in (self.tags.data or "").split(",")]
+        data["custom_fields"] = self.custom_field_values(definitions)
+        return data
+
+
+def customer_form_class(definitions: list[CustomFieldDefinition]) -> type[CustomerForm]:
+    """CustomerForm plus one field per custom field the admin has defined."""
+    fields = {}
+    for d in definitions:
+        if d.kind == CustomFieldKind.number:
+            fields[f"cf_{d.id}"] = DecimalField(d.label, validators=[Optional(), NumberRange(min=Decimal("-1e12"), max=Decimal("1e12"))])
+        elif d.kind == CustomFieldKind.date:
+            fields[f"cf_{d.id}"] = DateField(d.label, validators=[Optional()])
+        else:
+            fields[f"cf_{d.id}"] = StringField(d.label, validators=[Optional(), Length(max=500)])
+    return type("CustomerFormWithFields", (CustomerForm,), fields)
+
+
+def custom_field_initial(definitions: list[CustomFieldDefinition], values: dict[int, str]) -> dict:
+    """Stored custom field strings turned back into what each field type displays."""
+    initial = {}
+    for d in definitions:
+        raw = values.get(d.id)
+        if raw is None:
+            continue
+        try:
+            if d.kind == CustomFieldKind.number:
+                initial[f"cf_{d.id}"] = Decimal(raw)
+            elif d.kind == CustomFieldKind.date:
+                initial[f"cf_{d.id}"] = date.fromisoformat(raw)
+            else:
+                initial[f"cf_{d.id}"] = raw
+        except (ArithmeticError, ValueError):
+            initial[f"cf_{d.id}"] = None
+    return initial
+
+
+class NoteForm(FlaskForm):
+    body = TextAreaField(_l("Note"), validators=[DataRequired(message=_l("Write something before saving the note.")), Length(max=5000)])
+    submit = SubmitField(_l("Add note"))
+
+
+class ArchiveForm(FlaskForm):
+    submit = SubmitField(_l("Archive customer"))
+
+
+class InvoiceLineForm(Form):
+    description = StringField(_l("Description"), validators=[DataRequired(message=_l("Describe the line.")), Length(max=300)])
+    quantity = DecimalField(_l("Quantity"), default=Decimal("1"), places=None, validators=[InputRequired(), NumberRange(min=Decimal("0.001"), max=Decimal("1000000"))])
+    unit_price = DecimalField(_l("Unit price"), places=None, validators=[InputRequired(), NumberRange(min=Decimal("-1000000000"), max=Decimal("1000000000"))])
+    vat_rate = DecimalField(_l("VAT %"), default=Decimal("21"), places=None, validators=[InputRequired(), NumberRange(min=Decimal("0"), max=Decimal("100"))])
+
+    def validate_quantity(self, field):
+        if field.data is not None and field.data.as_tuple().exponent < -3:
+            raise ValidationError(_l("Use at most three decimals."))
+
+    def validate_unit_price(self, field):
+        if field.data is not None and field.data.as_tuple().exponent < -2:
+            raise ValidationError(_l("Use at most two decimals."))
+
+    def validate_vat_rate(self, field):
+        if field.data is not None and field.data.as_tuple().exponent < -2:
+            raise ValidationError(_l("Use at most two decimals."))
+
+
+class InvoiceForm(FlaskForm):
+    issue_date = DateField(_l("Issue date"), validators=[InputRequired(message=_l("Enter a date."))])
+    due_date = DateField(_l("Due date"), validators=[InputRequired(message=_l("Enter a date."))])
+    currency = SelectField(_l("Currency"), choices=[(c, c) for c in CURRENCIES])
+    lines = FieldList(FormField(InvoiceLineForm), min_entries=1, max_entries=100)
+    submit = SubmitField(_l("Create invoice"))
+
+
+class SettingsForm(FlaskForm):
+    business_name = StringField(_l("Business name"), validators=[DataRequired(), Length(max=200)])
+    address = TextAreaField(_l("Address"), validators=[Optional(), Length(max=1000)])
+    sender_name = StringField(_l("Sender name"), description=_l("Shown as the sender of every e-mail."), validators=[Optional(), Length(max=200)])
+    sender_email = StringField(_l("Sender e-mail address"), validators=EMAIL)
+    default_currency = SelectField(_l("Default currency"), choices=[(c, c) for c in CURRENCIES])
+    logo = FileField(_l("Logo"), description=_l("PNG, JPEG, WebP or GIF, at most 512 KB."))
+    remove_logo = BooleanField(_l("Remove the current logo"))
+    submit = SubmitField(_l("Save settings"))
+
+
+ROLE_CHOICES = [(StaffRole.owner.value, _l("Owner")), (StaffRole.admin.value, _l("Admin")), (StaffRole.employee.value, _l("Employee"))]
+
+
+class StaffCreateForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    email = StringField(_l("E-mail address"), validators=[DataRequired(), *EMAIL[1:]])
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES, default=StaffRole.employee.value)
+    view_all_customers = BooleanField(_l("May see all customers"), description=_l("Employees otherwise see only the customers assigned to them."))
+    language = SelectField(_l("Language"), choices=LANGUAGE_CHOICES, default="en")
+    password = PasswordField(_l("Initial password"), description=_l("At least %(n)s characters. Share it in person; they can change it.", n=MIN_LENGTH), validators=[DataRequired(), Length(max=1024)])
+    submit = SubmitField(_l("Add staff member"))
+
+
+class StaffEditForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES)
+    view_all_customers = BooleanField(_l("May see all customers"))
+    active = BooleanField(_l("Active"), description=_l("Deactivating ends all of their sessions at once."))
+    submit = SubmitField(_l("Save staff member"))
+
+
+class LanguageForm(FlaskForm):
+    language = SelectField(_l("Language"), choices=LANGUAGE_CHOICES)
+    submit = SubmitField(_l("Save language"))
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=1024)])
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=1024)])
+    confirm_password = PasswordField(_l("Repeat the new password"), validators=[DataRequired(), EqualTo("new_password", message=_l("The two passwords differ."))])
+    submit = SubmitField(_l("Change password"))
+
+
+class CustomFieldForm(FlaskForm):
+    label = StringField(_l("Label"), validators=[DataRequired(), Length(max=60)])
+    kind = SelectField(_l("Type"), choices=[("text", _l("Text")), ("number", _l("Number")), ("date", _l("Date"))])
+    submit = SubmitField(_l("Add field"))
+
+
+class DeleteForm(FlaskForm):
+    submit = SubmitField(_l("Remove"))

@@ -1,0 +1,75 @@
+"""Business settings and custom field definitions (owners and admins)."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from admin import bp, manager_required
+from admin.forms import CustomFieldForm, DeleteForm, SettingsForm
+from admin.helpers import attach_error
+from models.customers import CustomFieldDefinition
+from models.db import db
+from models.services import customers as customer_service
+from models.services.errors import DomainError
+from models.services.settings import LOGO_MAX_BYTES, get_settings, update_settings
+from web.rendering import render
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@manager_required
+def settings():
+    current = get_settings()
+    form = SettingsForm(obj=current if request.method == "GET" else None)
+    if form.validate_on_submit():
+        upload = form.logo.data
+        logo = upload.read(LOGO_MAX_BYTES + 1) if upload and getattr(upload, "filename", "") else None
+        try:
+            update_settings(current_user, form.data, logo=logo, remove_logo=form.remove_logo.data)
+        except DomainError as error:
+            db.session.rollback()
+            attach_error(form, error)
+        else:
+            db.session.commit()
+            flash(_("The settings were saved."), "success")
+            return redirect(url_for("admin.settings"))
+    return render(
+        "admin/settings.html", form=form, settings=current,
+        status=422 if request.method == "POST" else 200,
+    )
+
+
+@bp.route("/settings/fields", methods=["GET", "POST"])
+@manager_required
+def custom_fields():
+    form = CustomFieldForm()
+    if form.validate_on_submit():
+        try:
+            customer_service.define_custom_field(current_user, form.label.data, form.kind.data)
+        except DomainError as error:
+            db.session.rollback()
+            attach_error(form, error)
+        else:
+            db.session.commit()
+            flash(_("The field was added."), "success")
+            return redirect(url_for("admin.custom_fields"))
+    return render(
+        "admin/custom_fields.html", form=form, delete_form=DeleteForm(),
+        fields=customer_service.custom_field_definitions(),
+        status=422 if request.method == "POST" else 200,
+    )
+
+
+@bp.post("/settings/fields/<int:field_id>/delete")
+@manager_required
+def custom_field_delete(field_id: int):
+    field = db.session.scalar(select(CustomFieldDefinition).where(CustomFieldDefinition.id == field_id))
+    if field is None:
+        abort(404)
+    if DeleteForm().validate_on_submit():
+        customer_service.remove_custom_field(current_user, field)
+        db.session.commit()
+        flash(_("The field was removed."), "success")
+    return redirect(url_for("admin.custom_fields"))

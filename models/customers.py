@@ -1,0 +1,139 @@
+"""Customers (accounts), their tags, custom fields, notes and staff assignments."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.db import UTCDateTime, db, now_utc
+from models.staff import StaffUser
+
+customer_tags = Table(
+    "customer_tags",
+    db.metadata,
+    Column("customer_id", ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
+)
+
+customer_assignments = Table(
+    "customer_assignments",
+    db.metadata,
+    Column("customer_id", ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True),
+    Column("staff_user_id", ForeignKey("staff_users.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_customer_assignments_staff", "staff_user_id"),
+)
+
+
+class CustomerKind(str, enum.Enum):
+    individual = "individual"
+    company = "company"
+
+
+class Tag(db.Model):
+    __tablename__ = "tags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+
+
+class Customer(db.Model):
+    __tablename__ = "customers"
+    __table_args__ = (Index("ix_customers_name", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(30), unique=True)
+    kind: Mapped[CustomerKind] = mapped_column(
+        Enum(CustomerKind, native_enum=False, length=20, validate_strings=True),
+        default=CustomerKind.individual,
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    company_name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    street: Mapped[str | None] = mapped_column(String(200))
+    postal_code: Mapped[str | None] = mapped_column(String(20))
+    city: Mapped[str | None] = mapped_column(String(100))
+    country: Mapped[str] = mapped_column(String(2), default="NL")
+    language: Mapped[str] = mapped_column(String(5), default="nl")
+    vat_id: Mapped[str | None] = mapped_column(String(30))
+    tax_number: Mapped[str | None] = mapped_column(String(30))
+    iban: Mapped[str | None] = mapped_column(String(34))
+    bic: Mapped[str | None] = mapped_column(String(11))
+    bank_holder: Mapped[str | None] = mapped_column(String(200))
+    portal_access: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    tags: Mapped[list[Tag]] = relationship(secondary=customer_tags, order_by=Tag.name)
+    assigned_staff: Mapped[list[StaffUser]] = relationship(
+        secondary=customer_assignments, order_by=StaffUser.name
+    )
+
+    @property
+    def is_company(self) -> bool:
+        return self.kind == CustomerKind.company
+
+    @property
+    def display_name(self) -> str:
+        return self.company_name if self.is_company and self.company_name else self.name
+
+
+class CustomFieldKind(str, enum.Enum):
+    text = "text"
+    number = "number"
+    date = "date"
+
+
+class CustomFieldDefinition(db.Model):
+    """A field an admin defines once; every customer then has a value slot for it."""
+
+    __tablename__ = "custom_field_definitions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    label: Mapped[str] = mapped_column(String(60), unique=True)
+    kind: Mapped[CustomFieldKind] = mapped_column(
+        Enum(CustomFieldKind, native_enum=False, length=20, validate_strings=True),
+        default=CustomFieldKind.text,
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CustomFieldValue(db.Model):
+    __tablename__ = "custom_field_values"
+    __table_args__ = (UniqueConstraint("customer_id", "field_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    field_id: Mapped[int] = mapped_column(
+        ForeignKey("custom_field_definitions.id", ondelete="CASCADE")
+    )
+    value: Mapped[str] = mapped_column(String(500))
+
+
+class Note(db.Model):
+    __tablename__ = "notes"
+    __table_args__ = (Index("ix_notes_customer_created", "customer_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    author_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL")
+    )
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+
+    author: Mapped[StaffUser | None] = relationship()

@@ -1,0 +1,28 @@
+"""Atomic next-number allocation that works the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import insert, update
+from sqlalchemy.exc import IntegrityError
+
+from models.counters import Counter
+from models.db import db
+
+
+def next_value(name: str) -> int:
+    """Increment and return counter `name`; the row lock serialises concurrent callers."""
+    stmt = (
+        update(Counter)
+        .where(Counter.name == name)
+        .values(value=Counter.value + 1)
+        .returning(Counter.value)
+    )
+    value = db.session.execute(stmt).scalar()
+    if value is not None:
+        return value
+    try:
+        with db.session.begin_nested():
+            db.session.execute(insert(Counter).values(name=name, value=1))
+        return 1
+    except IntegrityError:  # another transaction created it first
+        return db.session.execute(stmt).scalar_one()

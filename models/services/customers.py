@@ -1,0 +1,302 @@
+"""Customer operations: search, create, update, archive, notes and custom fields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Sequence
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import selectinload
+
+from models.customers import (
+    Customer,
+    CustomerKind,
+    CustomFieldDefinition,
+    CustomFieldValue,
+    Note,
+    Tag,
+)
+from models.db import db, now_utc
+from models.documents import UNPAID_STATUSES, Document, DocumentKind
+from models.services import audit
+from models.services.access import visible
+from models.services.counters import next_value
+from models.services.errors import DomainError
+from models.staff import StaffUser
+
+PAGE_SIZE = 25
+
+# The customer's own columns a form may change; the audit diff covers exactly these.
+DETAIL_FIELDS = (
+    "kind", "name", "company_name", "number", "email", "phone", "street", "postal_code",
+    "city", "country", "language", "vat_id", "tax_number", "iban", "bic", "bank_holder",
+)
+
+
+@dataclass
+class Page:
+    items: Sequence[Any]
+    total: int
+    page: int
+    per_page: int = PAGE_SIZE
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def paginate(stmt: Select, page: int, per_page: int = PAGE_SIZE) -> Page:
+    """Two queries whatever the size: one count, one page of rows."""
+    page = max(1, page)
+    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    items = db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).all()
+    return Page(items=items, total=total or 0, page=page, per_page=per_page)
+
+
+def search_customers(
+    staff: StaffUser,
+    query: str = "",
+    tag: str | None = None,
+    page: int = 1,
+    include_archived: bool = False,
+) -> Page:
+    """Search by name, company name, customer number or part of an e-mail address."""
+    stmt = select(Customer).options(selectinload(Customer.tags)).order_by(Customer.name, Customer.id)
+    stmt = visible(stmt, staff)
+    if not include_archived:
+        stmt = stmt.where(Customer.archived_at.is_(None))
+    query = (query or "").strip().lower()
+    if query:
+        stmt = stmt.where(
+            or_(
+                func.lower(Customer.name).contains(query, autoescape=True),
+                func.lower(Customer.company_name).contains(query, autoescape=True),
+                func.lower(Customer.number).contains(query, autoescape=True),
+                func.lower(Customer.email).contains(query, autoescape=True),
+            )
+        )
+    if tag:
+        stmt = stmt.where(Customer.tags.any(Tag.name == tag))
+    return paginate(stmt, page)
+
+
+def all_tags() -> list[Tag]:
+    return list(db.session.scalars(select(Tag).order_by(Tag.name)))
+
+
+def custom_field_definitions() -> list[CustomFieldDefinition]:
+    return list(
+        db.session.scalars(
+            select(CustomFieldDefinition).order_by(
+                CustomFieldDefinition.position, CustomFieldDefinition.id
+            )
+        )
+    )
+
+
+def custom_field_values(customer: Customer) -> dict[int, str]:
+    rows = db.session.execute(
+        select(CustomFieldValue.field_id, CustomFieldValue.value).where(
+            CustomFieldValue.customer_id == customer.id
+        )
+    )
+    return {field_id: value for field_id, value in rows}
+
+
+def _snapshot(customer: Customer) -> dict[str, Any]:
+    values = {name: getattr(customer, name) for name in DETAIL_FIELDS}
+    values["kind"] = customer.kind.value if customer.kind else None
+    values["tags"] = ", ".join(t.name for t in customer.tags)
+    values["assigned_staff"] = ", ".join(s.email for s in customer.assigned_staff)
+    return values
+
+
+def _tags_named(names: Sequence[str]) -> list[Tag]:
+    names = sorted({n.strip().lower() for n in names if n.strip()})
+    if not names:
+        return []
+    existing = {t.name: t for t in db.session.scalars(select(Tag).where(Tag.name.in_(names)))}
+    for name in names:
+        if name not in existing:
+            existing[name] = Tag(name=name)
+            db.session.add(existing[name])
+    return [existing[n] for n in names]
+
+
+def _next_customer_number() -> str:
+    while True:
+        candidate = f"C{next_value('customer'):05d}"
+        if not db.session.scalar(select(Customer.id).where(Customer.number == candidate)):
+            return candidate
+
+
+def save_customer(
+    actor: StaffUser,
+    data: dict[str, Any],
+    customer: Customer | None = None,
+) -> Customer:
+    """Create (customer=None) or update a customer from validated form data.
+
+    Managers set the assigned staff; an employee who creates a customer is assigned to
+    it, so it does not vanish from their own list.
+    """
+    creating = customer is None
+    if creating:
+        customer = Customer()
+        before: dict[str, Any] = {}
+    else:
+        before = _snapshot(customer)
+
+    number = (data.get("number") or "").strip() or None
+    if number:
+        clash = db.session.scalar(
+            select(Customer.id).where(
+                func.lower(Customer.number) == number.lower(), Customer.id != customer.id
+            )
+        )
+        if clash:
+            raise DomainError(_l("This customer number is already in use."), field="number")
+    if data.get("kind") == CustomerKind.company.value and not (data.get("company_name") or "").strip():
+        raise DomainError(_l("A company needs a company name."), field="company_name")
+
+    for name in DETAIL_FIELDS:
+        if name in data:
+            value = data[name]
+            if isinstance(value, str):
+                value = value.strip() or None
+            setattr(customer, name, value)
+    customer.kind = CustomerKind(data.get("kind") or CustomerKind.individual.value)
+    if customer.kind == CustomerKind.individual:
+        customer.company_name = None
+    customer.number = number or customer.number or _next_customer_number()
+    if customer.email:
+        customer.email = customer.email.lower()
+    if "tags" in data:
+        customer.tags = _tags_named(data["tags"])
+    if actor.is_manager and "assigned_staff_ids" in data:
+        ids = list(data["assigned_staff_ids"] or [])
+        customer.assigned_staff = list(
+            db.session.scalars(select(StaffUser).where(StaffUser.id.in_(ids)))
+        ) if ids else []
+    elif creating and not actor.is_manager:
+        customer.assigned_staff = [actor]
+
+    if creating:
+        db.session.add(customer)
+    db.session.flush()
+    if "custom_fields" in data:
+        _save_custom_fields(customer, data["custom_fields"])
+
+    after = _snapshot(customer)
+    changes = audit.diff(before, after)
+    if creating or changes:
+        audit.record(
+            actor,
+            "customer.created" if creating else "customer.updated",
+            "customer",
+            customer.id,
+            customer_id=customer.id,
+            changes=changes,
+        )
+    return customer
+
+
+def _save_custom_fields(customer: Customer, values: dict[int, str | None]) -> None:
+    current = {
+        v.field_id: v
+        for v in db.session.scalars(
+            select(CustomFieldValue).where(CustomFieldValue.customer_id == customer.id)
+        )
+    }
+    for field_id, value in values.items():
+        value = (value or "").strip()
+        row = current.get(field_id)
+        if value and row:
+            row.value = value
+        elif value:
+            db.session.add(CustomFieldValue(customer_id=customer.id, field_id=field_id, value=value))
+        elif row:
+            db.session.delete(row)
+
+
+def set_archived(actor: StaffUser, customer: Customer, archived: bool) -> None:
+    if bool(customer.archived_at) == archived:
+        return
+    customer.archived_at = now_utc() if archived else None
+    audit.record(
+        actor,
+        "customer.archived" if archived else "customer.restored",
+        "customer",
+        customer.id,
+        customer_id=customer.id,
+    )
+
+
+def add_note(actor: StaffUser, customer: Customer, body: str) -> Note:
+    body = (body or "").strip()
+    if not body:
+        raise DomainError(_l("Write something before saving the note."), field="body")
+    note = Note(customer_id=customer.id, author=actor, body=body)
+    db.session.add(note)
+    db.session.flush()
+    audit.record(actor, "note.added", "note", note.id, customer_id=customer.id)
+    return note
+
+
+def latest_notes(customer: Customer, limit: int | None = 5) -> list[Note]:
+    stmt = (
+        select(Note)
+        .options(selectinload(Note.author))
+        .where(Note.customer_id == customer.id)
+        .order_by(Note.created_at.desc(), Note.id.desc())
+    )
+    if limit:
+        stmt = stmt.limit(limit)
+    return list(db.session.scalars(stmt))
+
+
+def open_invoices(customer: Customer) -> tuple[list[Document], Decimal]:
+    """Unpaid invoices of a customer, oldest due first, and what is outstanding in all."""
+    invoices = list(
+        db.session.scalars(
+            select(Document)
+            .where(
+                Document.customer_id == customer.id,
+                Document.kind == DocumentKind.invoice,
+                Document.status.in_(UNPAID_STATUSES),
+            )
+            .order_by(Document.due_date, Document.id)
+        )
+    )
+    return invoices, sum((d.outstanding for d in invoices), Decimal("0.00"))
+
+
+def define_custom_field(actor: StaffUser, label: str, kind: str) -> CustomFieldDefinition:
+    label = (label or "").strip()
+    if not label:
+        raise DomainError(_l("Give the field a label."), field="label")
+    if db.session.scalar(
+        select(CustomFieldDefinition.id).where(func.lower(CustomFieldDefinition.label) == label.lower())
+    ):
+        raise DomainError(_l("A field with this label exists already."), field="label")
+    position = (db.session.scalar(select(func.max(CustomFieldDefinition.position))) or 0) + 1
+    field = CustomFieldDefinition(label=label, kind=kind, position=position)
+    db.session.add(field)
+    db.session.flush()
+    audit.record(actor, "custom_field.defined", "custom_field", field.id, changes={"label": [None, label]})
+    return field
+
+
+def remove_custom_field(actor: StaffUser, field: CustomFieldDefinition) -> None:
+    audit.record(actor, "custom_field.removed", "custom_field", field.id, changes={"label": [field.label, None]})
+    db.session.delete(field)

@@ -1,0 +1,162 @@
+"""Invoices: exact totals, numbering, and the staff invoice list with its filters."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import contains_eager, selectinload
+
+from models.customers import Customer
+from models.db import db
+from models.documents import (
+    UNPAID_STATUSES,
+    Document,
+    DocumentKind,
+    DocumentLine,
+    DocumentStatus,
+)
+from models.services import audit
+from models.services.access import visible
+from models.services.counters import next_value
+from models.services.customers import Page, paginate
+from models.services.errors import DomainError, NotFound
+from models.staff import StaffUser
+
+CENT = Decimal("0.01")
+MAX_LINES = 100
+
+# Filters of the invoice list. "overdue" is derived from the due date, not stored.
+STATUS_FILTERS = ("open", "partially_paid", "paid", "overdue", "cancelled")
+ATTENTION_FILTERS = ("no_email",)
+
+
+@dataclass(frozen=True)
+class LineInput:
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    vat_rate: Decimal
+
+
+@dataclass(frozen=True)
+class Totals:
+    net: Decimal
+    tax: Decimal
+    gross: Decimal
+
+
+def line_net(line: LineInput) -> Decimal:
+    return (line.quantity * line.unit_price).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def compute_totals(lines: list[LineInput]) -> Totals:
+    """Net per line rounded to the cent; VAT per rate over the summed nets (as invoices print it)."""
+    net_by_rate: dict[Decimal, Decimal] = defaultdict(lambda: Decimal("0.00"))
+    for line in lines:
+        net_by_rate[line.vat_rate] += line_net(line)
+    net = sum(net_by_rate.values(), Decimal("0.00"))
+    tax = sum(
+        ((amount * rate / 100).quantize(CENT, rounding=ROUND_HALF_UP) for rate, amount in net_by_rate.items()),
+        Decimal("0.00"),
+    )
+    return Totals(net=net, tax=tax, gross=net + tax)
+
+
+def create_invoice(
+    actor: StaffUser | None,
+    customer: Customer,
+    *,
+    issue_date: date,
+    due_date: date,
+    currency: str,
+    lines: list[LineInput],
+    status: DocumentStatus = DocumentStatus.open,
+    amount_paid: Decimal = Decimal("0.00"),
+) -> Document:
+    if not lines:
+        raise DomainError(_l("Add at least one line."), field="lines")
+    if len(lines) > MAX_LINES:
+        raise DomainError(_l("An invoice has at most %(n)s lines.", n=MAX_LINES), field="lines")
+    if due_date < issue_date:
+        raise DomainError(_l("The due date cannot be before the issue date."), field="due_date")
+    totals = compute_totals(lines)
+    number = f"{issue_date.year}-{next_value(f'invoice-{issue_date.year}'):05d}"
+    invoice = Document(
+        customer_id=customer.id,
+        kind=DocumentKind.invoice,
+        number=number,
+        issue_date=issue_date,
+        due_date=due_date,
+        currency=currency,
+        status=status,
+        net_total=totals.net,
+        tax_total=totals.tax,
+        gross_total=totals.gross,
+        amount_paid=amount_paid,
+        lines=[
+            DocumentLine(
+                position=i,
+                description=line.description,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                vat_rate=line.vat_rate,
+                net_amount=line_net(line),
+            )
+            for i, line in enumerate(lines, start=1)
+        ],
+    )
+    db.session.add(invoice)
+    db.session.flush()
+    if actor is not None:
+        audit.record(
+            actor, "invoice.created", "document", invoice.id, customer_id=customer.id,
+            changes={"number": [None, number], "gross_total": [None, str(totals.gross)]},
+        )
+    return invoice
+
+
+def list_invoices(
+    staff: StaffUser,
+    *,
+    status: str | None = None,
+    attention: str | None = None,
+    query: str = "",
+    today: date,
+    page: int = 1,
+) -> Page:
+    stmt = (
+        select(Document)
+        .join(Document.customer)
+        .options(contains_eager(Document.customer))
+        .where(Document.kind == DocumentKind.invoice)
+        .order_by(Document.issue_date.desc(), Document.id.desc())
+    )
+    stmt = visible(stmt, staff)
+    if status == "overdue":
+        stmt = stmt.where(Document.status.in_(UNPAID_STATUSES), Document.due_date < today)
+    elif status in STATUS_FILTERS:
+        stmt = stmt.where(Document.status == DocumentStatus(status))
+    if attention == "no_email":
+        stmt = stmt.where(Customer.email.is_(None), Document.status.in_(UNPAID_STATUSES))
+    query = (query or "").strip().lower()
+    if query:
+        stmt = stmt.where(Document.number.contains(query, autoescape=True))
+    return paginate(stmt, page)
+
+
+def get_invoice(staff: StaffUser, document_id: int) -> Document:
+    stmt = (
+        select(Document)
+        .join(Document.customer)
+        .options(contains_eager(Document.customer), selectinload(Document.lines))
+        .where(Document.id == document_id)
+    )
+    document = db.session.scalar(visible(stmt, staff))
+    if document is None:
+        raise NotFound()
+    return document

@@ -1,0 +1,1 @@
+"""The shared web layer: configuration, extensions and request plumbing both blueprints use."""

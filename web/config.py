@@ -1,0 +1,101 @@
+"""Configuration from environment variables, so one image runs anywhere."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = PROJECT_ROOT / "instance"
+
+# Keys that must never protect a real installation.
+INSECURE_KEYS = {"", "dev", "change-me", "changeme", "secret", "dossier-dev-key"}
+DEV_SECRET_KEY = "dossier-dev-key"
+
+
+class ConfigError(RuntimeError):
+    """Raised when the app would start in an unsafe or broken configuration."""
+
+
+def _bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the usual `postgres://` / `postgresql://` spellings and use psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def from_environment(overrides: dict | None = None) -> dict:
+    """Build the Flask config mapping from the environment, then apply overrides."""
+    overrides = overrides or {}
+    base_url = os.environ.get("BASE_URL", "http://localhost:5000").rstrip("/")
+    default_db = f"sqlite:///{INSTANCE_DIR / 'dossier.sqlite3'}"
+    config: dict = {
+        "SECRET_KEY": os.environ.get("SECRET_KEY", ""),
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(
+            os.environ.get("DATABASE_URL", default_db)
+        ),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": os.environ.get("REDIS_URL", ""),
+        "BASE_URL": base_url,
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER", "localhost"),
+        "MAIL_PORT": _int("MAIL_PORT", 25),
+        "MAIL_USE_TLS": _bool("MAIL_USE_TLS"),
+        "MAIL_USE_SSL": _bool("MAIL_USE_SSL"),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
+        "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "dossier@localhost"),
+        "MAIL_TIMEOUT": _int("MAIL_TIMEOUT", 10),
+        # Sessions: server-side invalidation lives in web.auth; these are the cookie rules.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": urlsplit(base_url).scheme == "https",
+        "SESSION_COOKIE_NAME": "dossier_session",
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+        "STAFF_IDLE_TIMEOUT": timedelta(minutes=_int("STAFF_IDLE_MINUTES", 30)),
+        "STAFF_ABSOLUTE_TIMEOUT": timedelta(hours=12),
+        "REMEMBER_COOKIE_DURATION": timedelta(seconds=0),
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+        "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,
+        "BABEL_DEFAULT_LOCALE": "en",
+        "BABEL_DEFAULT_TIMEZONE": os.environ.get("TIMEZONE", "Europe/Amsterdam"),
+        "BABEL_TRANSLATION_DIRECTORIES": str(PROJECT_ROOT / "translations"),
+        "LANGUAGES": ("en", "nl", "de"),
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI")
+        or os.environ.get("REDIS_URL")
+        or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "LOGIN_LIMIT_PER_IP": os.environ.get("LOGIN_LIMIT_PER_IP", "20 per minute"),
+        "LOGIN_LIMIT_PER_ACCOUNT": os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per minute"),
+        "PASSWORD_HASH_PROFILE": os.environ.get("PASSWORD_HASH_PROFILE", "rfc9106-low-memory"),
+    }
+    config.update(overrides)
+    return config
+
+
+def check_secret_key(config: dict, *, debug: bool) -> None:
+    """Refuse to run a real installation with a missing or well-known key."""
+    if config.get("TESTING") or debug:
+        if not config.get("SECRET_KEY"):
+            config["SECRET_KEY"] = DEV_SECRET_KEY
+        return
+    key = config.get("SECRET_KEY") or ""
+    if key.strip().lower() in INSECURE_KEYS or len(key) < 16:
+        raise ConfigError(
+            "SECRET_KEY is missing or insecure. Set SECRET_KEY to a long random value, "
+            "e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+        )

@@ -1,0 +1,42 @@
+"""Error pages that say what happened in the user's language; never a bare 500 trace."""
+
+from __future__ import annotations
+
+from flask import render_template
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+
+from models.db import db
+from models.services.errors import NotFound
+
+MESSAGES = {
+    400: lambda: _("The request could not be understood."),
+    403: lambda: _("You do not have access to this page."),
+    404: lambda: _("This page does not exist, or you do not have access to it."),
+    405: lambda: _("This action is not available here."),
+    413: lambda: _("The upload is too large."),
+    429: lambda: _("Too many attempts. Please wait a minute and try again."),
+    500: lambda: _("Something went wrong on our side. Please try again."),
+}
+
+
+def _page(status: int, message: str | None = None):
+    return render_template("error.html", status=status, message=message or MESSAGES[status]()), status
+
+
+def register(app) -> None:
+    for status in (400, 403, 404, 405, 413, 429):
+        app.register_error_handler(status, lambda e, s=status: _page(s))
+
+    @app.errorhandler(NotFound)
+    def not_found(_e):
+        return _page(404)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(_e):
+        return _page(400, _("Your form expired or was sent from elsewhere. Reload the page and try again."))
+
+    @app.errorhandler(500)
+    def server_error(_e):
+        db.session.rollback()
+        return _page(500)

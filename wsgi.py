@@ -1,0 +1,85 @@
+"""The composition root: `create_app()` wires configuration, extensions and blueprints.
+
+gunicorn serves `wsgi:app`; the CLI is `flask --app wsgi …`.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, redirect, url_for
+from flask_babel import get_locale
+from flask_wtf.csrf import generate_csrf
+
+from web import auth, cli, errors
+from web.config import INSTANCE_DIR, PROJECT_ROOT, check_secret_key, from_environment
+from web.extensions import babel, csrf, limiter, login_manager, mail, migrate
+from web.i18n import LANGUAGE_NAMES, audit_label, select_locale, status_label
+from web.security import add_security_headers
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=str(INSTANCE_DIR),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.update(from_environment(overrides))
+    check_secret_key(app.config, debug=app.debug)
+    INSTANCE_DIR.mkdir(exist_ok=True)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"].setdefault("connect_args", {"connect_timeout": 5})
+
+    from models import db
+    from models.services import passwords
+
+    passwords.configure(app.config["PASSWORD_HASH_PROFILE"])
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    mail.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    login_manager.init_app(app)
+    login_manager.session_protection = "strong"
+
+    from admin import bp as admin_bp
+    from portal import bp as portal_bp
+    from web.health import bp as health_bp
+
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(portal_bp)
+    app.register_blueprint(health_bp)
+
+    app.before_request(auth.enforce_timeouts)
+    app.after_request(add_security_headers)
+    errors.register(app)
+    cli.register(app)
+
+    @app.context_processor
+    def layout_context():
+        return {
+            "csrf_token": generate_csrf,
+            "current_locale": get_locale,
+            "LANGUAGE_NAMES": LANGUAGE_NAMES,
+            "audit_label": audit_label,
+            "status_label": status_label,
+        }
+
+    @app.get("/hello")
+    def hello():
+        """The bench's baseline: the cheapest response this stack can give."""
+        return "hello"
+
+    @app.get("/")
+    def index():
+        return redirect(url_for("admin.dashboard"))
+
+    return app
+
+
+def __getattr__(name: str):
+    """`wsgi:app` is built on first use, so importing `create_app` (tests) builds nothing."""
+    if name == "app":
+        globals()["app"] = create_app()
+        return globals()["app"]
+    raise AttributeError(name)
