@@ -6,7 +6,7 @@ gunicorn serves `wsgi:app`; the CLI is `flask --app wsgi …`.
 from __future__ import annotations
 
 from flask import Flask, redirect, url_for
-from flask_babel import get_locale
+from flask_babel import format_currency, format_date, format_datetime, format_decimal, get_locale
 from flask_wtf.csrf import generate_csrf
 
 from web import auth, cli, errors
@@ -54,6 +54,13 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.after_request(add_security_headers)
     errors.register(app)
     cli.register(app)
+
+    app.jinja_env.globals.update(
+        format_currency=format_currency,
+        format_date=format_date,
+        format_datetime=format_datetime,
+        format_decimal=format_decimal,
+    )
 
     @app.context_processor
     def layout_context():

@@ -37,7 +37,8 @@ def account():
                 attach_error(password_form, error)
             else:
                 db.session.commit()
-                auth.start_session(current_user)  # this session continues under the new epoch
+                # This session continues under the new epoch; the others are refused.
+                auth.start_session(current_user._get_current_object())
                 flash(_("Your password was changed. Other sessions have been logged out."), "success")
                 return redirect(url_for("admin.account"))
         status = 422

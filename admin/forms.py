@@ -189,7 +189,7 @@ class InvoiceLineForm(Form):
     description = StringField(_l("Description"), validators=[DataRequired(message=_l("Describe the line.")), Length(max=300)])
     quantity = DecimalField(_l("Quantity"), default=Decimal("1"), places=None, validators=[InputRequired(), NumberRange(min=Decimal("0.001"), max=Decimal("1000000"))])
     unit_price = DecimalField(_l("Unit price"), places=None, validators=[InputRequired(), NumberRange(min=Decimal("-1000000000"), max=Decimal("1000000000"))])
-    vat_rate = DecimalField(_l("VAT %"), default=Decimal("21"), places=None, validators=[InputRequired(), NumberRange(min=Decimal("0"), max=Decimal("100"))])
+    vat_rate = DecimalField(_l("VAT rate (%)"), default=Decimal("21"), places=None, validators=[InputRequired(), NumberRange(min=Decimal("0"), max=Decimal("100"))])
 
     def validate_quantity(self, field):
         if field.data is not None and field.data.as_tuple().exponent < -3:

@@ -37,7 +37,7 @@ def invoices():
         "admin/invoices/list.html",
         block="results",
         page=page,
-        status=status,
+        status_filter=status,
         attention=attention,
         query=query,
         today=today,

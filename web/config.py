@@ -84,6 +84,8 @@ def from_environment(overrides: dict | None = None) -> dict:
         "PASSWORD_HASH_PROFILE": os.environ.get("PASSWORD_HASH_PROFILE", "rfc9106-low-memory"),
     }
     config.update(overrides)
+    if "SESSION_COOKIE_SECURE" not in overrides:
+        config["SESSION_COOKIE_SECURE"] = urlsplit(config["BASE_URL"]).scheme == "https"
     return config
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import current_app, has_request_context, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -10,6 +10,8 @@ LANGUAGE_NAMES = {"en": "English", "nl": "Nederlands", "de": "Deutsch"}
 
 
 def select_locale() -> str:
+    if not has_request_context():  # CLI and workers: the default until told otherwise
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     if current_user and current_user.is_authenticated and getattr(current_user, "language", None):
         return current_user.language
     return request.accept_languages.best_match(current_app.config["LANGUAGES"]) or "en"

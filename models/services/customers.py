@@ -265,8 +265,8 @@ def latest_notes(customer: Customer, limit: int | None = 5) -> list[Note]:
     return list(db.session.scalars(stmt))
 
 
-def open_invoices(customer: Customer) -> tuple[list[Document], Decimal]:
-    """Unpaid invoices of a customer, oldest due first, and what is outstanding in all."""
+def open_invoices(customer: Customer) -> tuple[list[Document], dict[str, Decimal]]:
+    """Unpaid invoices of a customer, oldest due first, and what is outstanding per currency."""
     invoices = list(
         db.session.scalars(
             select(Document)
@@ -278,7 +278,10 @@ def open_invoices(customer: Customer) -> tuple[list[Document], Decimal]:
             .order_by(Document.due_date, Document.id)
         )
     )
-    return invoices, sum((d.outstanding for d in invoices), Decimal("0.00"))
+    outstanding: dict[str, Decimal] = {}
+    for invoice in invoices:
+        outstanding[invoice.currency] = outstanding.get(invoice.currency, Decimal("0.00")) + invoice.outstanding
+    return invoices, outstanding
 
 
 def define_custom_field(actor: StaffUser, label: str, kind: str) -> CustomFieldDefinition:

@@ -1,0 +1,99 @@
+"""Test data, built through the same services the app uses, committed so requests see it."""
+
+from __future__ import annotations
+
+import itertools
+from contextlib import contextmanager
+from datetime import date, timedelta
+from decimal import Decimal
+
+from models.customers import Customer, CustomerKind
+from models.db import db
+from models.documents import DocumentStatus
+from models.services import documents as document_service
+from models.services.passwords import hash_password
+from models.staff import StaffRole, StaffUser
+
+PASSWORD = "correct horse battery"
+_app = None
+
+
+def use_app(app) -> None:
+    global _app
+    _app = app
+
+
+@contextmanager
+def _saving():
+    """Run in a short app context; the objects come back detached with their columns loaded."""
+    with _app.app_context():
+        created: list = []
+        yield created
+        db.session.commit()
+        for obj in created:
+            db.session.refresh(obj)
+            db.session.expunge(obj)
+_sequence = itertools.count(1)
+_password_hash_cache: dict[str, str] = {}
+
+
+def _hash(password: str) -> str:
+    if password not in _password_hash_cache:
+        _password_hash_cache[password] = hash_password(password)
+    return _password_hash_cache[password]
+
+
+def staff(role: str = "employee", email: str | None = None, name: str | None = None,
+          password: str = PASSWORD, view_all: bool = False, active: bool = True) -> StaffUser:
+    n = next(_sequence)
+    with _saving() as created:
+        user = StaffUser(
+            email=email or f"staff{n}@example.test",
+            name=name or f"Staff {n}",
+            role=StaffRole(role),
+            view_all_customers=view_all,
+            active=active,
+            language="en",
+            password_hash=_hash(password),
+        )
+        db.session.add(user)
+        created.append(user)
+    return user
+
+
+def customer(assigned_to: list[StaffUser] | None = None, **values) -> Customer:
+    n = next(_sequence)
+    defaults = dict(
+        number=f"T{n:05d}", kind=CustomerKind.individual, name=f"Customer {n}",
+        email=f"customer{n}@example.test", country="NL", language="nl",
+    )
+    defaults.update(values)
+    with _saving() as created:
+        record = Customer(**defaults)
+        record.assigned_staff = [db.session.get(StaffUser, s.id) for s in assigned_to or []]
+        db.session.add(record)
+        created.append(record)
+    return record
+
+
+def invoice(customer: Customer, *, amount: str = "100.00", vat: str = "21", status: DocumentStatus = DocumentStatus.open,
+            due_in_days: int = 14, issue_date: date | None = None, currency: str = "EUR", amount_paid: str = "0.00"):
+    issue = issue_date or date.today()
+    with _saving() as created:
+        document = _invoice(customer, issue, amount, vat, status, due_in_days, currency, amount_paid)
+        created.append(document)
+    return document
+
+
+def _invoice(customer, issue, amount, vat, status, due_in_days, currency, amount_paid):
+    document = document_service.create_invoice(
+        None, customer,
+        issue_date=issue, due_date=issue + timedelta(days=due_in_days) if due_in_days >= 0 else issue,
+        currency=currency,
+        lines=[document_service.LineInput("Work", Decimal("1"), Decimal(amount), Decimal(vat))],
+        status=status, amount_paid=Decimal(amount_paid),
+    )
+    if due_in_days < 0:  # an overdue invoice: issued and due in the past
+        document.issue_date = issue + timedelta(days=due_in_days - 14)
+        document.due_date = issue + timedelta(days=due_in_days)
+    return document

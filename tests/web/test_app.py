@@ -1,0 +1,127 @@
+"""App-wide behaviour: configuration, security headers, health, the CLI."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from models.db import db
+from models.staff import StaffUser
+from web.config import ConfigError
+from wsgi import create_app
+
+
+def test_refuses_to_start_without_a_secret_key(monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.delenv("FLASK_DEBUG", raising=False)
+    with pytest.raises(ConfigError):
+        create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    with pytest.raises(ConfigError):
+        create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "change-me"})
+
+
+def test_starts_with_a_real_key(monkeypatch):
+    monkeypatch.delenv("FLASK_DEBUG", raising=False)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "x" * 40})
+    assert app.config["SECRET_KEY"] == "x" * 40
+
+
+def test_configuration_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("MAIL_SERVER", "smtp.example.test")
+    monkeypatch.setenv("MAIL_PORT", "2525")
+    monkeypatch.setenv("MAIL_USE_TLS", "true")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/3")
+    monkeypatch.setenv("BASE_URL", "https://portal.example.test/")
+    monkeypatch.setenv("DATABASE_URL", "postgres://u@db.example.test/dossier")
+    app = create_app({"TESTING": True})
+    assert app.config["MAIL_SERVER"] == "smtp.example.test"
+    assert app.config["MAIL_PORT"] == 2525
+    assert app.config["MAIL_USE_TLS"] is True
+    assert app.config["REDIS_URL"] == "redis://127.0.0.1:6379/3"
+    assert app.config["BASE_URL"] == "https://portal.example.test"
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db.example.test/dossier"
+
+
+def test_security_headers_on_every_response(client):
+    for path in ("/admin/login", "/healthz", "/does-not-exist", "/static/css/app.css"):
+        headers = client.get(path).headers
+        csp = headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in csp
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "unsafe-eval" not in csp
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"]
+
+
+def test_pages_have_no_inline_script(client):
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(client.get("/admin/login").data, "html.parser")
+    for script in soup.find_all("script"):
+        assert script.get("src", "").startswith("/static/"), script
+        assert not script.string
+    assert not soup.find_all(attrs={"style": True})
+    config = soup.find("meta", attrs={"name": "htmx-config"})
+    assert '"includeIndicatorStyles": false' in config["content"]
+
+
+def test_session_cookie_flags(client, owner):
+    from tests.conftest import csrf_token
+
+    client.get("/admin/login")
+    token = csrf_token(client)
+    response = client.post("/admin/login", data={"email": owner.email, "password": "correct horse battery", "csrf_token": token})
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Secure" in cookie  # the test BASE_URL is https
+
+
+def test_healthz_reports_database(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json()["database"] == "ok"
+
+
+def test_healthz_is_503_when_the_database_is_unreachable(monkeypatch):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    app = create_app({
+        "TESTING": True,
+        # a port nothing listens on: the database is down
+        "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://postgres@127.0.0.1:1/none",
+    })
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["database"] == "unavailable"
+
+
+def test_healthz_reports_the_queue_when_redis_is_configured(monkeypatch, app):
+    app.config["REDIS_URL"] = "redis://127.0.0.1:6379/15"
+    try:
+        assert app.test_client().get("/healthz").get_json()["queue"] == "ok"
+        app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"
+        body = app.test_client().get("/healthz")
+        assert body.status_code == 200 and body.get_json()["queue"] == "unavailable"
+    finally:
+        app.config["REDIS_URL"] = ""
+
+
+def test_create_user_command(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["create-user", "--email", "New@Example.test", "--role", "admin"], input="long enough password\nlong enough password\n")
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        user = db.session.scalar(select(StaffUser).where(StaffUser.email == "new@example.test"))
+        assert user.role.value == "admin" and user.password_hash.startswith("$argon2id$")
+    short = runner.invoke(args=["create-user", "--email", "b@example.test"], input="short\nshort\n")
+    assert short.exit_code != 0 and "at least 12" in short.output
+
+
+def test_seed_demo_creates_the_documented_logins(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["seed-demo", "--if-empty"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        emails = set(db.session.scalars(select(StaffUser.email)))
+    assert {"owner@dossier.test", "admin@dossier.test", "employee@dossier.test"} <= emails
+    again = runner.invoke(args=["seed-demo", "--if-empty"])
+    assert "not loaded" in again.output
