@@ -23,6 +23,17 @@ def require_staff():
     return None
 
 
+# Ids are INTEGER columns: PostgreSQL refuses a larger parameter, SQLite overflows above 2**63.
+MAX_ID = 2**31 - 1
+
+
+@bp.before_request
+def refuse_impossible_ids():
+    """An id in the URL beyond any stored id is simply not found (not a database error, a 500)."""
+    if any(isinstance(v, int) and v > MAX_ID for v in (request.view_args or {}).values()):
+        abort(404)
+
+
 def manager_required(view):
     """Owners and admins only: settings and staff management."""
 

@@ -29,8 +29,9 @@ def dashboard():
 
 @bp.get("/customers")
 def customers():
-    query = request.args.get("q", "")[:100]
-    tag = request.args.get("tag") or None
+    # NUL characters cannot reach PostgreSQL (a 500); nobody types them, so they are dropped.
+    query = request.args.get("q", "")[:100].replace("\x00", "")
+    tag = request.args.get("tag", "").replace("\x00", "") or None
     show_archived = request.args.get("archived") == "1"
     page = customer_service.search_customers(
         current_user, query, tag=tag, page=page_arg(), include_archived=show_archived
@@ -62,7 +63,11 @@ def _customer_form(customer=None):
         "assigned_staff_ids": [s.id for s in customer.assigned_staff],
         **custom_field_initial(definitions, customer_service.custom_field_values(customer)),
     }
-    return form_class(obj=customer, data=initial, staff_choices=staff_choices), definitions
+    form = form_class(obj=customer, data=initial, staff_choices=staff_choices)
+    # WTForms prefers `obj` over `data` when both have the name: Customer.kind is an enum
+    # (no radio would be checked) and Customer.tags a list of Tag rows, not the text.
+    form.kind.data, form.tags.data = initial["kind"], initial["tags"]
+    return form, definitions
 
 
 def _save(form, definitions, customer=None):

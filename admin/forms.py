@@ -35,6 +35,7 @@ from wtforms.validators import (
     NumberRange,
     Optional,
     Regexp,
+    StopValidation,
     ValidationError,
 )
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -79,20 +80,62 @@ def validate_tags(form, field) -> None:
     tags = [t.strip() for t in (field.data or "").split(",") if t.strip()]
     if len(tags) > 10:
         raise ValidationError(_l("Use at most 10 tags."))
-    if any(len(t) > 40 for t in tags):
+    if any(len(t.lower()) > 40 for t in tags):  # stored lower-cased, which can be longer ("İ")
         raise ValidationError(_l("A tag has at most 40 characters."))
 
 
 EMAIL = [Optional(), Length(max=254), Email(message=_l("Enter a valid e-mail address."), check_deliverability=False)]
 
 
-class LoginForm(FlaskForm):
+def finite_number(form, field) -> None:
+    """"NaN" and "Infinity" parse as Decimals but are no amounts (and crash NumberRange)."""
+    if field.data is not None and not field.data.is_finite():
+        raise StopValidation(_l("Enter a number."))
+
+
+def reject_nul(value):
+    """A filter: PostgreSQL cannot store NUL characters, so they are refused next to the field."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError(_l("This contains a character that cannot be saved."))
+    return value
+
+
+class RejectNulMeta:
+    """Form Meta that puts `reject_nul` on every text input (StringField and its subclasses)."""
+
+    def bind_field(self, form, unbound_field, options):
+        if issubclass(unbound_field.field_class, StringField):
+            filters = (*unbound_field.kwargs.get("filters", ()), reject_nul)
+            return unbound_field.bind(form=form, filters=filters, **options)
+        return super().bind_field(form, unbound_field, options)
+
+
+class AppForm(FlaskForm):
+    """The base of every staff form: CSRF (FlaskForm) plus the NUL check."""
+
+    class Meta(RejectNulMeta):
+        pass
+
+
+class LineList(FieldList):
+    """A FieldList whose index parsing survives names like "lines-²-x" ("²".isdigit(), int() fails)."""
+
+    def _extract_indices(self, prefix, formdata):
+        offset = len(prefix) + 1
+        for key in formdata:
+            if key.startswith(prefix):
+                index = key[offset:].split(self._field_separator, 1)[0]
+                if index.isascii() and index.isdigit():
+                    yield int(index)
+
+
+class LoginForm(AppForm):
     email = StringField(_l("E-mail address"), validators=[DataRequired(), Length(max=254)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
     submit = SubmitField(_l("Log in"))
 
 
-class CustomerForm(FlaskForm):
+class CustomerForm(AppForm):
     kind = RadioField(
         _l("Kind"),
         choices=[(CustomerKind.individual.value, _l("Individual")), (CustomerKind.company.value, _l("Company"))],
@@ -149,7 +192,7 @@ def customer_form_class(definitions: list[CustomFieldDefinition]) -> type[Custom
     fields = {}
     for d in definitions:
         if d.kind == CustomFieldKind.number:
-            fields[f"cf_{d.id}"] = DecimalField(d.label, validators=[Optional(), NumberRange(min=Decimal("-1e12"), max=Decimal("1e12"))])
+            fields[f"cf_{d.id}"] = DecimalField(d.label, places=None, validators=[Optional(), finite_number, NumberRange(min=Decimal("-1e12"), max=Decimal("1e12"))])
         elif d.kind == CustomFieldKind.date:
             fields[f"cf_{d.id}"] = DateField(d.label, validators=[Optional()])
         else:
@@ -176,20 +219,23 @@ def custom_field_initial(definitions: list[CustomFieldDefinition], values: dict[
     return initial
 
 
-class NoteForm(FlaskForm):
+class NoteForm(AppForm):
     body = TextAreaField(_l("Note"), validators=[DataRequired(message=_l("Write something before saving the note.")), Length(max=5000)])
     submit = SubmitField(_l("Add note"))
 
 
-class ArchiveForm(FlaskForm):
+class ArchiveForm(AppForm):
     submit = SubmitField(_l("Archive customer"))
 
 
 class InvoiceLineForm(Form):
+    class Meta(RejectNulMeta):
+        pass
+
     description = StringField(_l("Description"), validators=[DataRequired(message=_l("Describe the line.")), Length(max=300)])
-    quantity = DecimalField(_l("Quantity"), default=Decimal("1"), places=None, validators=[InputRequired(), NumberRange(min=Decimal("0.001"), max=Decimal("1000000"))])
-    unit_price = DecimalField(_l("Unit price"), places=None, validators=[InputRequired(), NumberRange(min=Decimal("-1000000000"), max=Decimal("1000000000"))])
-    vat_rate = DecimalField(_l("VAT rate (%)"), default=Decimal("21"), places=None, validators=[InputRequired(), NumberRange(min=Decimal("0"), max=Decimal("100"))])
+    quantity = DecimalField(_l("Quantity"), default=Decimal("1"), places=None, validators=[InputRequired(), finite_number, NumberRange(min=Decimal("0.001"), max=Decimal("1000000"))])
+    unit_price = DecimalField(_l("Unit price"), places=None, validators=[InputRequired(), finite_number, NumberRange(min=Decimal("-1000000000"), max=Decimal("1000000000"))])
+    vat_rate = DecimalField(_l("VAT rate (%)"), default=Decimal("21"), places=None, validators=[InputRequired(), finite_number, NumberRange(min=Decimal("0"), max=Decimal("100"))])
 
     def validate_quantity(self, field):
         if field.data is not None and field.data.as_tuple().exponent < -3:
@@ -204,15 +250,15 @@ class InvoiceLineForm(Form):
             raise ValidationError(_l("Use at most two decimals."))
 
 
-class InvoiceForm(FlaskForm):
+class InvoiceForm(AppForm):
     issue_date = DateField(_l("Issue date"), validators=[InputRequired(message=_l("Enter a date."))])
     due_date = DateField(_l("Due date"), validators=[InputRequired(message=_l("Enter a date."))])
     currency = SelectField(_l("Currency"), choices=[(c, c) for c in CURRENCIES])
-    lines = FieldList(FormField(InvoiceLineForm), min_entries=1, max_entries=100)
+    lines = LineList(FormField(InvoiceLineForm), min_entries=1, max_entries=100)
     submit = SubmitField(_l("Create invoice"))
 
 
-class SettingsForm(FlaskForm):
+class SettingsForm(AppForm):
     business_name = StringField(_l("Business name"), validators=[DataRequired(), Length(max=200)])
     address = TextAreaField(_l("Address"), validators=[Optional(), Length(max=1000)])
     sender_name = StringField(_l("Sender name"), description=_l("Shown as the sender of every e-mail."), validators=[Optional(), Length(max=200)])
@@ -226,7 +272,7 @@ class SettingsForm(FlaskForm):
 ROLE_CHOICES = [(StaffRole.owner.value, _l("Owner")), (StaffRole.admin.value, _l("Admin")), (StaffRole.employee.value, _l("Employee"))]
 
 
-class StaffCreateForm(FlaskForm):
+class StaffCreateForm(AppForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     email = StringField(_l("E-mail address"), validators=[DataRequired(), *EMAIL[1:]])
     role = SelectField(_l("Role"), choices=ROLE_CHOICES, default=StaffRole.employee.value)
@@ -236,7 +282,7 @@ class StaffCreateForm(FlaskForm):
     submit = SubmitField(_l("Add staff member"))
 
 
-class StaffEditForm(FlaskForm):
+class StaffEditForm(AppForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     role = SelectField(_l("Role"), choices=ROLE_CHOICES)
     view_all_customers = BooleanField(_l("May see all customers"))
@@ -244,23 +290,40 @@ class StaffEditForm(FlaskForm):
     submit = SubmitField(_l("Save staff member"))
 
 
-class LanguageForm(FlaskForm):
+class LanguageForm(AppForm):
     language = SelectField(_l("Language"), choices=LANGUAGE_CHOICES)
     submit = SubmitField(_l("Save language"))
 
 
-class PasswordChangeForm(FlaskForm):
+class PasswordChangeForm(AppForm):
     current_password = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=1024)])
     new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=1024)])
     confirm_password = PasswordField(_l("Repeat the new password"), validators=[DataRequired(), EqualTo("new_password", message=_l("The two passwords differ."))])
     submit = SubmitField(_l("Change password"))
 
 
-class CustomFieldForm(FlaskForm):
+class CustomFieldForm(AppForm):
     label = StringField(_l("Label"), validators=[DataRequired(), Length(max=60)])
     kind = SelectField(_l("Type"), choices=[("text", _l("Text")), ("number", _l("Number")), ("date", _l("Date"))])
     submit = SubmitField(_l("Add field"))
 
 
-class DeleteForm(FlaskForm):
+class DeleteForm(AppForm):
     submit = SubmitField(_l("Remove"))
+
+
+class ActionForm(AppForm):
+    """A button that changes state: only the CSRF token travels."""
+
+
+class AccountNoticeForm(AppForm):
+    notice = SelectField(
+        _l("Notice"),
+        choices=[
+            ("order_confirmed", _l("Order confirmed")),
+            ("shipped", _l("Order shipped")),
+            ("subscription_changed", _l("Subscription changed")),
+        ],
+    )
+    message = TextAreaField(_l("Message (optional)"), validators=[Optional(), Length(max=2000)])
+    submit = SubmitField(_l("Send notice"))

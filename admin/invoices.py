@@ -23,7 +23,7 @@ from web.rendering import render
 def invoices():
     status = request.args.get("status") or None
     attention = request.args.get("attention") or None
-    query = request.args.get("q", "")[:40]
+    query = request.args.get("q", "")[:40].replace("\x00", "")  # PostgreSQL refuses NUL
     today = date.today()
     page = document_service.list_invoices(
         current_user,

@@ -8,6 +8,7 @@ from decimal import Decimal
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import BigInteger, DateTime, MetaData, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql import operators
 
 # Deterministic constraint names, so Alembic can alter them on SQLite and PostgreSQL alike.
 NAMING_CONVENTION = {
@@ -60,6 +61,16 @@ class ScaledDecimal(TypeDecorator):
     def __init__(self, scale: int = 2):
         super().__init__()
         self.scale = scale
+
+    class comparator_factory(TypeDecorator.Comparator, BigInteger.comparator_factory):  # noqa: N801
+        """`a + b` and `a - b` of the same scale stay amounts; without this SQLAlchemy
+        types them as the plain BigInteger impl and SUM(gross - paid) comes back in cents."""
+
+        def _adapt_expression(self, op, other_comparator):
+            other = other_comparator.type
+            if op in (operators.add, operators.sub) and isinstance(other, ScaledDecimal) and other.scale == self.type.scale:
+                return op, self.type
+            return super()._adapt_expression(op, other_comparator)
 
     def process_bind_param(self, value, dialect):
         if value is None:

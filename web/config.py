@@ -60,6 +60,9 @@ def from_environment(overrides: dict | None = None) -> dict:
         "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
         "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "dossier@localhost"),
         "MAIL_TIMEOUT": _int("MAIL_TIMEOUT", 10),
+        # Waits between delivery attempts after a temporary failure; then the row fails.
+        "MAIL_RETRY_DELAYS": [10, 30, 60, 300, 900, 3600, 10800],
+        "OUTBOX_FLUSH_SECONDS": _int("OUTBOX_FLUSH_SECONDS", 30),
         # Sessions: server-side invalidation lives in web.auth; these are the cookie rules.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -81,6 +84,7 @@ def from_environment(overrides: dict | None = None) -> dict:
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_LIMIT_PER_IP": os.environ.get("LOGIN_LIMIT_PER_IP", "20 per minute"),
         "LOGIN_LIMIT_PER_ACCOUNT": os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per minute"),
+        "DOSSIER_LIMIT_PER_IP": os.environ.get("DOSSIER_LIMIT_PER_IP", "60 per minute"),
         "PASSWORD_HASH_PROFILE": os.environ.get("PASSWORD_HASH_PROFILE", "rfc9106-low-memory"),
     }
     config.update(overrides)

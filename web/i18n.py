@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, has_request_context, request
+from flask import current_app, g, has_request_context, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -12,6 +12,8 @@ LANGUAGE_NAMES = {"en": "English", "nl": "Nederlands", "de": "Deutsch"}
 def select_locale() -> str:
     if not has_request_context():  # CLI and workers: the default until told otherwise
         return current_app.config["BABEL_DEFAULT_LOCALE"]
+    if g.get("customer_language"):  # customer-facing pages speak the customer's language
+        return g.customer_language
     if current_user and current_user.is_authenticated and getattr(current_user, "language", None):
         return current_user.language
     return request.accept_languages.best_match(current_app.config["LANGUAGES"]) or "en"
@@ -48,3 +50,25 @@ STATUS_LABELS = {
 def status_label(status) -> str:
     key = getattr(status, "value", status)
     return STATUS_LABELS.get(key, key)
+
+
+MAIL_STATUS_LABELS = {
+    "queued": _l("queued"),
+    "sending": _l("sending"),
+    "sent": _l("sent"),
+    "failed": _l("failed"),
+}
+EMAIL_TEMPLATE_LABELS = {
+    "invoice_issued": _l("Invoice"),
+    "invoice_reminder": _l("Payment reminder"),
+    "account_notice": _l("Account notice"),
+}
+
+
+def mail_status_label(status) -> str:
+    key = getattr(status, "value", status)
+    return MAIL_STATUS_LABELS.get(key, key)
+
+
+def email_template_label(template: str) -> str:
+    return EMAIL_TEMPLATE_LABELS.get(template, template)

@@ -71,7 +71,12 @@ def search_customers(
     include_archived: bool = False,
 ) -> Page:
     """Search by name, company name, customer number or part of an e-mail address."""
-    stmt = select(Customer).options(selectinload(Customer.tags)).order_by(Customer.name, Customer.id)
+    # Sorted the way the list shows them: companies by company name, people by name.
+    stmt = (
+        select(Customer)
+        .options(selectinload(Customer.tags))
+        .order_by(func.lower(func.coalesce(Customer.company_name, Customer.name)), Customer.id)
+    )
     stmt = visible(stmt, staff)
     if not include_archived:
         stmt = stmt.where(Customer.archived_at.is_(None))
@@ -170,7 +175,7 @@ def save_customer(
         raise DomainError(_l("A company needs a company name."), field="company_name")
 
     for name in DETAIL_FIELDS:
-        if name in data:
+        if name in data and name != "number":  # the number is set below: empty keeps the current one
             value = data[name]
             if isinstance(value, str):
                 value = value.strip() or None

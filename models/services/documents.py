@@ -29,6 +29,8 @@ from models.staff import StaffUser
 
 CENT = Decimal("0.01")
 MAX_LINES = 100
+# Amounts are stored as cents in a 64-bit integer (max. about 9.2e16 in whole units).
+MAX_TOTAL = Decimal("1e16")
 
 # Filters of the invoice list. "overdue" is derived from the due date, not stored.
 STATUS_FILTERS = ("open", "partially_paid", "paid", "overdue", "cancelled")
@@ -85,6 +87,8 @@ def create_invoice(
     if due_date < issue_date:
         raise DomainError(_l("The due date cannot be before the issue date."), field="due_date")
     totals = compute_totals(lines)
+    if max(abs(totals.net), abs(totals.tax), abs(totals.gross)) >= MAX_TOTAL:
+        raise DomainError(_l("The invoice total is too large."))
     number = f"{issue_date.year}-{next_value(f'invoice-{issue_date.year}'):05d}"
     invoice = Document(
         customer_id=customer.id,

@@ -79,9 +79,14 @@ def update_staff(
         raise DomainError(_l("Only an owner can make someone an owner."), field="role")
     if user.role == StaffRole.owner and actor.role != StaffRole.owner:
         raise DomainError(_l("Only an owner can change an owner."), field="role")
-    if user.id == actor.id and (not active or role != user.role):
-        raise DomainError(_l("You cannot change your own role or deactivate yourself."), field="role")
-    if user.role == StaffRole.owner and (role != StaffRole.owner or not active) and _owner_count() <= 1:
+    if user.id == actor.id and not active:
+        raise DomainError(_l("You cannot deactivate yourself."), field="active")
+    if user.id == actor.id and role != user.role:
+        raise DomainError(_l("You cannot change your own role."), field="role")
+    if (
+        user.role == StaffRole.owner and user.active  # only an active owner counts towards the minimum
+        and (role != StaffRole.owner or not active) and _owner_count() <= 1
+    ):
         raise DomainError(_l("The business needs at least one active owner."), field="role")
     before = {"name": user.name, "role": user.role.value, "view_all_customers": user.view_all_customers, "active": user.active}
     user.name = name.strip()

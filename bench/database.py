@@ -1,0 +1,113 @@
+"""The bench database: a dedicated PostgreSQL database, or an SQLite file as a fallback.
+
+PostgreSQL is what production runs, so it is preferred; the database is `dossier_bench`,
+never `test` (the test-suite drops and recreates that one). Seeding 10k customers and
+100k invoices takes a while, so a database that already holds exactly the requested data
+(same counts, demo owner present, schema at head) is reused on the next run.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parent.parent
+FLASK = ROOT / ".venv" / "bin" / "flask"
+PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
+PG_DB = "dossier_bench"
+SQLITE_PATH = ROOT / "instance" / "bench.sqlite3"
+
+
+@dataclass
+class BenchDatabase:
+    kind: str  # "postgresql" or "sqlite"
+    url: str
+    reused: bool = False
+    seed_seconds: float = 0.0
+
+
+def postgres_reachable(timeout: float = 1.0) -> bool:
+    try:
+        with socket.create_connection((PG_HOST, PG_PORT), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _flask(env: dict, *args: str) -> None:
+    """Run one `flask --app wsgi …` command in the project root; raise on failure."""
+    subprocess.run([str(FLASK), "--app", "wsgi", *args], cwd=ROOT, env=env, check=True)
+
+
+def _counts(url: str) -> tuple[int, int, int] | None:
+    """(customers, invoices, demo owners), or None when the schema is missing/broken."""
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as conn:
+            return (
+                conn.scalar(text("SELECT count(*) FROM customers")),
+                conn.scalar(text("SELECT count(*) FROM documents WHERE kind = 'invoice'")),
+                conn.scalar(text("SELECT count(*) FROM staff_users WHERE email = 'owner@dossier.test'")),
+            )
+    except Exception:  # noqa: BLE001 - any error means "not a usable bench database"
+        return None
+    finally:
+        engine.dispose()
+
+
+def _recreate_postgres() -> None:
+    import psycopg
+
+    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{PG_DB}"')
+
+
+def _postgres_exists() -> bool:
+    import psycopg
+
+    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", autocommit=True) as conn:
+        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (PG_DB,)).fetchone() is not None
+
+
+def prepare(env: dict, customers: int, invoices: int) -> BenchDatabase:
+    """Return a migrated, seeded bench database, reusing the previous run's if it fits."""
+    if postgres_reachable():
+        db = BenchDatabase("postgresql", f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{PG_DB}")
+        exists = _postgres_exists()
+    else:
+        SQLITE_PATH.parent.mkdir(exist_ok=True)
+        db = BenchDatabase("sqlite", f"sqlite:///{SQLITE_PATH}")
+        exists = SQLITE_PATH.exists()
+    env = {**env, "DATABASE_URL": db.url}
+
+    if exists:
+        _flask(env, "db", "upgrade")  # a no-op at head; keeps a reused database current
+        if _counts(db.url) == (customers, invoices, 1):
+            db.reused = True
+            return db
+        print(f"bench: {db.kind} database does not hold the expected data; recreating it")
+
+    if db.kind == "postgresql":
+        _recreate_postgres()
+    else:
+        SQLITE_PATH.unlink(missing_ok=True)
+    _flask(env, "db", "upgrade")
+    started = time.perf_counter()
+    _flask(env, "seed-demo", "--customers", str(customers), "--invoices", str(invoices))
+    db.seed_seconds = time.perf_counter() - started
+    if db.kind == "postgresql":
+        # Fresh bulk-loaded tables have no statistics yet; plan the bench queries on real ones.
+        import psycopg
+
+        with psycopg.connect(db.url, autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE")
+    counts = _counts(db.url)
+    if counts != (customers, invoices, 1):
+        raise RuntimeError(f"seeding produced {counts}, expected ({customers}, {invoices}, 1)")
+    return db

@@ -1,0 +1,241 @@
+"""`make bench`: seed a big database, serve it with gunicorn, measure admin pages with wrk.
+
+Why: the issue's targets (customer page >= 0.25x the bare /hello route, search p95 < 30 ms)
+are about how the pages behave with 10k customers and 100k invoices, which the
+test-suite's tiny fixtures never show. Each page is compared with /hello on the same
+machine and run, so the ratio survives slower or faster hardware.
+
+Add a benchmark by appending one `Benchmark` to BENCHMARKS (a POST needs method, body
+and usually the `X-CSRFToken` header from `ctx.session.csrf_token`).
+
+Environment: BENCH_DURATION (wrk -d, default 10s), BENCH_WARMUP (default 2s, 0 to skip),
+BENCH_THREADS (2), BENCH_CONNECTIONS (16), BENCH_WORKERS (gunicorn -w, 2),
+BENCH_CUSTOMERS (10000), BENCH_INVOICES (100000).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Union
+
+from sqlalchemy import create_engine, text
+
+from bench import client, database, server, wrk
+
+RESULTS = Path(__file__).with_name("results.json")
+OWNER, PASSWORD = "owner@dossier.test", "dossier-demo"
+
+
+@dataclass
+class Context:
+    """What benchmark entries may use to build their request."""
+
+    session: client.Session
+    db: database.BenchDatabase
+    customer_id: int  # a customer with notes and the most invoices among those
+
+
+Text = Union[str, Callable[[Context], str]]
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    path: Text
+    method: str = "GET"
+    body: Text = ""
+    content_type: str = ""
+    headers: dict[str, str] = field(default_factory=dict)  # values may use {csrf}
+    expect: str = ""  # text the verified response must contain (guards against empty pages)
+    target_ratio: float | None = None  # issue target: req/s >= ratio x baseline
+    target_p95_ms: float | None = None  # issue target: p95 below this
+    connections: int | None = None  # overrides BENCH_CONNECTIONS (e.g. 1 for unloaded latency)
+
+
+BASELINE = "hello"
+BENCHMARKS: list[Benchmark] = [
+    Benchmark(BASELINE, "/hello", expect="hello"),
+    Benchmark("customer list", "/admin/customers", expect="C0"),
+    Benchmark("search 'bakker'", "/admin/customers?q=bakker", expect="Bakker", target_p95_ms=30),
+    # At -c16 on 2 sync workers latency is mostly queueing (Little's law: ~16 / req_per_s),
+    # so also measure one client alone: the latency a single user sees.
+    Benchmark("search 'bakker' c1", "/admin/customers?q=bakker", expect="Bakker",
+              target_p95_ms=30, connections=1),
+    Benchmark("customer page", lambda c: f"/admin/customers/{c.customer_id}",
+              expect="Prefers invoices by e-mail.", target_ratio=0.25),
+    # Later, e.g.:
+    # Benchmark("save contact row", lambda c: f"/admin/customers/{c.customer_id}/contacts/1",
+    #           method="POST", body="name=Jan&email=jan%40example.nl",
+    #           content_type="application/x-www-form-urlencoded",
+    #           headers={"HX-Request": "true", "X-CSRFToken": "{csrf}"}),
+]
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name) or default)
+
+
+def _resolve(value: Text, ctx: Context) -> str:
+    return value(ctx) if callable(value) else value
+
+
+def _headers(bench: Benchmark, ctx: Context) -> dict[str, str]:
+    headers = {"Cookie": ctx.session.cookie_header}
+    headers.update({k: v.format(csrf=ctx.session.csrf_token) for k, v in bench.headers.items()})
+    return headers
+
+
+def _pick_customer(db: database.BenchDatabase) -> int:
+    """Customers 1..10 carry the demo notes; take the one with the most invoices."""
+    engine = create_engine(db.url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(text(
+                "SELECT d.customer_id FROM documents d"
+                " WHERE d.customer_id IN (SELECT customer_id FROM notes)"
+                " GROUP BY d.customer_id ORDER BY count(*) DESC, d.customer_id LIMIT 1"
+            )).first()
+    finally:
+        engine.dispose()
+    if row is None:
+        raise RuntimeError("no customer with both notes and invoices in the bench database")
+    return row[0]
+
+
+def _verify(bench: Benchmark, url: str, ctx: Context) -> None:
+    """One request exactly like wrk's: must be 2xx (a 302 to /admin/login is a failure)."""
+    body = _resolve(bench.body, ctx).encode() or None
+    headers = _headers(bench, ctx)
+    if bench.content_type:
+        headers["Content-Type"] = bench.content_type
+    request = urllib.request.Request(url, data=body, method=bench.method, headers=headers)
+    opener = urllib.request.build_opener(client.NoRedirect)
+    try:
+        with opener.open(request, timeout=30) as response:
+            status, text_ = response.status, response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as error:
+        raise RuntimeError(f"{bench.name}: {bench.method} {url} answered {error.code} "
+                           f"{error.headers.get('Location', '')}".rstrip()) from error
+    if not 200 <= status < 300:
+        raise RuntimeError(f"{bench.name}: {bench.method} {url} answered {status}")
+    if bench.expect and bench.expect not in text_:
+        raise RuntimeError(f"{bench.name}: response lacks {bench.expect!r}")
+
+
+def _print_table(rows: list[dict]) -> None:
+    head = f"{'benchmark':<20} {'req/s':>9} {'x hello':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'non-2xx':>8}"
+    print("\n" + head + "\n" + "-" * len(head))
+    for r in rows:
+        print(f"{r['name']:<20} {r['req_per_s']:>9.1f} {r['ratio_to_baseline']:>8.3f} "
+              f"{r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['non_2xx']:>8}")
+
+
+def _targets(rows: list[dict]) -> None:
+    """Report (never assert) the issue's targets."""
+    for r in rows:
+        if r.get("target_ratio") is not None:
+            ok = r["ratio_to_baseline"] >= r["target_ratio"]
+            print(f"target: {r['name']} >= {r['target_ratio']}x hello: "
+                  f"{r['ratio_to_baseline']:.3f}x -> {'met' if ok else 'MISSED'}")
+        if r.get("target_p95_ms") is not None:
+            ok = r["p95_ms"] < r["target_p95_ms"]
+            print(f"target: {r['name']} p95 < {r['target_p95_ms']:g} ms: "
+                  f"{r['p95_ms']:.1f} ms -> {'met' if ok else 'MISSED'}")
+
+
+def main() -> int:
+    started = time.perf_counter()
+    duration = os.environ.get("BENCH_DURATION") or "10s"
+    warmup = os.environ.get("BENCH_WARMUP") or "2s"
+    threads = _env_int("BENCH_THREADS", 2)
+    connections = _env_int("BENCH_CONNECTIONS", 16)
+    workers = _env_int("BENCH_WORKERS", 2)
+    customers = _env_int("BENCH_CUSTOMERS", 10_000)
+    invoices = _env_int("BENCH_INVOICES", 100_000)
+    wrk_path = wrk.ensure_wrk()
+    load_before = os.getloadavg()[0]
+    if load_before > 1.0:
+        print(f"bench: warning: load average {load_before:.1f} on {os.cpu_count()} CPUs; "
+              "other processes will skew the figures")
+
+    env = {
+        **os.environ,
+        "SECRET_KEY": "bench-" + secrets.token_urlsafe(48),
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "REDIS_URL": "",  # keep the bench self-contained (no queue pings in /healthz)
+        "FLASK_DEBUG": "0",
+    }
+    db = database.prepare(env, customers, invoices)
+    print(f"bench: {db.kind} database "
+          + ("reused" if db.reused else f"seeded in {db.seed_seconds:.1f}s")
+          + f" ({customers} customers, {invoices} invoices)")
+    env["DATABASE_URL"] = db.url
+
+    rows: list[dict] = []
+    with server.gunicorn(env, workers) as base_url:
+        session = client.login(base_url, OWNER, PASSWORD)
+        ctx = Context(session=session, db=db, customer_id=_pick_customer(db))
+        plan = [(b, base_url + _resolve(b.path, ctx)) for b in BENCHMARKS]
+        for bench, url in plan:  # verify all first: a broken page should not cost a full run
+            _verify(bench, url, ctx)
+        for bench, url in plan:
+            conns = bench.connections or connections
+            kwargs = dict(threads=min(threads, conns), connections=conns, headers=_headers(bench, ctx),
+                          method=bench.method, body=_resolve(bench.body, ctx),
+                          content_type=bench.content_type)
+            if warmup not in ("0", "0s"):
+                wrk.run(wrk_path, url, duration=warmup, **kwargs)
+            print(f"bench: {bench.name} ({duration}) ...", flush=True)
+            result = wrk.run(wrk_path, url, duration=duration, **kwargs)
+            errors = result["errors"]
+            rows.append({
+                "name": bench.name,
+                "url": url.removeprefix(base_url),
+                "method": bench.method,
+                "connections": conns,
+                "req_per_s": round(result["req_per_s"], 2),
+                "ratio_to_baseline": None,
+                "p50_ms": round(result["p50_ms"], 2),
+                "p95_ms": round(result["p95_ms"], 2),
+                "p99_ms": round(result["p99_ms"], 2),
+                "non_2xx": result["non_2xx"],
+                "errors": errors["connect"] + errors["read"] + errors["write"] + errors["timeout"],
+                "error_detail": errors,
+                "requests": result["requests"],
+                "target_ratio": bench.target_ratio,
+                "target_p95_ms": bench.target_p95_ms,
+            })
+
+    baseline = next(r for r in rows if r["name"] == BASELINE)["req_per_s"]
+    for r in rows:
+        r["ratio_to_baseline"] = round(r["req_per_s"] / baseline, 3) if baseline else None
+    _print_table(rows)
+    print()
+    _targets(rows)
+    elapsed = time.perf_counter() - started
+    RESULTS.write_text(json.dumps({
+        "metadata": {
+            "database": db.kind, "database_reused": db.reused, "customers": customers,
+            "invoices": invoices, "customer_id": ctx.customer_id, "workers": workers,
+            "threads": threads, "connections": connections, "duration": duration,
+            "warmup": warmup, "cpus": os.cpu_count(),
+            "loadavg_before": round(load_before, 2), "loadavg_after": round(os.getloadavg()[0], 2),
+            "generated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "elapsed_s": round(elapsed, 1),
+        },
+        "benchmarks": rows,
+    }, indent=2) + "\n")
+    print(f"\nbench: results in {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}"
+          f"; whole run {elapsed:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
