@@ -17,7 +17,6 @@ from models.db import db
 from models.services import customers as customer_service
 from models.services.access import get_customer
 from models.services.errors import DomainError
-from models.services.settings import get_settings
 from models.services.staff import all_staff
 from web.rendering import render
 
@@ -124,7 +123,6 @@ def customer_overview(customer_id: int):
         notes=customer_service.latest_notes(customer),
         note_form=NoteForm(),
         today=date.today(),
-        settings_currency=get_settings().default_currency,
     )
 
 

@@ -64,6 +64,14 @@ def render_item(type_, obj, autogen_context):
     return False
 
 
+# Indexes created by hand in migrations that the models cannot express portably.
+UNMODELLED_INDEXES = {"ix_customers_search_trgm"}
+
+
+def include_object(obj, name, type_, reflected, compare_to):
+    return not (type_ == "index" and name in UNMODELLED_INDEXES)
+
+
 def run_migrations_offline():
     """Run migrations in 'offline' mode.
 
@@ -114,6 +122,7 @@ def run_migrations_online():
             connection=connection,
             target_metadata=get_metadata(),
             render_item=render_item,
+            include_object=include_object,
             **conf_args
         )
 

@@ -52,7 +52,7 @@ class Tag(db.Model):
 
 class Customer(db.Model):
     __tablename__ = "customers"
-    __table_args__ = (Index("ix_customers_name", "name"),)
+    __table_args__ = (Index("ix_customers_sort_key", "sort_key", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(30), unique=True)
@@ -62,6 +62,9 @@ class Customer(db.Model):
     )
     name: Mapped[str] = mapped_column(String(200))
     company_name: Mapped[str | None] = mapped_column(String(200))
+    # Lower-cased display name: the list's sort order, kept by save_customer (indexable
+    # on every database, unlike an expression).
+    sort_key: Mapped[str] = mapped_column(String(200), default="")
     email: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(40))
     street: Mapped[str | None] = mapped_column(String(200))

@@ -44,6 +44,8 @@ class Document(db.Model):
     __table_args__ = (
         Index("ix_documents_customer_status", "customer_id", "status"),
         Index("ix_documents_status_due", "status", "due_date"),
+        # The invoice list pages newest first.
+        Index("ix_documents_kind_issue", "kind", "issue_date", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -68,6 +68,7 @@ def customer(assigned_to: list[StaffUser] | None = None, **values) -> Customer:
         email=f"customer{n}@example.test", country="NL", language="nl",
     )
     defaults.update(values)
+    defaults.setdefault("sort_key", (defaults.get("company_name") or defaults["name"]).casefold())
     with _saving() as created:
         record = Customer(**defaults)
         record.assigned_staff = [db.session.get(StaffUser, s.id) for s in assigned_to or []]

@@ -49,7 +49,9 @@ def from_environment(overrides: dict | None = None) -> dict:
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(
             os.environ.get("DATABASE_URL", default_db)
         ),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # No pre-ping: it costs a round trip per request. A connection the server dropped
+        # fails one request and the pool is invalidated; recycling avoids idle timeouts.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 1800},
         "REDIS_URL": os.environ.get("REDIS_URL", ""),
         "BASE_URL": base_url,
         "MAIL_SERVER": os.environ.get("MAIL_SERVER", "localhost"),

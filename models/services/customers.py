@@ -8,7 +8,7 @@ from typing import Any, Sequence
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from models.customers import (
     Customer,
@@ -55,10 +55,15 @@ class Page:
         return self.page < self.pages
 
 
-def paginate(stmt: Select, page: int, per_page: int = PAGE_SIZE) -> Page:
-    """Two queries whatever the size: one count, one page of rows."""
+def paginate(stmt: Select, page: int, per_page: int = PAGE_SIZE, count_stmt: Select | None = None) -> Page:
+    """Two queries whatever the size: one count, one page of rows.
+
+    `count_stmt` lets a caller count without the joins only the displayed rows need.
+    """
     page = max(1, page)
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    if count_stmt is None:
+        count_stmt = select(func.count()).select_from(stmt.order_by(None).subquery())
+    total = db.session.scalar(count_stmt)
     items = db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).all()
     return Page(items=items, total=total or 0, page=page, per_page=per_page)
 
@@ -75,7 +80,7 @@ def search_customers(
     stmt = (
         select(Customer)
         .options(selectinload(Customer.tags))
-        .order_by(func.lower(func.coalesce(Customer.company_name, Customer.name)), Customer.id)
+        .order_by(Customer.sort_key, Customer.id)
     )
     stmt = visible(stmt, staff)
     if not include_archived:
@@ -184,6 +189,7 @@ def save_customer(
     if customer.kind == CustomerKind.individual:
         customer.company_name = None
     customer.number = number or customer.number or _next_customer_number()
+    customer.sort_key = customer.display_name.casefold()[:200]
     if customer.email:
         customer.email = customer.email.lower()
     if "tags" in data:
@@ -261,7 +267,7 @@ def add_note(actor: StaffUser, customer: Customer, body: str) -> Note:
 def latest_notes(customer: Customer, limit: int | None = 5) -> list[Note]:
     stmt = (
         select(Note)
-        .options(selectinload(Note.author))
+        .options(joinedload(Note.author))
         .where(Note.customer_id == customer.id)
         .order_by(Note.created_at.desc(), Note.id.desc())
     )

@@ -8,7 +8,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import contains_eager, selectinload
 
 from models.customers import Customer
@@ -133,24 +133,31 @@ def list_invoices(
     today: date,
     page: int = 1,
 ) -> Page:
-    stmt = (
+    conditions = [Document.kind == DocumentKind.invoice]
+    if status == "overdue":
+        conditions += [Document.status.in_(UNPAID_STATUSES), Document.due_date < today]
+    elif status in STATUS_FILTERS:
+        conditions.append(Document.status == DocumentStatus(status))
+    if attention == "no_email":
+        conditions += [Customer.email.is_(None), Document.status.in_(UNPAID_STATUSES)]
+    query = (query or "").strip().lower()
+    if query:
+        conditions.append(Document.number.contains(query, autoescape=True))
+
+    stmt = visible(
         select(Document)
         .join(Document.customer)
         .options(contains_eager(Document.customer))
-        .where(Document.kind == DocumentKind.invoice)
-        .order_by(Document.issue_date.desc(), Document.id.desc())
+        .where(*conditions)
+        .order_by(Document.issue_date.desc(), Document.id.desc()),
+        staff,
     )
-    stmt = visible(stmt, staff)
-    if status == "overdue":
-        stmt = stmt.where(Document.status.in_(UNPAID_STATUSES), Document.due_date < today)
-    elif status in STATUS_FILTERS:
-        stmt = stmt.where(Document.status == DocumentStatus(status))
-    if attention == "no_email":
-        stmt = stmt.where(Customer.email.is_(None), Document.status.in_(UNPAID_STATUSES))
-    query = (query or "").strip().lower()
-    if query:
-        stmt = stmt.where(Document.number.contains(query, autoescape=True))
-    return paginate(stmt, page)
+    # Counting 100,000 invoices is cheap without the customer join, which only the
+    # attention filter and an employee's visibility need.
+    count_stmt = select(func.count(Document.id)).where(*conditions)
+    if attention or not staff.sees_all_customers:
+        count_stmt = visible(count_stmt.join(Document.customer), staff)
+    return paginate(stmt, page, count_stmt=count_stmt)
 
 
 def get_invoice(staff: StaffUser, document_id: int) -> Document:

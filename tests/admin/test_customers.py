@@ -562,7 +562,7 @@ def test_overview_without_open_invoices(owner_client):
     customer = factories.customer(name="Paid Up")
     factories.invoice(customer, status=DocumentStatus.paid, amount_paid="121.00")
     open_invoices = section(owner_client.soup(f"/admin/customers/{customer.id}"), "Open invoices")
-    assert open_invoices.find("p", class_="total").get_text(" ", strip=True) == "Outstanding: €0.00"
+    assert open_invoices.find("p", class_="total").get_text(" ", strip=True) == "Nothing outstanding."
     assert open_invoices.find("p", class_="empty").get_text(strip=True) == "No open invoices."
 
 

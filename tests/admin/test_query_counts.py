@@ -20,8 +20,8 @@ PINNED = {
     # staff member, count, page of customers, their tags (selectin), tags for the filter
     "customer list": 5,
     "customer search": 5,
-    # staff member, customer, open invoices, 5 latest notes, their authors (selectin), settings
-    "customer overview": 6,
+    # staff member, customer, open invoices, 5 latest notes joined with their authors
+    "customer overview": 4,
     # staff member, customer, history, field definitions, field values, tags, assigned staff
     "customer info": 7,
     # staff member, count, page of invoices joined with their customers

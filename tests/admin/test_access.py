@@ -1,0 +1,391 @@
+"""Authorisation on the server: who may see and change which customer, and what every route refuses.
+
+The routes are read from the app's URL map, so a new route is covered (or the suite fails
+and says what to add) without anyone remembering to extend this file.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from models.customers import CustomFieldDefinition
+from models.db import db
+from tests import factories
+from tests.conftest import TEST_CONFIG, StaffClient, csrf_token, login, soup_of
+from wsgi import create_app
+
+# --- the routes, read from the URL map at collection time -------------------------------
+
+_MAP_APP = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+_ADMIN_RULES = sorted(
+    (r for r in _MAP_APP.url_map.iter_rules() if r.endpoint.startswith("admin.")),
+    key=lambda r: (r.rule, r.endpoint),
+)
+_POST_RULES = sorted(
+    (r for r in _MAP_APP.url_map.iter_rules() if "POST" in r.methods), key=lambda r: (r.rule, r.endpoint)
+)
+
+
+def _methods(rule) -> list[str]:
+    return [m for m in ("GET", "POST") if m in rule.methods]
+
+
+def _customer_scoped(rule) -> bool:
+    return "customer_id" in rule.arguments or "invoice_id" in rule.arguments
+
+
+CUSTOMER_SCOPED = [
+    pytest.param(rule.endpoint, method, id=f"{method} {rule.rule}")
+    for rule in _ADMIN_RULES if _customer_scoped(rule) for method in _methods(rule)
+]
+ADMIN_ROUTES = [
+    pytest.param(rule.endpoint, method, id=f"{method} {rule.rule}")
+    for rule in _ADMIN_RULES if rule.endpoint != "admin.login" for method in _methods(rule)
+]
+POST_ROUTES = [pytest.param(rule.endpoint, id=rule.rule) for rule in _POST_RULES]
+
+MANAGER_PAGES = [
+    ("admin.settings", "GET"), ("admin.settings", "POST"),
+    ("admin.custom_fields", "GET"), ("admin.custom_fields", "POST"),
+    ("admin.custom_field_delete", "POST"),
+    ("admin.staff_list", "GET"),
+    ("admin.staff_new", "GET"), ("admin.staff_new", "POST"),
+    ("admin.staff_edit", "GET"), ("admin.staff_edit", "POST"),
+]
+
+
+def _valid_invoice() -> dict:
+    today = date.today()
+    return {
+        "action": "save", "issue_date": today.isoformat(), "due_date": (today + timedelta(days=14)).isoformat(),
+        "currency": "EUR", "lines-0-description": "Consulting", "lines-0-quantity": "2",
+        "lines-0-unit_price": "50.00", "lines-0-vat_rate": "21",
+    }
+
+
+# A POST body each route accepts (for a visible record): the refusals below are then
+# refusals of the actor or the token, never of the payload. Keyed by endpoint; a new POST
+# route fails test_every_post_route_has_a_valid_payload until it gets an entry.
+VALID_POST = {
+    "admin.login": lambda w: {"email": w.owner.email, "password": factories.PASSWORD},
+    "admin.logout": lambda w: {},
+    "admin.account": lambda w: {"lang-language": "de", "lang-submit": "Save language"},
+    "admin.customer_new": lambda w: {"kind": "individual", "name": "Posted Person", "country": "NL", "language": "nl"},
+    "admin.customer_edit": lambda w: {
+        "kind": "individual", "name": "Renamed By Post", "country": "DE", "language": "de",
+    },
+    "admin.customer_archive": lambda w: {},
+    "admin.customer_notes": lambda w: {"body": "Posted note"},
+    "admin.invoice_new": lambda w: _valid_invoice(),
+    "admin.settings": lambda w: {"business_name": "Posted Business", "default_currency": "USD"},
+    "admin.custom_fields": lambda w: {"label": "Posted field", "kind": "text"},
+    "admin.custom_field_delete": lambda w: {},
+    "admin.staff_new": lambda w: {
+        "name": "Posted Staff", "email": "posted@example.org", "role": "employee", "language": "en",
+        "password": "a long enough password",
+    },
+    "admin.staff_edit": lambda w: {"name": "Renamed Staff", "role": "admin", "view_all_customers": "y", "active": "y"},
+}
+
+
+# --- test data -----------------------------------------------------------------------------
+
+
+class World:
+    """Two employees, each with their own customer and invoice; nobody else's is visible."""
+
+    def __init__(self, owner, employee):
+        self.owner, self.employee = owner, employee
+        self.other = factories.staff(role="employee", name="Otto Other", email="other@example.test")
+        self.mine = factories.customer(assigned_to=[employee], name="Mina Mine", email="mina@example.test")
+        self.mine_too = factories.customer(assigned_to=[employee, self.other], name="Shared Sam")
+        self.theirs = factories.customer(assigned_to=[self.other], name="Theo Theirs", email="theo@example.test")
+        self.nobodys = factories.customer(name="Nora Nobody")
+        self.mine_invoice = factories.invoice(self.mine, amount="100.00")
+        self.theirs_invoice = factories.invoice(self.theirs, amount="200.00")
+        self.nobodys_invoice = factories.invoice(self.nobodys, amount="300.00")
+        with factories._app.app_context():
+            field = CustomFieldDefinition(label="Contract", kind="text", position=1)
+            db.session.add(field)
+            db.session.commit()
+            self.field_id = field.id
+
+    def url(self, endpoint: str, *, visible: bool, customer=None) -> str:
+        """The URL of `endpoint` for a customer the employee may (not) see."""
+        customer = customer or (self.mine if visible else self.theirs)
+        invoice = {self.mine.id: self.mine_invoice, self.theirs.id: self.theirs_invoice,
+                   self.nobodys.id: self.nobodys_invoice}[customer.id]
+        values = {"customer_id": customer.id, "invoice_id": invoice.id, "field_id": self.field_id,
+                  "user_id": self.employee.id}
+        rule = next(r for r in _MAP_APP.url_map.iter_rules() if r.endpoint == endpoint)
+        missing = rule.arguments - values.keys()
+        assert not missing, f"{rule.rule}: add a test value for {sorted(missing)} in World.url"
+        with _MAP_APP.test_request_context():
+            from flask import url_for
+
+            return url_for(endpoint, **{k: values[k] for k in rule.arguments})
+
+
+@pytest.fixture
+def world(owner, employee):
+    return World(owner, employee)
+
+
+def snapshot(app) -> dict[str, list[str]]:
+    """Every row of every table: 'nothing changed' means this is equal before and after."""
+    with app.app_context():
+        return {
+            table.name: sorted(repr(tuple(row)) for row in db.session.execute(select(table)))
+            for table in db.metadata.sorted_tables
+        }
+
+
+def _staff_client(app, user) -> StaffClient:
+    return StaffClient(login(app.test_client(), user), user)
+
+
+def _table_names(soup, column: str = "Name") -> list[str]:
+    """The texts of one column of the results table, by its header."""
+    table = soup.find("table")
+    if table is None:
+        return []
+    headers = [th.get_text(strip=True) for th in table.find("thead").find_all("th")]
+    index = headers.index(column)
+    return [row.find_all("td")[index].find("a").get_text(strip=True) for row in table.find("tbody").find_all("tr")]
+
+
+# --- the route lists are complete ----------------------------------------------------------
+
+
+# URL arguments that do not name a customer's record: custom field definitions and staff
+# members, both behind manager_required (see MANAGER_PAGES).
+NOT_CUSTOMER_IDS = {"field_id", "user_id"}
+
+
+def test_customer_routes_are_found_in_the_url_map():
+    scoped = {p.values[0] for p in CUSTOMER_SCOPED}
+    assert {"admin.customer_edit", "admin.customer_overview", "admin.customer_info", "admin.customer_archive",
+            "admin.customer_notes", "admin.invoice_detail", "admin.invoice_new"} <= scoped
+
+
+def test_every_id_in_an_admin_url_is_classified():
+    """A route taking some other id (`<int:note_id>`, `<int:id>`) would escape the 404 tests:
+    decide whether it belongs to a customer (extend _customer_scoped) or not (NOT_CUSTOMER_IDS)."""
+    for rule in _ADMIN_RULES:
+        unknown = rule.arguments - {"customer_id", "invoice_id"} - NOT_CUSTOMER_IDS
+        assert not unknown, f"{rule.rule}: is {sorted(unknown)} a customer's record?"
+
+
+def test_every_post_route_has_a_valid_payload():
+    missing = {p.values[0] for p in POST_ROUTES} - VALID_POST.keys()
+    assert not missing, f"add a valid POST body for {sorted(missing)} to VALID_POST"
+
+
+# --- employees see their own customers only ------------------------------------------------
+
+
+@pytest.mark.parametrize("endpoint,method", CUSTOMER_SCOPED)
+def test_employee_gets_404_for_an_unassigned_customer(app, world, employee_client, endpoint, method):
+    assert endpoint in VALID_POST or method == "GET", f"{endpoint}: add a valid POST body to VALID_POST"
+    before = snapshot(app)
+    hidden = [world.url(endpoint, visible=False), world.url(endpoint, visible=False, customer=world.nobodys)]
+    for url in hidden:
+        if method == "GET":
+            response = employee_client.get(url)
+        else:
+            response = employee_client.post(url, data=VALID_POST[endpoint](world))
+        assert response.status_code == 404, (url, response.status_code)
+        assert "This page does not exist, or you do not have access to it." in soup_of(response).h1.get_text()
+        assert world.theirs.name not in response.get_data(as_text=True)
+    assert snapshot(app) == before, "a refused request changed the database"
+
+
+@pytest.mark.parametrize("endpoint,method", CUSTOMER_SCOPED)
+def test_employee_is_served_for_an_assigned_customer(app, world, employee_client, endpoint, method):
+    url = world.url(endpoint, visible=True)
+    if method == "GET":
+        response = employee_client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+        return
+    before = snapshot(app)
+    response = employee_client.post(url, data=VALID_POST[endpoint](world))
+    # The same body that was refused above is accepted here and changes something.
+    assert response.status_code == 302, (url, response.status_code, response.data[:800])
+    assert snapshot(app) != before
+
+
+def test_refused_edit_of_an_unassigned_customer_leaves_it_untouched(app, world, employee_client):
+    response = employee_client.post(
+        f"/admin/customers/{world.theirs.id}/edit",
+        data={"kind": "individual", "name": "Hijacked", "country": "NL", "language": "nl"},
+    )
+    assert response.status_code == 404
+    owner = _staff_client(app, world.owner)
+    info = owner.soup(f"/admin/customers/{world.theirs.id}/info")
+    assert info.h1.get_text(strip=True) == "Theo Theirs"
+
+
+@pytest.mark.parametrize("who", ["employee_with_view_all", "admin", "owner"])
+def test_view_all_employees_admins_and_owners_see_every_customer(app, world, who):
+    if who == "owner":
+        user = world.owner
+    else:
+        user = factories.staff(role="employee" if who == "employee_with_view_all" else "admin", view_all=True)
+    client = _staff_client(app, user)
+    for rule in _ADMIN_RULES:
+        if _customer_scoped(rule) and "GET" in rule.methods:
+            for customer in (world.mine, world.theirs, world.nobodys):
+                url = world.url(rule.endpoint, visible=False, customer=customer)
+                assert client.get(url).status_code == 200, url
+    names = _table_names(client.soup("/admin/customers"))
+    assert sorted(names) == ["Mina Mine", "Nora Nobody", "Shared Sam", "Theo Theirs"]
+    invoice_customers = _table_names(client.soup("/admin/invoices"), "Customer")
+    assert sorted(invoice_customers) == ["Mina Mine", "Nora Nobody", "Theo Theirs"]
+
+
+# --- lists and search ----------------------------------------------------------------------
+
+
+def test_customer_list_of_an_employee_holds_only_assigned_customers(world, employee_client):
+    soup = employee_client.soup("/admin/customers")
+    assert sorted(_table_names(soup)) == ["Mina Mine", "Shared Sam"]
+    assert soup.find("p", class_="count").get_text(strip=True) == "2 customers"
+    # Archived ones included: still only the assigned ones.
+    assert sorted(_table_names(employee_client.soup("/admin/customers?archived=1"))) == ["Mina Mine", "Shared Sam"]
+    # The HTMX fragment of the same list filters the same way.
+    fragment = soup_of(employee_client.get("/admin/customers", headers={"HX-Request": "true"}))
+    assert fragment.find("html") is None
+    assert sorted(_table_names(fragment)) == ["Mina Mine", "Shared Sam"]
+
+
+def test_search_never_returns_an_unassigned_customer(world, employee_client):
+    for query in ("theo", "THEIRS", "theo@example", "example.test", "Customer", "T0", "o", world.theirs.number):
+        soup = employee_client.soup(f"/admin/customers?q={query}&archived=1")
+        names = _table_names(soup)
+        assert set(names) <= {"Mina Mine", "Shared Sam"}, (query, names)
+        for hidden in ("Theo Theirs", "Nora Nobody", world.theirs.number, world.nobodys.number):
+            assert hidden not in soup.get_text(), (query, hidden)
+
+
+def test_search_by_an_unassigned_customer_number_finds_nothing(app, world, employee_client):
+    soup = employee_client.soup(f"/admin/customers?q={world.theirs.number}")
+    assert _table_names(soup) == []
+    assert soup.find(class_="empty").get_text(strip=True) == "No customers match your search."
+    # The owner's identical search does find it: the query itself is right.
+    owner = _staff_client(app, world.owner)
+    assert _table_names(owner.soup(f"/admin/customers?q={world.theirs.number}")) == ["Theo Theirs"]
+
+
+def test_search_by_tag_is_filtered_too(app, world, employee_client):
+    owner = _staff_client(app, world.owner)
+    for customer in (world.mine, world.theirs):
+        response = owner.post(f"/admin/customers/{customer.id}/edit", data={
+            "kind": "individual", "name": customer.name, "number": customer.number, "country": "NL",
+            "language": "nl", "tags": "vip", "assigned_staff_ids": [s.id for s in (
+                [world.employee] if customer is world.mine else [world.other])],
+        })
+        assert response.status_code == 302, response.data[:800]
+    assert sorted(_table_names(owner.soup("/admin/customers?tag=vip"))) == ["Mina Mine", "Theo Theirs"]
+    assert _table_names(employee_client.soup("/admin/customers?tag=vip")) == ["Mina Mine"]
+
+
+def test_invoice_list_of_an_employee_holds_only_assigned_customers(world, employee_client):
+    for filters in ("", "?status=open", "?status=overdue", "?attention=no_email", "?q=-", "?page=2"):
+        soup = employee_client.soup(f"/admin/invoices{filters}")
+        customers = _table_names(soup, "Customer")
+        assert set(customers) <= {"Mina Mine"}, (filters, customers)
+        for hidden in ("Theo Theirs", "Nora Nobody", world.theirs_invoice.number, world.nobodys_invoice.number):
+            assert hidden not in soup.get_text(), (filters, hidden)
+        if filters in ("", "?status=open", "?q=-"):
+            assert customers == ["Mina Mine"], filters
+            assert _table_names(soup, "Number") == [world.mine_invoice.number], filters
+            assert soup.find("p", class_="count").get_text(strip=True) == "1 invoice"
+
+
+# --- manager-only pages ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("endpoint,method", MANAGER_PAGES)
+def test_manager_pages_answer_403_to_employees_and_serve_admins(app, world, endpoint, method):
+    url = world.url(endpoint, visible=True)
+    send = (lambda c: c.get(url)) if method == "GET" else (lambda c: c.post(url, data=VALID_POST[endpoint](world)))
+    employees = [_staff_client(app, u) for u in (world.employee, factories.staff(role="employee", view_all=True))]
+    before = snapshot(app)
+    for client in employees:
+        response = send(client)
+        assert response.status_code == 403, (client.user.email, url, response.status_code)
+        assert soup_of(response).h1.get_text(strip=True) == "You do not have access to this page."
+    assert snapshot(app) == before
+    # The same request by an admin is served: the 403 is about the role, not the request.
+    response = send(_staff_client(app, factories.staff(role="admin")))
+    assert response.status_code == (200 if method == "GET" else 302), (url, response.status_code)
+
+
+# --- CSRF ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("endpoint", POST_ROUTES)
+def test_post_without_csrf_token_is_refused(app, world, owner_client, endpoint):
+    url = world.url(endpoint, visible=False)
+    before = snapshot(app)
+    response = owner_client.client.post(url, data=VALID_POST[endpoint](world))  # no csrf_token
+    assert response.status_code == 400, (url, response.status_code)
+    assert "Your form expired or was sent from elsewhere." in soup_of(response).h1.get_text()
+    assert snapshot(app) == before
+    # Still logged in (a refused logout must not log out), and the page itself works.
+    assert owner_client.get("/admin/customers").status_code == 200
+
+
+@pytest.mark.parametrize("endpoint", POST_ROUTES)
+def test_htmx_post_with_a_wrong_csrf_header_is_refused(app, world, owner_client, endpoint):
+    url = world.url(endpoint, visible=False)
+    stranger = login(app.test_client(), factories.staff(role="owner"))
+    foreign = csrf_token(stranger, "/admin/account")
+    before = snapshot(app)
+    wrong = owner_client.token[:-4] + ("AAAA" if not owner_client.token.endswith("AAAA") else "BBBB")
+    for headers in ({"X-CSRFToken": wrong, "HX-Request": "true"}, {"X-CSRFToken": "", "HX-Request": "true"}):
+        response = owner_client.client.post(url, data=VALID_POST[endpoint](world), headers=headers)
+        assert response.status_code == 400, (url, headers, response.status_code)
+    # A token from another session is wrong too.
+    response = owner_client.client.post(url, data=VALID_POST[endpoint](world),
+                                        headers={"X-CSRFToken": foreign, "HX-Request": "true"})
+    assert response.status_code == 400
+    assert snapshot(app) == before
+
+
+def test_htmx_post_with_the_right_csrf_header_is_accepted(world, owner_client):
+    """The header path really is checked: the same request with the right token goes through."""
+    response = owner_client.client.post(
+        f"/admin/customers/{world.theirs.id}/notes", data={"body": "Via htmx"},
+        headers={"X-CSRFToken": owner_client.token, "HX-Request": "true"},
+    )
+    assert response.status_code == 302
+    notes = owner_client.soup(f"/admin/customers/{world.theirs.id}/notes")
+    assert [p.get_text() for p in notes.select("article.note p")] == ["Via htmx"]
+
+
+# --- anonymous -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("endpoint,method", ADMIN_ROUTES)
+def test_anonymous_requests_are_sent_to_login(app, world, client, endpoint, method):
+    url = world.url(endpoint, visible=False)
+    before = snapshot(app)
+    if method == "GET":
+        response = client.get(url)
+    else:
+        token = csrf_token(client, "/admin/login")  # a valid token: the session is what is missing
+        response = client.post(url, data={**VALID_POST[endpoint](world), "csrf_token": token})
+    assert response.status_code == 302, (url, response.status_code)
+    assert response.headers["Location"].startswith("/admin/login?next=")
+    assert snapshot(app) == before
+
+
+def test_login_page_is_the_only_public_admin_page(client):
+    assert client.get("/admin/login").status_code == 200
+    public = [r.rule for r in _ADMIN_RULES if "GET" in r.methods and "<" not in r.rule
+              and client.get(r.rule).status_code == 200]
+    assert public == ["/admin/login"]
