@@ -34,9 +34,12 @@ run: install
 	@echo ""
 	@echo "  Dossier runs at http://localhost:$(PORT)/admin"
 	@echo "  Staff logins (password dossier-demo): owner@dossier.test, admin@dossier.test, employee@dossier.test"
+	@echo "  Outgoing e-mail is caught by a local SMTP sink: one .eml file per message in instance/mail/"
 	@echo ""
-	SECRET_KEY=$$(cat instance/secret_key) BASE_URL=$${BASE_URL:-http://localhost:$(PORT)} \
-		$(BIN)/gunicorn --bind 0.0.0.0:$(PORT) --workers 2 --access-logfile - 'wsgi:app'
+	PATH=$(CURDIR)/$(BIN):$$PATH SECRET_KEY=$$(cat instance/secret_key) \
+		BASE_URL=$${BASE_URL:-http://localhost:$(PORT)} DOSSIER_PORT=$(PORT) \
+		MAIL_SERVER=$${MAIL_SERVER:-127.0.0.1} MAIL_PORT=$${MAIL_PORT:-8025} \
+		$(BIN)/honcho start -f Procfile
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -9,10 +9,19 @@ from flask import Flask, redirect, url_for
 from flask_babel import format_currency, format_date, format_datetime, format_decimal, get_locale
 from flask_wtf.csrf import generate_csrf
 
+from mailers import queue as mail_queue
+from mailers import worker as mail_worker
 from web import auth, cli, errors
 from web.config import INSTANCE_DIR, PROJECT_ROOT, check_secret_key, from_environment
 from web.extensions import babel, csrf, limiter, login_manager, mail, migrate
-from web.i18n import LANGUAGE_NAMES, audit_label, select_locale, status_label
+from web.i18n import (
+    LANGUAGE_NAMES,
+    audit_label,
+    email_template_label,
+    mail_status_label,
+    select_locale,
+    status_label,
+)
 from web.security import add_security_headers
 
 
@@ -54,6 +63,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.after_request(add_security_headers)
     errors.register(app)
     cli.register(app)
+    mail_worker.register(app)
+    mail_queue.install_commit_hooks()
 
     app.jinja_env.globals.update(
         format_currency=format_currency,
@@ -70,6 +81,8 @@ def create_app(overrides: dict | None = None) -> Flask:
             "LANGUAGE_NAMES": LANGUAGE_NAMES,
             "audit_label": audit_label,
             "status_label": status_label,
+            "mail_status_label": mail_status_label,
+            "email_template_label": email_template_label,
         }
 
     @app.get("/hello")

@@ -10,15 +10,16 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from admin import bp
-from admin.forms import ArchiveForm, NoteForm, custom_field_initial, customer_form_class
+from admin.forms import ActionForm, ArchiveForm, NoteForm, custom_field_initial, customer_form_class
 from admin.helpers import attach_error, page_arg
 from models.audit import AuditEvent
 from models.db import db
 from models.services import customers as customer_service
+from models.services import dossier, outbox
 from models.services.access import get_customer
 from models.services.errors import DomainError
 from models.services.staff import all_staff
-from web.rendering import render
+from web.rendering import external_url, render
 
 
 @bp.get("/")
@@ -32,8 +33,10 @@ def customers():
     query = request.args.get("q", "")[:100].replace("\x00", "")
     tag = request.args.get("tag", "").replace("\x00", "") or None
     show_archived = request.args.get("archived") == "1"
+    no_email = request.args.get("attention") == "no_email"
     page = customer_service.search_customers(
-        current_user, query, tag=tag, page=page_arg(), include_archived=show_archived
+        current_user, query, tag=tag, page=page_arg(), include_archived=show_archived,
+        no_email=no_email,
     )
     return render(
         "admin/customers/list.html",
@@ -42,6 +45,7 @@ def customers():
         query=query,
         tag=tag,
         show_archived=show_archived,
+        no_email=no_email,
         tags=customer_service.all_tags(),
     )
 
@@ -121,6 +125,7 @@ def customer_overview(customer_id: int):
         invoices=invoices,
         outstanding=outstanding,
         notes=customer_service.latest_notes(customer),
+        emails=outbox.for_customer(customer, limit=5),
         note_form=NoteForm(),
         today=date.today(),
     )
@@ -129,6 +134,12 @@ def customer_overview(customer_id: int):
 @bp.get("/customers/<int:customer_id>/info")
 def customer_info(customer_id: int):
     customer = get_customer(current_user, customer_id)
+    link = dossier.current_link(customer)
+    token = dossier.token_for(link)
+    if link in db.session.new:
+        # Created on this first view: keep it. Commit before loading anything else, as a
+        # commit expires every loaded object (one reload per history row).
+        db.session.commit()
     history = db.session.scalars(
         select(AuditEvent)
         .where(AuditEvent.customer_id == customer.id)
@@ -137,6 +148,8 @@ def customer_info(customer_id: int):
     ).all()
     return render(
         "admin/customers/info.html",
+        dossier_url=external_url(url_for("portal.dossier_page", token=token)),
+        action_form=ActionForm(),
         customer=customer,
         definitions=customer_service.custom_field_definitions(),
         values=customer_service.custom_field_values(customer),

@@ -12,6 +12,7 @@ from flask_wtf.file import FileField
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
 from wtforms import (
+    SelectChoice,
     BooleanField,
     DateField,
     DecimalField,
@@ -50,9 +51,14 @@ LANGUAGE_CHOICES = [(code, name) for code, name in LANGUAGE_NAMES.items()]
 COUNTRY_CODES = ("NL", "BE", "DE", "AT", "CH", "LU", "FR", "GB", "IE", "DK", "SE", "NO", "PL", "ES", "IT", "US")
 
 
-def country_choices() -> list[tuple[str, str]]:
+def options(pairs) -> list[SelectChoice]:
+    """(value, label) pairs as WTForms 3.3+ wants select choices."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+def country_choices() -> list[SelectChoice]:
     names = get_locale().territories
-    return sorted(((c, names.get(c, c)) for c in COUNTRY_CODES), key=lambda pair: pair[1])
+    return options(sorted(((c, names.get(c, c)) for c in COUNTRY_CODES), key=lambda pair: pair[1]))
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -138,7 +144,7 @@ class LoginForm(AppForm):
 class CustomerForm(AppForm):
     kind = RadioField(
         _l("Kind"),
-        choices=[(CustomerKind.individual.value, _l("Individual")), (CustomerKind.company.value, _l("Company"))],
+        choices=options([(CustomerKind.individual.value, _l("Individual")), (CustomerKind.company.value, _l("Company"))]),
         default=CustomerKind.individual.value,
         validators=[InputRequired()],
     )
@@ -155,7 +161,7 @@ class CustomerForm(AppForm):
     postal_code = StringField(_l("Postal code"), validators=[Optional(), Length(max=20)])
     city = StringField(_l("City"), validators=[Optional(), Length(max=100)])
     country = SelectField(_l("Country"), default="NL")
-    language = SelectField(_l("Language"), choices=LANGUAGE_CHOICES, default="nl")
+    language = SelectField(_l("Language"), choices=options(LANGUAGE_CHOICES), default="nl")
     vat_id = StringField(_l("VAT ID"), validators=[Optional(), Length(max=30)])
     tax_number = StringField(_l("Tax number"), validators=[Optional(), Length(max=30)])
     iban = StringField(_l("IBAN"), validators=[Optional(), Length(max=42), validate_iban])
@@ -171,7 +177,7 @@ class CustomerForm(AppForm):
         if staff_choices is None:
             del self.assigned_staff_ids
         else:
-            self.assigned_staff_ids.choices = staff_choices
+            self.assigned_staff_ids.choices = options(staff_choices)
 
     def custom_field_values(self, definitions: list[CustomFieldDefinition]) -> dict[int, str | None]:
         values = {}
@@ -253,7 +259,7 @@ class InvoiceLineForm(Form):
 class InvoiceForm(AppForm):
     issue_date = DateField(_l("Issue date"), validators=[InputRequired(message=_l("Enter a date."))])
     due_date = DateField(_l("Due date"), validators=[InputRequired(message=_l("Enter a date."))])
-    currency = SelectField(_l("Currency"), choices=[(c, c) for c in CURRENCIES])
+    currency = SelectField(_l("Currency"), choices=options((c, c) for c in CURRENCIES))
     lines = LineList(FormField(InvoiceLineForm), min_entries=1, max_entries=100)
     submit = SubmitField(_l("Create invoice"))
 
@@ -263,7 +269,7 @@ class SettingsForm(AppForm):
     address = TextAreaField(_l("Address"), validators=[Optional(), Length(max=1000)])
     sender_name = StringField(_l("Sender name"), description=_l("Shown as the sender of every e-mail."), validators=[Optional(), Length(max=200)])
     sender_email = StringField(_l("Sender e-mail address"), validators=EMAIL)
-    default_currency = SelectField(_l("Default currency"), choices=[(c, c) for c in CURRENCIES])
+    default_currency = SelectField(_l("Default currency"), choices=options((c, c) for c in CURRENCIES))
     logo = FileField(_l("Logo"), description=_l("PNG, JPEG, WebP or GIF, at most 512 KB."))
     remove_logo = BooleanField(_l("Remove the current logo"))
     submit = SubmitField(_l("Save settings"))
@@ -275,23 +281,23 @@ ROLE_CHOICES = [(StaffRole.owner.value, _l("Owner")), (StaffRole.admin.value, _l
 class StaffCreateForm(AppForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     email = StringField(_l("E-mail address"), validators=[DataRequired(), *EMAIL[1:]])
-    role = SelectField(_l("Role"), choices=ROLE_CHOICES, default=StaffRole.employee.value)
+    role = SelectField(_l("Role"), choices=options(ROLE_CHOICES), default=StaffRole.employee.value)
     view_all_customers = BooleanField(_l("May see all customers"), description=_l("Employees otherwise see only the customers assigned to them."))
-    language = SelectField(_l("Language"), choices=LANGUAGE_CHOICES, default="en")
+    language = SelectField(_l("Language"), choices=options(LANGUAGE_CHOICES), default="en")
     password = PasswordField(_l("Initial password"), description=_l("At least %(n)s characters. Share it in person; they can change it.", n=MIN_LENGTH), validators=[DataRequired(), Length(max=1024)])
     submit = SubmitField(_l("Add staff member"))
 
 
 class StaffEditForm(AppForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
-    role = SelectField(_l("Role"), choices=ROLE_CHOICES)
+    role = SelectField(_l("Role"), choices=options(ROLE_CHOICES))
     view_all_customers = BooleanField(_l("May see all customers"))
     active = BooleanField(_l("Active"), description=_l("Deactivating ends all of their sessions at once."))
     submit = SubmitField(_l("Save staff member"))
 
 
 class LanguageForm(AppForm):
-    language = SelectField(_l("Language"), choices=LANGUAGE_CHOICES)
+    language = SelectField(_l("Language"), choices=options(LANGUAGE_CHOICES))
     submit = SubmitField(_l("Save language"))
 
 
@@ -304,7 +310,7 @@ class PasswordChangeForm(AppForm):
 
 class CustomFieldForm(AppForm):
     label = StringField(_l("Label"), validators=[DataRequired(), Length(max=60)])
-    kind = SelectField(_l("Type"), choices=[("text", _l("Text")), ("number", _l("Number")), ("date", _l("Date"))])
+    kind = SelectField(_l("Type"), choices=options([("text", _l("Text")), ("number", _l("Number")), ("date", _l("Date"))]))
     submit = SubmitField(_l("Add field"))
 
 
@@ -319,11 +325,11 @@ class ActionForm(AppForm):
 class AccountNoticeForm(AppForm):
     notice = SelectField(
         _l("Notice"),
-        choices=[
+        choices=options([
             ("order_confirmed", _l("Order confirmed")),
             ("shipped", _l("Order shipped")),
             ("subscription_changed", _l("Subscription changed")),
-        ],
+        ]),
     )
     message = TextAreaField(_l("Message (optional)"), validators=[Optional(), Length(max=2000)])
     submit = SubmitField(_l("Send notice"))

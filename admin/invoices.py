@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from admin import bp
-from admin.forms import InvoiceForm
+from admin.forms import ActionForm, InvoiceForm
 from admin.helpers import attach_error, page_arg
 from models.db import db
 from models.services import documents as document_service
@@ -47,7 +47,7 @@ def invoices():
 @bp.get("/invoices/<int:invoice_id>")
 def invoice_detail(invoice_id: int):
     invoice = document_service.get_invoice(current_user, invoice_id)
-    return render("admin/invoices/detail.html", invoice=invoice, today=date.today())
+    return render("admin/invoices/detail.html", invoice=invoice, today=date.today(), action_form=ActionForm())
 
 
 @bp.route("/customers/<int:customer_id>/invoices/new", methods=["GET", "POST"])

@@ -5,4 +5,4 @@ Importing this package registers every entity with the metadata, which Alembic a
 """
 
 from models.db import db  # noqa: F401
-from models import audit, counters, customers, documents, settings, staff  # noqa: F401
+from models import audit, contacts, counters, customers, documents, dossier, outbox, settings, staff  # noqa: F401

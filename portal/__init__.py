@@ -10,11 +10,6 @@ from web.rendering import render
 bp = Blueprint("portal", __name__)
 
 
-@bp.get("/portal/")
-def home():
-    return render("portal/home.html")
-
-
 @bp.get("/branding/logo")
 def logo():
     """The business logo, public: portal, dossier pages and e-mails show it."""
@@ -24,3 +19,11 @@ def logo():
     response = Response(settings.logo, mimetype=settings.logo_content_type)
     response.headers["Cache-Control"] = "public, max-age=86400"
     return response
+
+
+@bp.get("/portal/")
+def home():
+    return render("portal/home.html")
+
+
+from portal import dossier  # noqa: E402,F401  (registers /d/<token>)

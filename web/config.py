@@ -71,6 +71,9 @@ def from_environment(overrides: dict | None = None) -> dict:
         "SESSION_COOKIE_SECURE": urlsplit(base_url).scheme == "https",
         "SESSION_COOKIE_NAME": "dossier_session",
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+        # The cookie's expiry is the absolute limit; re-signing it on every response
+        # would only cost time (the idle clock is refreshed by web.auth every 30 s).
+        "SESSION_REFRESH_EACH_REQUEST": False,
         "STAFF_IDLE_TIMEOUT": timedelta(minutes=_int("STAFF_IDLE_MINUTES", 30)),
         "STAFF_ABSOLUTE_TIMEOUT": timedelta(hours=12),
         "REMEMBER_COOKIE_DURATION": timedelta(seconds=0),

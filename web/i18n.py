@@ -26,6 +26,11 @@ AUDIT_LABELS = {
     "customer.restored": _l("Customer restored"),
     "note.added": _l("Note added"),
     "invoice.created": _l("Invoice created"),
+    "invoice.sent": _l("Invoice sent"),
+    "invoice.reminded": _l("Payment reminder sent"),
+    "account_notice.sent": _l("Account notice sent"),
+    "email.resent": _l("E-mail queued again"),
+    "dossier_link.rotated": _l("New dossier link issued"),
 }
 
 

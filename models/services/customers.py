@@ -74,8 +74,12 @@ def search_customers(
     tag: str | None = None,
     page: int = 1,
     include_archived: bool = False,
+    no_email: bool = False,
 ) -> Page:
-    """Search by name, company name, customer number or part of an e-mail address."""
+    """Search by name, company name, customer number or part of an e-mail address.
+
+    `no_email` keeps the customers no e-mail can reach (the attention list).
+    """
     # Sorted the way the list shows them: companies by company name, people by name.
     stmt = (
         select(Customer)
@@ -97,6 +101,8 @@ def search_customers(
         )
     if tag:
         stmt = stmt.where(Customer.tags.any(Tag.name == tag))
+    if no_email:
+        stmt = stmt.where(Customer.email.is_(None))
     return paginate(stmt, page)
 
 
@@ -276,19 +282,23 @@ def latest_notes(customer: Customer, limit: int | None = 5) -> list[Note]:
     return list(db.session.scalars(stmt))
 
 
-def open_invoices(customer: Customer) -> tuple[list[Document], dict[str, Decimal]]:
-    """Unpaid invoices of a customer, oldest due first, and what is outstanding per currency."""
-    invoices = list(
-        db.session.scalars(
-            select(Document)
-            .where(
-                Document.customer_id == customer.id,
-                Document.kind == DocumentKind.invoice,
-                Document.status.in_(UNPAID_STATUSES),
-            )
-            .order_by(Document.due_date, Document.id)
+def open_invoices(customer: Customer, released_only: bool = False) -> tuple[list[Document], dict[str, Decimal]]:
+    """Unpaid invoices of a customer, oldest due first, and what is outstanding per currency.
+
+    `released_only`: what the customer may see (portal, dossier link).
+    """
+    stmt = (
+        select(Document)
+        .where(
+            Document.customer_id == customer.id,
+            Document.kind == DocumentKind.invoice,
+            Document.status.in_(UNPAID_STATUSES),
         )
+        .order_by(Document.due_date, Document.id)
     )
+    if released_only:
+        stmt = stmt.where(Document.released_to_portal.is_(True))
+    invoices = list(db.session.scalars(stmt))
     outstanding: dict[str, Decimal] = {}
     for invoice in invoices:
         outstanding[invoice.currency] = outstanding.get(invoice.currency, Decimal("0.00")) + invoice.outstanding

@@ -11,8 +11,10 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from models.customers import CustomFieldDefinition
+from models.customers import Customer, CustomFieldDefinition
 from models.db import db
+from models.outbox import MailCategory
+from models.services import outbox
 from tests import factories
 from tests.conftest import TEST_CONFIG, StaffClient, csrf_token, login, soup_of
 from wsgi import create_app
@@ -33,8 +35,12 @@ def _methods(rule) -> list[str]:
     return [m for m in ("GET", "POST") if m in rule.methods]
 
 
+# URL arguments that name a customer's record: a route taking one is customer-scoped.
+CUSTOMER_RECORD_IDS = {"customer_id", "invoice_id", "email_id"}
+
+
 def _customer_scoped(rule) -> bool:
-    return "customer_id" in rule.arguments or "invoice_id" in rule.arguments
+    return bool(rule.arguments & CUSTOMER_RECORD_IDS)
 
 
 CUSTOMER_SCOPED = [
@@ -80,6 +86,10 @@ VALID_POST = {
     "admin.customer_archive": lambda w: {},
     "admin.customer_notes": lambda w: {"body": "Posted note"},
     "admin.invoice_new": lambda w: _valid_invoice(),
+    "admin.invoice_send": lambda w: {},
+    "admin.customer_notice": lambda w: {"notice": "shipped", "message": "Posted notice"},
+    "admin.customer_email_resend": lambda w: {},  # the row is failed: resending queues it again
+    "admin.customer_dossier_link": lambda w: {},
     "admin.settings": lambda w: {"business_name": "Posted Business", "default_currency": "USD"},
     "admin.custom_fields": lambda w: {"label": "Posted field", "kind": "text"},
     "admin.custom_field_delete": lambda w: {},
@@ -112,14 +122,24 @@ class World:
             db.session.add(field)
             db.session.commit()
             self.field_id = field.id
+            # One failed e-mail per customer, so that a resend has something to change.
+            self.email_ids = {}
+            for customer in (self.mine, self.theirs, self.nobodys):
+                email = outbox.queue_customer_email(
+                    db.session.get(Customer, customer.id), MailCategory.account, "account_notice",
+                    context={"notice": "shipped", "message": ""},
+                )
+                outbox.mark_failed(email, "550 mailbox unavailable")
+                db.session.commit()
+                self.email_ids[customer.id] = email.id
 
-    def url(self, endpoint: str, *, visible: bool, customer=None) -> str:
+    def url(self, endpoint: str, *, visible: bool, customer=None, **override) -> str:
         """The URL of `endpoint` for a customer the employee may (not) see."""
         customer = customer or (self.mine if visible else self.theirs)
         invoice = {self.mine.id: self.mine_invoice, self.theirs.id: self.theirs_invoice,
                    self.nobodys.id: self.nobodys_invoice}[customer.id]
         values = {"customer_id": customer.id, "invoice_id": invoice.id, "field_id": self.field_id,
-                  "user_id": self.employee.id}
+                  "user_id": self.employee.id, "email_id": self.email_ids[customer.id], **override}
         rule = next(r for r in _MAP_APP.url_map.iter_rules() if r.endpoint == endpoint)
         missing = rule.arguments - values.keys()
         assert not missing, f"{rule.rule}: add a test value for {sorted(missing)} in World.url"
@@ -127,6 +147,12 @@ class World:
             from flask import url_for
 
             return url_for(endpoint, **{k: values[k] for k in rule.arguments})
+
+
+@pytest.fixture(autouse=True)
+def _redis_unreachable(app, monkeypatch):
+    """Enqueueing after a commit is best-effort: with Redis down the rows just stay queued."""
+    monkeypatch.setitem(app.config, "REDIS_URL", "redis://127.0.0.1:1/0")
 
 
 @pytest.fixture
@@ -168,14 +194,16 @@ NOT_CUSTOMER_IDS = {"field_id", "user_id"}
 def test_customer_routes_are_found_in_the_url_map():
     scoped = {p.values[0] for p in CUSTOMER_SCOPED}
     assert {"admin.customer_edit", "admin.customer_overview", "admin.customer_info", "admin.customer_archive",
-            "admin.customer_notes", "admin.invoice_detail", "admin.invoice_new"} <= scoped
+            "admin.customer_notes", "admin.invoice_detail", "admin.invoice_new", "admin.invoice_send",
+            "admin.customer_notice", "admin.customer_emails", "admin.customer_email_resend",
+            "admin.customer_dossier_link"} <= scoped
 
 
 def test_every_id_in_an_admin_url_is_classified():
     """A route taking some other id (`<int:note_id>`, `<int:id>`) would escape the 404 tests:
-    decide whether it belongs to a customer (extend _customer_scoped) or not (NOT_CUSTOMER_IDS)."""
+    decide whether it belongs to a customer (CUSTOMER_RECORD_IDS) or not (NOT_CUSTOMER_IDS)."""
     for rule in _ADMIN_RULES:
-        unknown = rule.arguments - {"customer_id", "invoice_id"} - NOT_CUSTOMER_IDS
+        unknown = rule.arguments - CUSTOMER_RECORD_IDS - NOT_CUSTOMER_IDS
         assert not unknown, f"{rule.rule}: is {sorted(unknown)} a customer's record?"
 
 
@@ -214,6 +242,37 @@ def test_employee_is_served_for_an_assigned_customer(app, world, employee_client
     response = employee_client.post(url, data=VALID_POST[endpoint](world))
     # The same body that was refused above is accepted here and changes something.
     assert response.status_code == 302, (url, response.status_code, response.data[:800])
+    assert snapshot(app) != before
+
+
+def test_reminder_for_an_unassigned_customers_invoice_is_refused(app, world, employee_client):
+    """The other action of the send route: a reminder is refused the same way."""
+    before = snapshot(app)
+    for invoice in (world.theirs_invoice, world.nobodys_invoice):
+        response = employee_client.post(f"/admin/invoices/{invoice.id}/send", data={"reminder": "1"})
+        assert response.status_code == 404, (invoice.number, response.status_code)
+    assert snapshot(app) == before
+    response = employee_client.post(f"/admin/invoices/{world.mine_invoice.id}/send", data={"reminder": "1"})
+    assert response.status_code == 302
+    assert snapshot(app) != before
+
+
+@pytest.mark.parametrize("who", ["employee", "owner"])
+def test_an_email_id_of_another_customer_is_not_found(app, world, who):
+    """An id in a URL is never proof of access: the e-mail must belong to the customer in the URL,
+    even for a customer the user may see, and even for the owner who may see both."""
+    client = _staff_client(app, world.owner if who == "owner" else world.employee)
+    others = [world.email_ids[world.theirs.id], world.email_ids[world.nobodys.id], 10**6]
+    before = snapshot(app)
+    for email_id in others:
+        url = world.url("admin.customer_email_resend", visible=True, email_id=email_id)
+        response = client.post(url, data=VALID_POST["admin.customer_email_resend"](world))
+        assert response.status_code == 404, (url, response.status_code)
+        assert "This page does not exist, or you do not have access to it." in soup_of(response).h1.get_text()
+    assert snapshot(app) == before, "a refused resend changed the database"
+    # The customer's own e-mail is resent by the same request.
+    response = client.post(world.url("admin.customer_email_resend", visible=True), data={})
+    assert response.status_code == 302
     assert snapshot(app) != before
 
 

