@@ -34,6 +34,7 @@ run: install
 	@echo ""
 	@echo "  Dossier runs at http://localhost:$(PORT)/admin"
 	@echo "  Staff logins (password dossier-demo): owner@dossier.test, admin@dossier.test, employee@dossier.test"
+	@echo "  Customer portal: http://localhost:$(PORT)/portal/ as customer@dossier.test (password dossier-demo)"
 	@echo "  Outgoing e-mail is caught by a local SMTP sink: one .eml file per message in instance/mail/"
 	@echo ""
 	PATH=$(CURDIR)/$(BIN):$$PATH SECRET_KEY=$$(cat instance/secret_key) \

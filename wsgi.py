@@ -5,12 +5,14 @@ gunicorn serves `wsgi:app`; the CLI is `flask --app wsgi …`.
 
 from __future__ import annotations
 
-from flask import Flask, redirect, url_for
+from flask import Flask, g, redirect, url_for
 from flask_babel import format_currency, format_date, format_datetime, format_decimal, get_locale
 from flask_wtf.csrf import generate_csrf
 
 from mailers import queue as mail_queue
 from mailers import worker as mail_worker
+from models.services import contacts as contact_roles
+from models.services.settings import get_settings
 from web import auth, cli, errors
 from web.config import INSTANCE_DIR, PROJECT_ROOT, check_secret_key, from_environment
 from web.extensions import babel, csrf, limiter, login_manager, mail, migrate
@@ -18,11 +20,19 @@ from web.i18n import (
     LANGUAGE_NAMES,
     audit_label,
     email_template_label,
+    login_status_label,
     mail_status_label,
     select_locale,
     status_label,
 )
 from web.security import add_security_headers
+
+
+def _business_name() -> str:
+    """For page headers; looked up once per request."""
+    if "business_name" not in g:
+        g.business_name = get_settings().business_name
+    return g.business_name
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -83,6 +93,10 @@ def create_app(overrides: dict | None = None) -> Flask:
             "status_label": status_label,
             "mail_status_label": mail_status_label,
             "email_template_label": email_template_label,
+            "business_name": _business_name,
+            "login_status_label": login_status_label,
+            "role_label": lambda role: contact_roles.ROLE_LABELS[role],
+            "role_description": lambda role: contact_roles.ROLE_DESCRIPTIONS[role],
         }
 
     @app.get("/hello")

@@ -46,4 +46,4 @@ def manager_required(view):
     return wrapper
 
 
-from admin import account, auth, customers, emails, invoices, settings, staff  # noqa: E402,F401
+from admin import account, auth, customers, emails, invoices, portal_logins, settings, staff  # noqa: E402,F401

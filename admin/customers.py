@@ -9,16 +9,18 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from admin import bp
-from admin.forms import ActionForm, ArchiveForm, NoteForm, custom_field_initial, customer_form_class
+from admin import bp, portal_logins
+from admin.forms import ArchiveForm, NoteForm, custom_field_initial, customer_form_class
 from admin.helpers import attach_error, page_arg
 from models.audit import AuditEvent
 from models.db import db
 from models.services import customers as customer_service
-from models.services import dossier, outbox
+from models.services import contacts as contact_service
+from models.services import dossier, outbox, portal_access
 from models.services.access import get_customer
 from models.services.errors import DomainError
 from models.services.staff import all_staff
+from web import contact_views
 from web.rendering import external_url, render
 
 
@@ -58,6 +60,9 @@ def _customer_form(customer=None):
         else None
     )
     form_class = customer_form_class(definitions)
+    if customer is None and request.method == "GET":
+        return form_class(staff_choices=staff_choices,
+                          data={"portal_access": customer_service.default_portal_access()}), definitions
     if customer is None or request.method == "POST":
         return form_class(staff_choices=staff_choices), definitions
     initial = {
@@ -126,6 +131,7 @@ def customer_overview(customer_id: int):
         outstanding=outstanding,
         notes=customer_service.latest_notes(customer),
         emails=outbox.for_customer(customer, limit=5),
+        logins=portal_access.accesses_for_customer(customer),
         note_form=NoteForm(),
         today=date.today(),
     )
@@ -133,7 +139,11 @@ def customer_overview(customer_id: int):
 
 @bp.get("/customers/<int:customer_id>/info")
 def customer_info(customer_id: int):
-    customer = get_customer(current_user, customer_id)
+    return info_page(get_customer(current_user, customer_id))
+
+
+def info_page(customer, contacts_context: dict | None = None, status: int = 200):
+    """The Info tab; the contacts section may come with an open form (no-JS flows)."""
     link = dossier.current_link(customer)
     token = dossier.token_for(link)
     if link in db.session.new:
@@ -146,16 +156,36 @@ def customer_info(customer_id: int):
         .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
         .limit(20)
     ).all()
+    sections = {
+        **portal_logins.section_context(customer),
+        **(contacts_context or contact_views.section_context(customer, _contact_urls(customer))),
+    }
     return render(
         "admin/customers/info.html",
+        status=status,
         dossier_url=external_url(url_for("portal.dossier_page", token=token)),
-        action_form=ActionForm(),
-        customer=customer,
+        **sections,
         definitions=customer_service.custom_field_definitions(),
         values=customer_service.custom_field_values(customer),
         history=history,
         archive_form=ArchiveForm(),
     )
+
+
+def _contact_urls(customer):  # noqa: N802 - reads like the class it builds
+    return contact_views.ContactUrls("admin.contacts", {"customer_id": customer.id})
+
+
+def _contacts_load(customer_id: int):
+    customer = get_customer(current_user, customer_id)
+    actor = contact_service.Actor(staff=current_user._get_current_object())
+    return customer, actor, {"customer_id": customer.id}
+
+
+contact_views.mount(
+    bp, "/customers/<int:customer_id>/contacts", "contacts",
+    load=_contacts_load, page=lambda customer, context, status: info_page(customer, context, status),
+)
 
 
 @bp.post("/customers/<int:customer_id>/archive")

@@ -7,7 +7,6 @@ from decimal import Decimal
 
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
@@ -29,7 +28,6 @@ from wtforms import (
 )
 from wtforms.validators import (
     DataRequired,
-    Email,
     EqualTo,
     InputRequired,
     Length,
@@ -45,15 +43,11 @@ from models.customers import CustomFieldDefinition, CustomFieldKind, CustomerKin
 from models.services.passwords import MIN_LENGTH
 from models.settings import CURRENCIES
 from models.staff import StaffRole
+from web.forms import EMAIL, ActionForm, AppForm, RejectNulMeta, options, strip  # noqa: F401 (ActionForm re-exported)
 from web.i18n import LANGUAGE_NAMES
 
 LANGUAGE_CHOICES = [(code, name) for code, name in LANGUAGE_NAMES.items()]
 COUNTRY_CODES = ("NL", "BE", "DE", "AT", "CH", "LU", "FR", "GB", "IE", "DK", "SE", "NO", "PL", "ES", "IT", "US")
-
-
-def options(pairs) -> list[SelectChoice]:
-    """(value, label) pairs as WTForms 3.3+ wants select choices."""
-    return [SelectChoice(value, label) for value, label in pairs]
 
 
 def country_choices() -> list[SelectChoice]:
@@ -90,37 +84,10 @@ def validate_tags(form, field) -> None:
         raise ValidationError(_l("A tag has at most 40 characters."))
 
 
-EMAIL = [Optional(), Length(max=254), Email(message=_l("Enter a valid e-mail address."), check_deliverability=False)]
-
-
 def finite_number(form, field) -> None:
     """"NaN" and "Infinity" parse as Decimals but are no amounts (and crash NumberRange)."""
     if field.data is not None and not field.data.is_finite():
         raise StopValidation(_l("Enter a number."))
-
-
-def reject_nul(value):
-    """A filter: PostgreSQL cannot store NUL characters, so they are refused next to the field."""
-    if isinstance(value, str) and "\x00" in value:
-        raise ValueError(_l("This contains a character that cannot be saved."))
-    return value
-
-
-class RejectNulMeta:
-    """Form Meta that puts `reject_nul` on every text input (StringField and its subclasses)."""
-
-    def bind_field(self, form, unbound_field, options):
-        if issubclass(unbound_field.field_class, StringField):
-            filters = (*unbound_field.kwargs.get("filters", ()), reject_nul)
-            return unbound_field.bind(form=form, filters=filters, **options)
-        return super().bind_field(form, unbound_field, options)
-
-
-class AppForm(FlaskForm):
-    """The base of every staff form: CSRF (FlaskForm) plus the NUL check."""
-
-    class Meta(RejectNulMeta):
-        pass
 
 
 class LineList(FieldList):
@@ -155,7 +122,7 @@ class CustomerForm(AppForm):
         description=_l("Leave empty to assign the next free number."),
         validators=[Optional(), Length(max=30), Regexp(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$", message=_l("Use letters, digits, dots, dashes or slashes."))],
     )
-    email = StringField(_l("Primary e-mail address"), validators=EMAIL)
+    email = StringField(_l("Primary e-mail address"), filters=[strip], validators=EMAIL)
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40), Regexp(r"^[0-9 +()./-]+$", message=_l("Use digits, spaces and + ( ) - only."))])
     street = StringField(_l("Street and number"), validators=[Optional(), Length(max=200)])
     postal_code = StringField(_l("Postal code"), validators=[Optional(), Length(max=20)])
@@ -167,6 +134,7 @@ class CustomerForm(AppForm):
     iban = StringField(_l("IBAN"), validators=[Optional(), Length(max=42), validate_iban])
     bic = StringField(_l("BIC"), validators=[Optional(), Length(max=11), validate_bic])
     bank_holder = StringField(_l("Account holder"), validators=[Optional(), Length(max=200)])
+    portal_access = BooleanField(_l("Portal access"), description=_l("Off: no portal login of this customer gets in."))
     tags = StringField(_l("Tags"), description=_l("Separate tags with commas."), validators=[Optional(), Length(max=500), validate_tags])
     assigned_staff_ids = MultiCheckboxField(_l("Assigned staff"), coerce=int)
     submit = SubmitField(_l("Save customer"))
@@ -272,6 +240,7 @@ class SettingsForm(AppForm):
     default_currency = SelectField(_l("Default currency"), choices=options((c, c) for c in CURRENCIES))
     logo = FileField(_l("Logo"), description=_l("PNG, JPEG, WebP or GIF, at most 512 KB."))
     remove_logo = BooleanField(_l("Remove the current logo"))
+    portal_access_default = BooleanField(_l("New customers get portal access"))
     submit = SubmitField(_l("Save settings"))
 
 
@@ -318,10 +287,6 @@ class DeleteForm(AppForm):
     submit = SubmitField(_l("Remove"))
 
 
-class ActionForm(AppForm):
-    """A button that changes state: only the CSRF token travels."""
-
-
 class AccountNoticeForm(AppForm):
     notice = SelectField(
         _l("Notice"),
@@ -333,3 +298,27 @@ class AccountNoticeForm(AppForm):
     )
     message = TextAreaField(_l("Message (optional)"), validators=[Optional(), Length(max=2000)])
     submit = SubmitField(_l("Send notice"))
+
+
+class PortalLoginForm(AppForm):
+    """Add a login address, or change the address of a login not yet accepted."""
+
+    email = StringField(_l("Login e-mail address"), filters=[strip], validators=[DataRequired(), *EMAIL[1:]])
+    submit = SubmitField(_l("Add login and send invitation"))
+
+
+class PortalNotifyForm(AppForm):
+    notify = BooleanField(_l("Notify"))
+    notify_invoice = BooleanField(_l("Invoice e-mails"))
+    notify_account = BooleanField(_l("Account e-mails"))
+    submit = SubmitField(_l("Save notifications"))
+
+
+class PortalApplyForm(AppForm):
+    enabled = SelectField(_l("Portal access for all existing customers"),
+                          choices=options([("on", _l("On")), ("off", _l("Off"))]))
+    confirm = BooleanField(_l("Yes, change all these customers"),
+                           validators=[DataRequired(message=_l("Tick this box to confirm."))])
+    submit = SubmitField(_l("Apply to all customers"))
+
+

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
 from admin import bp, manager_required
-from admin.forms import CustomFieldForm, DeleteForm, SettingsForm
+from admin.forms import CustomFieldForm, DeleteForm, PortalApplyForm, SettingsForm
 from admin.helpers import attach_error
 from models.customers import CustomFieldDefinition
 from models.db import db
 from models.services import customers as customer_service
+from models.services import portal_access
 from models.services.errors import DomainError
 from models.services.settings import LOGO_MAX_BYTES, get_settings, update_settings
 from web.rendering import render
@@ -36,9 +38,34 @@ def settings():
             flash(_("The settings were saved."), "success")
             return redirect(url_for("admin.settings"))
     return render(
-        "admin/settings.html", form=form, settings=current,
+        "admin/settings.html", form=form, settings=current, **_apply_context(),
         status=422 if request.method == "POST" else 200,
     )
+
+
+def _apply_context(apply_form=None) -> dict:
+    return {
+        "apply_form": apply_form or PortalApplyForm(formdata=None),
+        "would_change": {
+            "on": portal_access.count_portal_access_changes(True),
+            "off": portal_access.count_portal_access_changes(False),
+        },
+    }
+
+
+@bp.post("/settings/portal-access")
+@manager_required
+def portal_access_apply():
+    """Portal access for every existing customer at once, after an explicit confirmation."""
+    form = PortalApplyForm()
+    if form.validate_on_submit():
+        changed = portal_access.apply_portal_access_to_all(current_user, form.enabled.data == "on")
+        db.session.commit()
+        flash(ngettext("Portal access changed for %(num)s customer.",
+                       "Portal access changed for %(num)s customers.", changed), "success")
+        return redirect(url_for("admin.settings"))
+    return render("admin/settings.html", form=SettingsForm(obj=get_settings()), settings=get_settings(),
+                  **_apply_context(form), status=422)
 
 
 @bp.route("/settings/fields", methods=["GET", "POST"])

@@ -8,9 +8,15 @@ machine and run, so the ratio survives slower or faster hardware.
 Add a benchmark by appending one `Benchmark` to BENCHMARKS (a POST needs method, body
 and usually the `X-CSRFToken` header from `ctx.session.csrf_token`).
 
+"save contact row (HTMX)" is the contact-persons issue's target (>= 0.20x hello, p99 < 50 ms
+at 16 connections): the inline row's HTMX POST, repeated with the same body. Before the
+server starts, the chosen customer gets (or has reset) the contact database.BENCH_CONTACT,
+and the body carries those very values, so each save is an idempotent update.
+
 Environment: BENCH_DURATION (wrk -d, default 10s), BENCH_WARMUP (default 2s, 0 to skip),
 BENCH_THREADS (2), BENCH_CONNECTIONS (16), BENCH_WORKERS (gunicorn -w, 2),
-BENCH_CUSTOMERS (10000), BENCH_INVOICES (100000).
+BENCH_CUSTOMERS (10000), BENCH_INVOICES (100000). The mail benchmark (bench/mail.py)
+runs afterwards: BENCH_MAIL_MESSAGES (10000), BENCH_SKIP_MAIL=1 to leave it out.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import secrets
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +35,7 @@ from typing import Callable, Union
 
 from sqlalchemy import create_engine, text
 
-from bench import client, database, server, wrk
+from bench import client, database, mail, server, wrk
 
 RESULTS = Path(__file__).with_name("results.json")
 OWNER, PASSWORD = "owner@dossier.test", "dossier-demo"
@@ -41,6 +48,7 @@ class Context:
     session: client.Session
     db: database.BenchDatabase
     customer_id: int  # a customer with notes and the most invoices among those
+    contact_id: int  # that customer's contact person database.BENCH_CONTACT
 
 
 Text = Union[str, Callable[[Context], str]]
@@ -54,9 +62,11 @@ class Benchmark:
     body: Text = ""
     content_type: str = ""
     headers: dict[str, str] = field(default_factory=dict)  # values may use {csrf}
-    expect: str = ""  # text the verified response must contain (guards against empty pages)
+    expect: Text = ""  # text the verified response must contain (guards against empty pages)
+    reject: tuple[str, ...] = ()  # texts it must not contain (e.g. a full page instead of a fragment)
     target_ratio: float | None = None  # issue target: req/s >= ratio x baseline
     target_p95_ms: float | None = None  # issue target: p95 below this
+    target_p99_ms: float | None = None  # issue target: p99 below this
     connections: int | None = None  # overrides BENCH_CONNECTIONS (e.g. 1 for unloaded latency)
 
 
@@ -71,12 +81,26 @@ BENCHMARKS: list[Benchmark] = [
               target_p95_ms=30, connections=1),
     Benchmark("customer page", lambda c: f"/admin/customers/{c.customer_id}",
               expect="Prefers invoices by e-mail.", target_ratio=0.25),
-    # Later, e.g.:
-    # Benchmark("save contact row", lambda c: f"/admin/customers/{c.customer_id}/contacts/1",
-    #           method="POST", body="name=Jan&email=jan%40example.nl",
-    #           content_type="application/x-www-form-urlencoded",
-    #           headers={"HX-Request": "true", "X-CSRFToken": "{csrf}"}),
+    # The contact-persons issue: the inline row's "Save" (hx-post, CSRF token as header),
+    # answered with the display row fragment. 200 only: 302 = logged out, 400 = CSRF,
+    # 422 = the form row came back (validation failed).
+    Benchmark("save contact row (HTMX)",
+              lambda c: f"/admin/customers/{c.customer_id}/contacts/{c.contact_id}",
+              method="POST", body=lambda c: _contact_form(c.contact_id),
+              content_type="application/x-www-form-urlencoded",
+              headers={"HX-Request": "true", "X-CSRFToken": "{csrf}"},
+              expect=lambda c: f'<tr id="contact-{c.contact_id}"',
+              reject=("<html", 'class="editing"'),
+              target_ratio=0.20, target_p99_ms=50, connections=16),
 ]
+
+
+def _contact_form(contact_id: int) -> str:
+    """The inline form as HTMX posts it: fields prefixed `c<id>-`, an unticked box omitted."""
+    c = database.BENCH_CONTACT
+    fields = {"name": c["name"], "email": c["email"], "phone": c["phone"], "role": c["role"]}
+    fields.update({box: "y" for box in ("invoice_emails", "account_emails") if c[box]})
+    return urllib.parse.urlencode({f"c{contact_id}-{k}": v for k, v in fields.items()})
 
 
 def _env_int(name: str, default: int) -> int:
@@ -88,7 +112,7 @@ def _resolve(value: Text, ctx: Context) -> str:
 
 
 def _headers(bench: Benchmark, ctx: Context) -> dict[str, str]:
-    headers = {"Cookie": ctx.session.cookie_header}
+    headers = {"Cookie": ctx.session.cookie_header, "User-Agent": client.USER_AGENT}
     headers.update({k: v.format(csrf=ctx.session.csrf_token) for k, v in bench.headers.items()})
     return headers
 
@@ -121,34 +145,45 @@ def _verify(bench: Benchmark, url: str, ctx: Context) -> None:
     try:
         with opener.open(request, timeout=30) as response:
             status, text_ = response.status, response.read().decode("utf-8", "replace")
+            if response.headers.get("Set-Cookie"):  # wrk would make the server re-sign it every time
+                print(f"bench: warning: {bench.name}: the response sets a cookie "
+                      f"({response.headers['Set-Cookie'][:40]}...); wrk replays the old one")
     except urllib.error.HTTPError as error:
         raise RuntimeError(f"{bench.name}: {bench.method} {url} answered {error.code} "
                            f"{error.headers.get('Location', '')}".rstrip()) from error
     if not 200 <= status < 300:
         raise RuntimeError(f"{bench.name}: {bench.method} {url} answered {status}")
-    if bench.expect and bench.expect not in text_:
-        raise RuntimeError(f"{bench.name}: response lacks {bench.expect!r}")
+    expect = _resolve(bench.expect, ctx)
+    if expect and expect not in text_:
+        raise RuntimeError(f"{bench.name}: response lacks {expect!r}: {text_[:300]!r}")
+    for unwanted in bench.reject:
+        if unwanted in text_:
+            raise RuntimeError(f"{bench.name}: response contains {unwanted!r}: {text_[:300]!r}")
 
 
 def _print_table(rows: list[dict]) -> None:
-    head = f"{'benchmark':<20} {'req/s':>9} {'x hello':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'non-2xx':>8}"
+    head = f"{'benchmark':<24} {'req/s':>9} {'x hello':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'errors':>7}"
     print("\n" + head + "\n" + "-" * len(head))
     for r in rows:
-        print(f"{r['name']:<20} {r['req_per_s']:>9.1f} {r['ratio_to_baseline']:>8.3f} "
-              f"{r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['non_2xx']:>8}")
+        print(f"{r['name']:<24} {r['req_per_s']:>9.1f} {r['ratio_to_baseline']:>8.3f} "
+              f"{r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['non_2xx']:>8} {r['errors']:>7}")
 
 
 def _targets(rows: list[dict]) -> None:
-    """Report (never assert) the issue's targets."""
+    """Report (never assert) the issue's targets: one line per benchmark, a verdict per part."""
     for r in rows:
+        parts = []
         if r.get("target_ratio") is not None:
             ok = r["ratio_to_baseline"] >= r["target_ratio"]
-            print(f"target: {r['name']} >= {r['target_ratio']}x hello: "
-                  f"{r['ratio_to_baseline']:.3f}x -> {'met' if ok else 'MISSED'}")
-        if r.get("target_p95_ms") is not None:
-            ok = r["p95_ms"] < r["target_p95_ms"]
-            print(f"target: {r['name']} p95 < {r['target_p95_ms']:g} ms: "
-                  f"{r['p95_ms']:.1f} ms -> {'met' if ok else 'MISSED'}")
+            parts.append(f">= {r['target_ratio']:.2f}x hello: {r['ratio_to_baseline']:.3f}x "
+                         f"-> {'met' if ok else 'MISSED'}")
+        for pct in ("p95", "p99"):
+            limit = r.get(f"target_{pct}_ms")
+            if limit is not None:  # no completed request reads as 0 ms: that is no pass
+                ok = r["requests"] > 0 and r[f"{pct}_ms"] < limit
+                parts.append(f"{pct} < {limit:g} ms: {r[f'{pct}_ms']:.1f} ms -> {'met' if ok else 'MISSED'}")
+        if parts:
+            print(f"target: {r['name']} " + "; ".join(parts))
 
 
 def main() -> int:
@@ -179,14 +214,18 @@ def main() -> int:
           + f" ({customers} customers, {invoices} invoices)")
     env["DATABASE_URL"] = db.url
 
+    customer_id = _pick_customer(db)
+    contact_id = database.ensure_contact(db.url, customer_id)
+
     rows: list[dict] = []
     with server.gunicorn(env, workers) as base_url:
         session = client.login(base_url, OWNER, PASSWORD)
-        ctx = Context(session=session, db=db, customer_id=_pick_customer(db))
+        ctx = Context(session=session, db=db, customer_id=customer_id, contact_id=contact_id)
         plan = [(b, base_url + _resolve(b.path, ctx)) for b in BENCHMARKS]
         for bench, url in plan:  # verify all first: a broken page should not cost a full run
             _verify(bench, url, ctx)
         for bench, url in plan:
+            ctx.session.refresh()  # a fresh idle clock: wrk replays this cookie unchanged
             conns = bench.connections or connections
             kwargs = dict(threads=min(threads, conns), connections=conns, headers=_headers(bench, ctx),
                           method=bench.method, body=_resolve(bench.body, ctx),
@@ -212,25 +251,32 @@ def main() -> int:
                 "requests": result["requests"],
                 "target_ratio": bench.target_ratio,
                 "target_p95_ms": bench.target_p95_ms,
+                "target_p99_ms": bench.target_p99_ms,
             })
 
     baseline = next(r for r in rows if r["name"] == BASELINE)["req_per_s"]
     for r in rows:
         r["ratio_to_baseline"] = round(r["req_per_s"] / baseline, 3) if baseline else None
+    mail_messages = _env_int("BENCH_MAIL_MESSAGES", 10_000)
+    mail_rows = [] if mail.skipped() else mail.run(mail_messages)  # after gunicorn has stopped
     _print_table(rows)
+    mail.print_table(mail_rows)
     print()
     _targets(rows)
+    mail.targets(mail_rows)
     elapsed = time.perf_counter() - started
     RESULTS.write_text(json.dumps({
         "metadata": {
             "database": db.kind, "database_reused": db.reused, "customers": customers,
-            "invoices": invoices, "customer_id": ctx.customer_id, "workers": workers,
+            "invoices": invoices, "customer_id": ctx.customer_id,
+            "contact_id": ctx.contact_id, "workers": workers,
             "threads": threads, "connections": connections, "duration": duration,
             "warmup": warmup, "cpus": os.cpu_count(),
             "loadavg_before": round(load_before, 2), "loadavg_after": round(os.getloadavg()[0], 2),
             "generated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "elapsed_s": round(elapsed, 1),
+            "mail_messages": mail_messages if mail_rows else None,
         },
-        "benchmarks": rows,
+        "benchmarks": rows + mail_rows,
     }, indent=2) + "\n")
     print(f"\nbench: results in {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}"
           f"; whole run {elapsed:.0f}s")

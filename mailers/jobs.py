@@ -8,7 +8,7 @@ from datetime import timedelta
 from flask import current_app
 
 from mailers import messages, routing, smtp
-from mailers.queue import enqueue
+from mailers.queue import enqueue_retry
 from models.customers import Customer
 from models.db import db
 from models.outbox import OutboundEmail
@@ -29,6 +29,12 @@ def deliver(email_id: int) -> str:
         db.session.remove()  # jobs share the worker's app context: start each one clean
 
 
+def _unsent(email_id: int) -> OutboundEmail:
+    """Not sent: undo what building did (a link minted for it must not replace a working one)."""
+    db.session.rollback()
+    return db.session.get(OutboundEmail, email_id)
+
+
 def _deliver(email_id: int) -> str:
     if not outbox.claim(email_id):
         return "skipped"
@@ -43,6 +49,7 @@ def _deliver(email_id: int) -> str:
         built = messages.build(email, customer, recipients)
         sent = smtp.send(built.envelope_from, recipients.all, built.message.as_bytes())
     except smtp.TemporaryFailure as error:
+        email = _unsent(email_id)
         delays = retry_delays()
         if email.attempts > len(delays):
             outbox.mark_failed(email, f"gave up after {email.attempts} attempts: {error}")
@@ -51,12 +58,19 @@ def _deliver(email_id: int) -> str:
         delay = timedelta(seconds=delays[email.attempts - 1])
         outbox.mark_retry(email, str(error), delay)
         db.session.commit()
-        enqueue(email.id, delay=delay)
+        enqueue_retry(email.id, delay)
         return "retry"
     except smtp.PermanentFailure as error:
+        email = _unsent(email_id)
         outbox.mark_failed(email, str(error))
         db.session.commit()
         return "failed"
+    except messages.NotNeeded as reason:
+        db.session.rollback()
+        email = db.session.get(OutboundEmail, email_id)
+        outbox.mark_failed(email, f"Not sent: {reason}")
+        db.session.commit()
+        return "not-needed"
     except Exception as error:  # a bug (template, data): fail the row visibly, don't loop
         log.exception("outbox %s could not be built or sent", email_id)
         db.session.rollback()

@@ -19,14 +19,17 @@ from mailers.routing import Recipients
 from models.customers import Customer
 from models.db import db
 from models.documents import Document
-from models.outbox import OutboundEmail
-from models.services import dossier
+from models.outbox import MailCategory, OutboundEmail
+from models.portal_access import PortalAccess, PortalUser
+from models.services import dossier, portal_access
 from models.services.settings import get_settings
 
 SUBJECTS = {
     "invoice_issued": _l("Invoice %(number)s from %(business)s"),
     "invoice_reminder": _l("Reminder: invoice %(number)s from %(business)s"),
     "account_notice": _l("%(notice)s — %(business)s"),
+    "portal_invitation": _l("Your login for %(business)s"),
+    "portal_password_reset": _l("Choose a new password for %(business)s"),
 }
 NOTICES = {
     "order_confirmed": _l("Your order is confirmed"),
@@ -69,6 +72,34 @@ class Built:
     envelope_from: str
 
 
+class NotNeeded(Exception):
+    """The message lost its purpose before it was sent (e.g. the invitation was replaced)."""
+
+
+def _portal_links(email: OutboundEmail, customer: Customer | None, recipients: Recipients) -> dict:
+    """Secret links are minted now, at sending: no table or outbox row holds a usable token."""
+    base = current_app.config["BASE_URL"]
+    if email.template == "portal_invitation":
+        access = db.session.get(PortalAccess, email.context.get("access_id"))
+        if (
+            access is None or access.accepted_at or access.revoked_at
+            or access.user.email != email.to_address
+        ):
+            raise NotNeeded("the invitation was replaced, accepted or revoked before it was sent")
+        return {"invitation_url": f"{base}/portal/invite/{portal_access.mint_invitation(access)}"}
+    if email.template == "portal_password_reset":
+        user = db.session.get(PortalUser, email.context.get("portal_user_id"))
+        if user is None or user.email != email.to_address:
+            raise NotNeeded("the login no longer exists")
+        return {"reset_url": f"{base}/portal/reset/{portal_access.mint_reset(user)}"}
+    if customer is not None and email.category != MailCategory.system:
+        # A login invited but not yet accepted gets an activation banner with a fresh link.
+        pending = portal_access.pending_invitation(customer, recipients.to)
+        if pending is not None:
+            return {"activation_url": f"{base}/portal/invite/{portal_access.mint_invitation(pending)}"}
+    return {}
+
+
 def build(email: OutboundEmail, customer: Customer | None, recipients: Recipients) -> Built:
     settings = get_settings()
     document = db.session.get(Document, email.document_id) if email.document_id else None
@@ -83,6 +114,7 @@ def build(email: OutboundEmail, customer: Customer | None, recipients: Recipient
             if customer else None
         ),
         "notice_label": NOTICES.get(email.context.get("notice", "")),
+        **_portal_links(email, customer, recipients),
     }
     with force_locale(language):
         subject = one_line(

@@ -41,35 +41,55 @@ def mail_queue() -> Queue:
     return Queue(QUEUE_NAME, connection=connection())
 
 
-def enqueue(email_id: int, delay: timedelta | None = None) -> bool:
-    """Put one outbox id on the queue; False (and a log line) if Redis is unreachable."""
+def enqueue_retry(email_id: int, delay: timedelta) -> bool:
+    """Schedule the next attempt of a row; False (and a log line) if Redis is unreachable
+    (the flush picks the row up once it is due)."""
     try:
-        queue = mail_queue()
-        if delay:
-            # RQ keeps scheduled times in whole seconds (rounded down), so it could release the
-            # job up to a second before the row is due; claim() would then skip it and the
-            # retry wait for the next flush. Round up instead.
-            at = datetime.fromtimestamp(math.ceil((datetime.now(timezone.utc) + delay).timestamp()), timezone.utc)
-            queue.enqueue_at(at, "mailers.jobs.deliver", email_id, result_ttl=0, failure_ttl=86400)
-        else:
-            queue.enqueue("mailers.jobs.deliver", email_id, result_ttl=0, failure_ttl=86400)
+        # RQ keeps scheduled times in whole seconds (rounded down), so it could release the
+        # job up to a second before the row is due; claim() would then skip it and the
+        # retry wait for the next flush. Round up instead.
+        at = datetime.fromtimestamp(math.ceil((datetime.now(timezone.utc) + delay).timestamp()), timezone.utc)
+        # Its own job id: the job running now (the row's own id) is deleted when it ends.
+        mail_queue().enqueue_at(
+            at, "mailers.jobs.deliver", email_id, job_id=f"{job_id(email_id)}-retry-{at.timestamp():.0f}",
+            result_ttl=0, failure_ttl=86400,
+        )
         return True
     except redis.RedisError as error:
         log.warning("outbox %s stays queued: Redis unreachable (%s)", email_id, error)
         return False
 
 
+WAITING = {b"queued", b"scheduled", b"deferred"}
+
+
+def job_id(email_id: int) -> str:
+    """One job id per row, so a flush can see that a row is already waiting on the queue."""
+    return f"outbox-{email_id}"
+
+
 def enqueue_many(email_ids: list[int]) -> int:
-    """Pipeline a batch of ids (flush); returns how many reached Redis."""
+    """Pipeline a batch of ids (commit hook, flush), skipping rows whose job still waits.
+
+    A row whose job was started by a worker that died is enqueued again (its job is
+    not waiting any more); claim() makes sure it is sent once.
+    """
     if not email_ids:
         return 0
     try:
         queue = mail_queue()
-        with connection().pipeline() as pipe:
+        conn = connection()
+        with conn.pipeline() as pipe:
             for email_id in email_ids:
-                queue.enqueue("mailers.jobs.deliver", email_id, result_ttl=0, failure_ttl=86400, pipeline=pipe)
+                pipe.hget(f"{queue.job_class.redis_job_namespace_prefix}{job_id(email_id)}", "status")
+            statuses = pipe.execute()
+        todo = [i for i, status in zip(email_ids, statuses) if status not in WAITING]
+        with conn.pipeline() as pipe:
+            for email_id in todo:
+                queue.enqueue("mailers.jobs.deliver", email_id, job_id=job_id(email_id),
+                              result_ttl=0, failure_ttl=86400, pipeline=pipe)
             pipe.execute()
-        return len(email_ids)
+        return len(todo)
     except redis.RedisError as error:
         log.warning("%d outbox rows stay queued: Redis unreachable (%s)", len(email_ids), error)
         return 0

@@ -1,6 +1,7 @@
 """Who receives a message, decided at the moment of sending (DESIGN.md "E-mail routing").
 
-To: the customer's primary address. CC: contact persons subscribed to the category now —
+To: the customer's primary address, plus portal logins with notifications on for the
+category. CC: contact persons subscribed to the category now —
 a contact removed or unsubscribed after queueing gets nothing. Each address once.
 System mail goes to the one person concerned, never CC.
 """
@@ -15,6 +16,7 @@ from models.contacts import ContactPerson
 from models.customers import Customer
 from models.db import db
 from models.outbox import MailCategory, OutboundEmail
+from models.services import portal_access
 
 SUBSCRIPTION = {
     MailCategory.invoice: ContactPerson.invoice_emails,
@@ -49,7 +51,7 @@ def recipients_for(email: OutboundEmail, customer: Customer | None) -> Recipient
     if customer is None or not customer.email:
         return None
     seen: set[str] = set()
-    to = _unique([customer.email], seen)
+    to = _unique([customer.email, *portal_access.notified_logins(customer, email.category.value)], seen)
     contacts = db.session.scalars(
         select(ContactPerson.email)
         .where(ContactPerson.customer_id == customer.id, SUBSCRIPTION[email.category].is_(True))

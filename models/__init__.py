@@ -5,4 +5,15 @@ Importing this package registers every entity with the metadata, which Alembic a
 """
 
 from models.db import db  # noqa: F401
-from models import audit, contacts, counters, customers, documents, dossier, outbox, settings, staff  # noqa: F401
+from models import (  # noqa: F401
+    audit,
+    contacts,
+    counters,
+    customers,
+    documents,
+    dossier,
+    outbox,
+    portal_access,
+    settings,
+    staff,
+)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Integer, LargeBinary, String, Text
+from sqlalchemy import Boolean, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.db import db
@@ -23,3 +23,5 @@ class BusinessSettings(db.Model):
     logo: Mapped[bytes | None] = mapped_column(LargeBinary)
     logo_content_type: Mapped[str | None] = mapped_column(String(40))
     logo_version: Mapped[int] = mapped_column(Integer, default=0)
+    # Portal access for customers created from now on (Billomat's default switch).
+    portal_access_default: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort
 
 from models.services.settings import get_settings
-from web.rendering import render
 
 bp = Blueprint("portal", __name__)
 
@@ -21,9 +20,4 @@ def logo():
     return response
 
 
-@bp.get("/portal/")
-def home():
-    return render("portal/home.html")
-
-
-from portal import dossier  # noqa: E402,F401  (registers /d/<token>)
+from portal import contacts, dossier, views  # noqa: E402,F401  (register /d/<token>, /portal/…)

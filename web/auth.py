@@ -44,8 +44,14 @@ def unauthorized():
 
 
 def start_session(user: StaffUser) -> None:
-    """Log in with a fresh session (no fixation) and start both timeout clocks."""
+    """Log in with a fresh session (no fixation) and start both timeout clocks.
+
+    A portal session in the same browser (portal.auth) is kept.
+    """
+    portal = session.get("portal")
     session.clear()
+    if portal:
+        session["portal"] = portal
     login_user(user)
     now = int(time.time())
     session[LOGIN_KEY] = session[SEEN_KEY] = now
@@ -53,8 +59,11 @@ def start_session(user: StaffUser) -> None:
 
 
 def end_session() -> None:
+    portal = session.get("portal")
     logout_user()
     session.clear()
+    if portal:
+        session["portal"] = portal
 
 
 def enforce_timeouts() -> None:

@@ -76,6 +76,7 @@ def from_environment(overrides: dict | None = None) -> dict:
         "SESSION_REFRESH_EACH_REQUEST": False,
         "STAFF_IDLE_TIMEOUT": timedelta(minutes=_int("STAFF_IDLE_MINUTES", 30)),
         "STAFF_ABSOLUTE_TIMEOUT": timedelta(hours=12),
+        "PORTAL_IDLE_TIMEOUT": timedelta(minutes=_int("PORTAL_IDLE_MINUTES", 60)),
         "REMEMBER_COOKIE_DURATION": timedelta(seconds=0),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
         "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,

@@ -31,6 +31,17 @@ AUDIT_LABELS = {
     "account_notice.sent": _l("Account notice sent"),
     "email.resent": _l("E-mail queued again"),
     "dossier_link.rotated": _l("New dossier link issued"),
+    "portal_login.added": _l("Portal login added"),
+    "portal_login.enabled": _l("Portal login turned on"),
+    "portal_login.revoked": _l("Portal login turned off"),
+    "portal_login.invitation_resent": _l("Portal invitation sent again"),
+    "portal_login.address_changed": _l("Portal login address changed"),
+    "portal_login.notifications": _l("Portal login notifications changed"),
+    "portal_login.accepted": _l("Portal login activated"),
+    "customer.portal_access": _l("Portal access changed"),
+    "contact.added": _l("Contact person added"),
+    "contact.updated": _l("Contact person updated"),
+    "contact.removed": _l("Contact person removed"),
 }
 
 
@@ -77,3 +88,15 @@ def mail_status_label(status) -> str:
 
 def email_template_label(template: str) -> str:
     return EMAIL_TEMPLATE_LABELS.get(template, template)
+
+
+LOGIN_STATUS_LABELS = {
+    "invited": _l("invited"),
+    "active": _l("active"),
+    "revoked": _l("revoked"),
+    "not_invited": _l("not invited"),
+}
+
+
+def login_status_label(status: str) -> str:
+    return LOGIN_STATUS_LABELS.get(status, status)

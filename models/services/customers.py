@@ -24,6 +24,7 @@ from models.services import audit
 from models.services.access import visible
 from models.services.counters import next_value
 from models.services.errors import DomainError
+from models.services.settings import get_settings
 from models.staff import StaffUser
 
 PAGE_SIZE = 25
@@ -132,6 +133,7 @@ def custom_field_values(customer: Customer) -> dict[int, str]:
 def _snapshot(customer: Customer) -> dict[str, Any]:
     values = {name: getattr(customer, name) for name in DETAIL_FIELDS}
     values["kind"] = customer.kind.value if customer.kind else None
+    values["portal_access"] = customer.portal_access
     values["tags"] = ", ".join(t.name for t in customer.tags)
     values["assigned_staff"] = ", ".join(s.email for s in customer.assigned_staff)
     return values
@@ -147,6 +149,10 @@ def _tags_named(names: Sequence[str]) -> list[Tag]:
             existing[name] = Tag(name=name)
             db.session.add(existing[name])
     return [existing[n] for n in names]
+
+
+def default_portal_access() -> bool:
+    return get_settings().portal_access_default
 
 
 def _next_customer_number() -> str:
@@ -168,7 +174,7 @@ def save_customer(
     """
     creating = customer is None
     if creating:
-        customer = Customer()
+        customer = Customer(portal_access=default_portal_access())
         before: dict[str, Any] = {}
     else:
         before = _snapshot(customer)
@@ -198,6 +204,8 @@ def save_customer(
     customer.sort_key = customer.display_name.casefold()[:200]
     if customer.email:
         customer.email = customer.email.lower()
+    if "portal_access" in data:
+        customer.portal_access = bool(data["portal_access"])
     if "tags" in data:
         customer.tags = _tags_named(data["tags"])
     if actor.is_manager and "assigned_staff_ids" in data:

@@ -17,6 +17,7 @@ from models.counters import Counter
 from models.customers import Customer, CustomerKind, Note, Tag, customer_assignments, customer_tags
 from models.db import db, now_utc
 from models.documents import Document, DocumentKind, DocumentLine, DocumentStatus
+from models.portal_access import PortalAccess, PortalUser
 from models.services.documents import LineInput, compute_totals, line_net
 from models.services.passwords import hash_password
 from models.services.settings import get_settings
@@ -84,7 +85,7 @@ def is_empty() -> bool:
 
 def seed(customers: int = 60, invoices: int = 300, seed_value: int = 20261123) -> str:
     rng = random.Random(seed_value)
-    settings = get_settings()
+    settings = get_settings(for_update=True)
     settings.business_name = "Brightside Services B.V."
     settings.address = "Keizersgracht 123\n1015 CJ Amsterdam\nNetherlands"
     settings.sender_name = "Brightside Services"
@@ -198,14 +199,33 @@ def seed(customers: int = 60, invoices: int = 300, seed_value: int = 20261123) -
         db.session.execute(insert(Document.__table__), doc_rows[chunk:chunk + 5000])
     for chunk in range(0, len(line_rows), 5000):
         db.session.execute(insert(DocumentLine.__table__), line_rows[chunk:chunk + 5000])
+    _seed_portal_logins(ids, password_hash)
     db.session.add(Counter(name="customer", value=customers))
     db.session.add_all(Counter(name=f"invoice-{year}", value=count) for year, count in per_year.items())
     db.session.flush()
     _fix_postgres_sequences()
     return (
-        f"Demo data: {len(staff)} staff logins (password {DEMO_PASSWORD}), "
+        f"Demo data: {len(staff)} staff logins and portal login {DEMO_PORTAL_LOGIN} "
+        f"(password {DEMO_PASSWORD}), "
         f"{customers} customers, {invoices} invoices."
     )
+
+
+DEMO_PORTAL_LOGIN = "customer@dossier.test"
+
+
+def _seed_portal_logins(customer_ids: list[int], password_hash: str) -> None:
+    """customer@dossier.test opens two accounts; one more login is invited, not accepted."""
+    now = now_utc()
+    user = PortalUser(email=DEMO_PORTAL_LOGIN, password_hash=password_hash, password_changed_at=now)
+    invited = PortalUser(email="invited@dossier.test")
+    db.session.add_all([user, invited])
+    db.session.flush()
+    for customer_id in customer_ids[:2]:
+        db.session.add(PortalAccess(portal_user_id=user.id, customer_id=customer_id,
+                                    invited_at=now, accepted_at=now))
+    db.session.add(PortalAccess(portal_user_id=invited.id, customer_id=customer_ids[2], invited_at=now,
+                                invite_expires_at=now + timedelta(days=7)))
 
 
 def _fix_postgres_sequences() -> None:

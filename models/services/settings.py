@@ -20,14 +20,22 @@ _SIGNATURES = {
     b"GIF89a": "image/gif",
 }
 TEXT_FIELDS = ("business_name", "address", "sender_name", "sender_email", "default_currency")
+FLAG_FIELDS = ("portal_access_default",)
 
 
-def get_settings() -> BusinessSettings:
+def get_settings(for_update: bool = False) -> BusinessSettings:
+    """The settings row, or (before anyone saved settings) unsaved defaults.
+
+    Reading never writes: only `for_update` adds the defaults row to the session.
+    """
     settings = db.session.scalar(select(BusinessSettings).limit(1))
     if settings is None:
-        settings = BusinessSettings(business_name="My business", default_currency="EUR")
-        db.session.add(settings)
-        db.session.flush()
+        settings = BusinessSettings(
+            business_name="My business", default_currency="EUR", portal_access_default=True, logo_version=0
+        )
+        if for_update:
+            db.session.add(settings)
+            db.session.flush()
     return settings
 
 
@@ -44,8 +52,8 @@ def sniff_image_type(data: bytes) -> str | None:
 def update_settings(
     actor: StaffUser, values: dict, logo: bytes | None = None, remove_logo: bool = False
 ) -> BusinessSettings:
-    settings = get_settings()
-    before = {name: getattr(settings, name) for name in TEXT_FIELDS}
+    settings = get_settings(for_update=True)
+    before = {name: getattr(settings, name) for name in TEXT_FIELDS + FLAG_FIELDS}
     if logo:
         if len(logo) > LOGO_MAX_BYTES:
             raise DomainError(_l("The logo may be at most 512 KB."), field="logo")
@@ -61,8 +69,11 @@ def update_settings(
         if name in values:
             value = values[name]
             setattr(settings, name, value.strip() or None if isinstance(value, str) else value)
+    for name in FLAG_FIELDS:
+        if name in values:
+            setattr(settings, name, bool(values[name]))
     settings.business_name = settings.business_name or "My business"
-    changes = audit.diff(before, {name: getattr(settings, name) for name in TEXT_FIELDS})
+    changes = audit.diff(before, {name: getattr(settings, name) for name in TEXT_FIELDS + FLAG_FIELDS})
     if logo or remove_logo:
         changes["logo"] = ["", "changed"]
     audit.record(actor, "settings.updated", "settings", settings.id, changes=changes)

@@ -11,10 +11,13 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
+from models.contacts import ContactPerson
 from models.customers import Customer, CustomFieldDefinition
 from models.db import db
-from models.outbox import MailCategory
+from models.outbox import MailCategory, OutboundEmail
+from models.portal_access import PortalAccess
 from models.services import outbox
+from models.services import portal_access as portal_access_service
 from tests import factories
 from tests.conftest import TEST_CONFIG, StaffClient, csrf_token, login, soup_of
 from wsgi import create_app
@@ -36,7 +39,7 @@ def _methods(rule) -> list[str]:
 
 
 # URL arguments that name a customer's record: a route taking one is customer-scoped.
-CUSTOMER_RECORD_IDS = {"customer_id", "invoice_id", "email_id"}
+CUSTOMER_RECORD_IDS = {"customer_id", "invoice_id", "email_id", "contact_id"}
 
 
 def _customer_scoped(rule) -> bool:
@@ -57,6 +60,7 @@ MANAGER_PAGES = [
     ("admin.settings", "GET"), ("admin.settings", "POST"),
     ("admin.custom_fields", "GET"), ("admin.custom_fields", "POST"),
     ("admin.custom_field_delete", "POST"),
+    ("admin.portal_access_apply", "POST"),
     ("admin.staff_list", "GET"),
     ("admin.staff_new", "GET"), ("admin.staff_new", "POST"),
     ("admin.staff_edit", "GET"), ("admin.staff_edit", "POST"),
@@ -90,14 +94,40 @@ VALID_POST = {
     "admin.customer_notice": lambda w: {"notice": "shipped", "message": "Posted notice"},
     "admin.customer_email_resend": lambda w: {},  # the row is failed: resending queues it again
     "admin.customer_dossier_link": lambda w: {},
+    # Adding a login: an access row, an invitation in the outbox and an audit event.
+    "admin.customer_portal_logins": lambda w: {"action": "add", "add-email": "posted.login@example.com"},
     "admin.settings": lambda w: {"business_name": "Posted Business", "default_currency": "USD"},
+    # Contact persons (web.contact_views): a new one, an edit of the customer's own, a removal.
+    "admin.contacts_create": lambda w: {"new-name": "Posted Contact", "new-email": "posted.contact@example.com",
+                                        "new-role": "billing", "new-invoice_emails": "y"},
+    # The form fields carry the contact's id; the URL decides which one counts.
+    "admin.contacts_update": lambda w: {
+        key: value
+        for cid in w.contact_ids.values()
+        for key, value in {f"c{cid}-name": "Renamed Contact", f"c{cid}-email": f"renamed.{cid}@example.com",
+                           f"c{cid}-role": "manager"}.items()
+    },
+    "admin.contacts_remove": lambda w: {},
+    "portal.contacts_create": lambda w: {"new-name": "Posted Contact", "new-email": "posted.contact@example.com"},
+    "portal.contacts_update": lambda w: {},
+    "portal.contacts_remove": lambda w: {},
     "admin.custom_fields": lambda w: {"label": "Posted field", "kind": "text"},
     "admin.custom_field_delete": lambda w: {},
+    # Every customer starts with portal access on: "off" changes them all.
+    "admin.portal_access_apply": lambda w: {"enabled": "off", "confirm": "y"},
     "admin.staff_new": lambda w: {
         "name": "Posted Staff", "email": "posted@example.org", "role": "employee", "language": "en",
         "password": "a long enough password",
     },
     "admin.staff_edit": lambda w: {"name": "Renamed Staff", "role": "admin", "view_all_customers": "y", "active": "y"},
+    # The customer portal: only the CSRF refusals below use these (tests/portal covers the rest).
+    "portal.login": lambda w: {"email": "login@example.test", "password": "a long enough password"},
+    "portal.logout": lambda w: {},
+    "portal.forgot": lambda w: {"email": "login@example.test"},
+    "portal.reset": lambda w: {"password": "a long enough password", "confirm": "a long enough password"},
+    "portal.accept": lambda w: {"password": "a long enough password", "confirm": "a long enough password"},
+    "portal.accounts": lambda w: {"customer_id": str(w.mine.id)},
+    "portal.preferences": lambda w: {"notify": "y", "notify_invoice": "y"},
 }
 
 
@@ -132,6 +162,22 @@ class World:
                 outbox.mark_failed(email, "550 mailbox unavailable")
                 db.session.commit()
                 self.email_ids[customer.id] = email.id
+            # One contact person per customer.
+            self.contact_ids = {}
+            for customer in (self.mine, self.theirs, self.nobodys):
+                contact = ContactPerson(customer_id=customer.id, name=f"Contact of {customer.name}",
+                                        email=f"contact.{customer.number.lower()}@example.com")
+                db.session.add(contact)
+                db.session.commit()
+                self.contact_ids[customer.id] = contact.id
+            # One invited portal login per customer (its invitation queued in the outbox).
+            self.access_ids = {}
+            for customer in (self.mine, self.theirs, self.nobodys):
+                access = portal_access_service.add_login(
+                    None, db.session.get(Customer, customer.id), f"login.{customer.number.lower()}@example.com"
+                )
+                db.session.commit()
+                self.access_ids[customer.id] = access.id
 
     def url(self, endpoint: str, *, visible: bool, customer=None, **override) -> str:
         """The URL of `endpoint` for a customer the employee may (not) see."""
@@ -139,7 +185,9 @@ class World:
         invoice = {self.mine.id: self.mine_invoice, self.theirs.id: self.theirs_invoice,
                    self.nobodys.id: self.nobodys_invoice}[customer.id]
         values = {"customer_id": customer.id, "invoice_id": invoice.id, "field_id": self.field_id,
-                  "user_id": self.employee.id, "email_id": self.email_ids[customer.id], **override}
+                  "user_id": self.employee.id, "email_id": self.email_ids[customer.id],
+                  "contact_id": self.contact_ids[customer.id],
+                  "token": "not-a-real-token", **override}
         rule = next(r for r in _MAP_APP.url_map.iter_rules() if r.endpoint == endpoint)
         missing = rule.arguments - values.keys()
         assert not missing, f"{rule.rule}: add a test value for {sorted(missing)} in World.url"
@@ -196,7 +244,7 @@ def test_customer_routes_are_found_in_the_url_map():
     assert {"admin.customer_edit", "admin.customer_overview", "admin.customer_info", "admin.customer_archive",
             "admin.customer_notes", "admin.invoice_detail", "admin.invoice_new", "admin.invoice_send",
             "admin.customer_notice", "admin.customer_emails", "admin.customer_email_resend",
-            "admin.customer_dossier_link"} <= scoped
+            "admin.customer_dossier_link", "admin.customer_portal_logins"} <= scoped
 
 
 def test_every_id_in_an_admin_url_is_classified():
@@ -274,6 +322,59 @@ def test_an_email_id_of_another_customer_is_not_found(app, world, who):
     response = client.post(world.url("admin.customer_email_resend", visible=True), data={})
     assert response.status_code == 302
     assert snapshot(app) != before
+
+
+# Every action of the portal-logins route that names a row by `access_id`.
+ROW_ACTIONS = {
+    "login_on": {},
+    "login_off": {},
+    "resend": {},
+    "change_email": {"e{id}-email": "hijacked@example.com"},
+    "notifications": {"n{id}-notify": "y"},
+}
+
+
+@pytest.mark.parametrize("who", ["employee", "owner"])
+@pytest.mark.parametrize("action", sorted(ROW_ACTIONS))
+def test_an_access_id_of_another_customer_is_not_found(app, world, who, action):
+    """The login row must belong to the customer in the URL, even for a customer the user may
+    see, and even for the owner who may see both: no action reaches another customer's login."""
+    client = _staff_client(app, world.owner if who == "owner" else world.employee)
+    url = world.url("admin.customer_portal_logins", visible=True)
+    others = [world.access_ids[world.theirs.id], world.access_ids[world.nobodys.id], 10**6, "abc", ""]
+    before = snapshot(app)
+    for access_id in others:
+        fields = {k.format(id=access_id): v for k, v in ROW_ACTIONS[action].items()}
+        for headers in ({}, {"HX-Request": "true"}):
+            response = client.post(url, data={"action": action, "access_id": access_id, **fields}, headers=headers)
+            assert response.status_code == 404, (access_id, headers, response.status_code)
+            assert "This page does not exist, or you do not have access to it." in soup_of(response).h1.get_text()
+            assert "login.%s@" % world.theirs.number.lower() not in response.get_data(as_text=True)
+    assert snapshot(app) == before, "a refused row action changed the database"
+    # The same action on the customer's own login goes through.
+    own = world.access_ids[world.mine.id]
+    fields = {k.format(id=own): v for k, v in ROW_ACTIONS[action].items()}
+    response = client.post(url, data={"action": action, "access_id": own, **fields})
+    assert response.status_code == 302, response.data[:800]
+    assert snapshot(app) != before
+
+
+def test_portal_login_actions_leave_other_customers_alone(app, world, employee_client):
+    """Turning portal access off, or adding a login, touches the customer in the URL only."""
+    url = world.url("admin.customer_portal_logins", visible=True)
+    for data in ({"action": "portal_off"}, {"action": "add", "add-email": "login.other@example.com"}):
+        assert employee_client.post(url, data=data).status_code == 302
+    with app.app_context():
+        assert db.session.get(Customer, world.mine.id).portal_access is False
+        assert db.session.get(Customer, world.theirs.id).portal_access is True
+        assert db.session.get(Customer, world.nobodys.id).portal_access is True
+        added = db.session.scalars(select(PortalAccess).where(PortalAccess.customer_id != world.mine.id)).all()
+        assert sorted(a.id for a in added) == sorted([world.access_ids[world.theirs.id],
+                                                      world.access_ids[world.nobodys.id]])
+        invitations = db.session.scalars(
+            select(OutboundEmail.to_address).where(OutboundEmail.template == "portal_invitation")
+        ).all()
+        assert invitations.count("login.other@example.com") == 1
 
 
 def test_refused_edit_of_an_unassigned_customer_leaves_it_untouched(app, world, employee_client):

@@ -6,7 +6,6 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from urllib.parse import urlencode
 
-import pytest
 from sqlalchemy import select
 
 from models.audit import AuditEvent

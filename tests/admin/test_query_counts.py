@@ -16,6 +16,7 @@ from models.customers import Customer
 from models.db import db, now_utc
 from models.documents import UNPAID_STATUSES, Document
 from models.outbox import MailCategory, MailStatus, OutboundEmail
+from models.portal_access import PortalAccess, PortalUser
 from models.services import demo, dossier
 from tests.conftest import count_queries, soup_of
 
@@ -24,11 +25,13 @@ PINNED = {
     # staff member, count, page of customers, their tags (selectin), tags for the filter
     "customer list": 5,
     "customer search": 5,
-    # staff member, customer, open invoices, 5 latest notes joined with their authors, 5 latest e-mails
-    "customer overview": 5,
+    # staff member, customer, open invoices, 5 latest notes joined with their authors, 5 latest e-mails,
+    # portal logins joined with their users ("Login activity")
+    "customer overview": 6,
     # staff member, customer, dossier link (it exists after the seed's first view), history,
-    # field definitions, field values, tags, assigned staff
-    "customer info": 8,
+    # portal logins joined with their users, contact persons, field definitions, field values,
+    # tags, assigned staff
+    "customer info": 10,
     # staff member, customer, latest 200 e-mails
     "customer e-mails": 3,
     # staff member, count, page of invoices joined with their customers
@@ -138,3 +141,52 @@ def test_dossier_page_query_count_does_not_grow_with_the_invoices(app, client, s
     rows = soup_of(client.get(path)).find("tbody").find_all("tr")
     assert len(rows) == unpaid >= max(1, size // 25)  # the page really lists the open invoices it is measured with
     assert _count(app, client, path) == PINNED_DOSSIER
+
+
+def _seed_portal_logins(customer_id: int, count: int) -> None:
+    """`count` logins of one customer, in every status (invited, active with a last login,
+    revoked, not invited), bulk inserted."""
+    now = now_utc()
+    db.session.execute(insert(PortalUser.__table__), [
+        {"email": f"login{n:03d}@example.com", "session_epoch": 1, "created_at": now,
+         "password_hash": "x" if n % 4 == 1 else None}
+        for n in range(count)
+    ])
+    users = dict(db.session.execute(
+        select(PortalUser.email, PortalUser.id).where(PortalUser.email.like("login%@example.com"))
+    ).all())
+    db.session.execute(insert(PortalAccess.__table__), [
+        {
+            "portal_user_id": users[f"login{n:03d}@example.com"], "customer_id": customer_id,
+            "invited_at": None if n % 4 == 3 else now - timedelta(days=n),
+            "invite_expires_at": None if n % 4 == 3 else now + timedelta(days=7),
+            "accepted_at": now - timedelta(days=n) if n % 4 == 1 else None,
+            "last_login_at": now - timedelta(hours=n) if n % 4 == 1 else None,
+            "revoked_at": now if n % 4 == 2 else None,
+            "notify": True, "notify_invoice": n % 2 == 0, "notify_account": True, "created_at": now,
+        }
+        for n in range(count)
+    ])
+    db.session.commit()
+
+
+@pytest.mark.parametrize("logins", [1, 25])
+def test_portal_logins_do_not_add_queries(app, owner_client, logins):
+    """The Info tab's "Portal logins" table and the Overview's "Login activity" cost one
+    statement each, however many logins the customer has."""
+    with app.app_context():
+        demo.seed(customers=10, invoices=10)
+        db.session.commit()
+        # the demo's logins belong to its first three customers: take the last one
+        customer_id = db.session.scalar(select(func.max(Customer.id)))
+        _seed_portal_logins(customer_id, logins)
+    info = owner_client.soup(f"/admin/customers/{customer_id}/info")
+    rows = info.find(id="portal-logins-h").find_parent("section").find("table").tbody.find_all("tr")
+    assert len(rows) == logins  # the page really shows the logins it is measured with
+    overview = owner_client.soup(f"/admin/customers/{customer_id}")
+    assert len(overview.find(id="login-activity").parent.find_all("span", class_="badge")) == logins
+    measured = {
+        "customer overview": _count(app, owner_client, f"/admin/customers/{customer_id}"),
+        "customer info": _count(app, owner_client, f"/admin/customers/{customer_id}/info"),
+    }
+    assert measured == {"customer overview": PINNED["customer overview"], "customer info": PINNED["customer info"]}

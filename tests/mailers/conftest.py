@@ -435,7 +435,7 @@ def add_contact(app, customer_id: int, email_address: str, *, invoice: bool = Tr
 
 def set_business(app, **values) -> None:
     with app.app_context():
-        settings = get_settings()
+        settings = get_settings(for_update=True)
         for key, value in values.items():
             setattr(settings, key, value)
         db.session.commit()

@@ -35,6 +35,13 @@ from tests.mailers.conftest import (
 )
 
 
+def factories_owner(staff_client):
+    """The staff member behind a logged-in client, as a session object for services."""
+    from models.staff import StaffUser
+
+    return db.session.get(StaffUser, staff_client.user.id)
+
+
 def only(items):
     assert len(items) == 1, items
     return items[0]
@@ -98,11 +105,15 @@ def test_a_worker_killed_mid_batch_loses_nothing(mail_app, sink, worker_processe
         assert arrived < BATCH, "the worker finished before it was killed: the test proved nothing"
         assert len(stuck) <= 1  # one job at a time: at most the row it was working on
         expire_claims(mail_app)
-        if round_ == 1:  # the operator's repair command puts every due row back on the queue
+        if round_ == 1:
+            # The operator's repair command puts back what has no waiting job: the row the
+            # killed worker was sending. Rows whose jobs still wait are not queued twice.
             result = flask_cli(mail_app, "outbox", "flush")
             assert result.returncode == 0, result.stderr
+            assert result.stdout.strip().endswith("e-mails put on the queue.")
             not_sent = BATCH - status_counts(mail_app).get(MailStatus.sent, 0)
-            assert result.stdout.strip() == f"{not_sent} e-mails put on the queue."
+            queued = queued_ids(mail_app)
+            assert len(queued) == len(set(queued)) == not_sent, (len(queued), len(set(queued)), not_sent)
 
     last = worker_processes.start()  # also flushes on start, and every second
     wait_for(lambda: status_counts(mail_app) == {MailStatus.sent: BATCH} or last.poll() is not None, 60,
@@ -278,3 +289,22 @@ def test_a_permanent_failure_fails_the_row_and_resend_delivers_it(
     assert logged["Status"] == "sent" and not resend_form_present(owner_client, customer.id, row.id)
     if stage == "data":  # the refused attempt carried the same Message-ID
         assert {m.message_id for m in sink.attempts} == {row.message_id}
+
+
+def test_a_flush_does_not_queue_a_row_twice(mail_app, sink, run_worker, owner_client):
+    """Rows whose job still waits are skipped; only rows without a waiting job are queued."""
+    from mailers.worker import flush
+    from models.documents import Document
+
+    customer = factories.customer(name="Flush Fiona")
+    invoice = factories.invoice(customer)
+    with mail_app.app_context():
+        email = notifications.send_invoice(factories_owner(owner_client), db.session.get(Document, invoice.id))
+        db.session.commit()  # the commit hook queues the row once
+        row_id = email.id
+        assert queued_ids(mail_app) == [row_id]
+        assert flush() == 0 and flush() == 0  # its job is waiting: nothing added
+        assert queued_ids(mail_app) == [row_id]
+    run_worker()
+    assert outbox_row(mail_app, row_id).status.value == "sent"
+    assert len(sink.messages) == 1

@@ -1,0 +1,100 @@
+"""The Info tab's "Portal logins" section: inline (HTMX) and as plain form posts.
+
+Every action re-renders just the section for HTMX, or redirects back to the Info tab.
+"""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, request, url_for
+from flask_login import current_user
+
+from admin import bp
+from admin.forms import ActionForm, PortalLoginForm, PortalNotifyForm
+from models.db import db
+from models.services import portal_access
+from models.services.access import get_customer
+from models.services.errors import DomainError
+from web.rendering import is_fragment_request, render
+
+# The section's forms share one CSRF token (checked once by ActionForm per request).
+NO_CSRF = {"csrf": False}
+
+
+def section_context(customer, add_form=None, row_forms=None, row_errors=None) -> dict:
+    """What the "Portal logins" block needs (the Info view passes it too)."""
+    accesses = portal_access.accesses_for_customer(customer)
+    addresses = {a.user.email for a in accesses}
+    if add_form is None:
+        add_form = PortalLoginForm(prefix="add", formdata=None, meta=NO_CSRF)
+        if customer.email and customer.email not in addresses:
+            add_form.email.data = customer.email  # the primary address is offered first
+    row_forms = row_forms or {}
+    for access in accesses:
+        row_forms.setdefault(("email", access.id), PortalLoginForm(prefix=f"e{access.id}", formdata=None,
+                                                                   data={"email": access.user.email}, meta=NO_CSRF))
+        row_forms.setdefault(("notify", access.id), PortalNotifyForm(prefix=f"n{access.id}", formdata=None,
+                                                                     obj=access, meta=NO_CSRF))
+    return {
+        "customer": customer,
+        "accesses": accesses,
+        "add_form": add_form,
+        "row_forms": row_forms,
+        "row_errors": row_errors or {},
+        "action_form": ActionForm(),
+    }
+
+
+@bp.post("/customers/<int:customer_id>/portal-logins")
+def customer_portal_logins(customer_id: int):
+    customer = get_customer(current_user, customer_id)
+    action = request.form.get("action", "")
+    access = None
+    if "access_id" in request.form:
+        access_id = request.form["access_id"]
+        access = portal_access.get_access(customer, int(access_id)) if access_id.isdigit() else None
+        if access is None:
+            abort(404)
+    add_form, row_forms, row_errors = None, {}, {}
+    status = 200
+    try:
+        if not ActionForm().validate_on_submit():
+            abort(400)
+        if action == "add":
+            add_form = PortalLoginForm(prefix="add", meta=NO_CSRF)
+            if not add_form.validate():
+                raise DomainError(add_form.email.errors[0], field="email")
+            portal_access.add_login(current_user, customer, add_form.email.data)
+            add_form = None
+        elif action in ("login_on", "login_off") and access:
+            portal_access.set_login(current_user, customer, access, action == "login_on")
+        elif action == "resend" and access:
+            portal_access.resend_invitation(current_user, customer, access)
+        elif action == "change_email" and access:
+            form = row_forms[("email", access.id)] = PortalLoginForm(prefix=f"e{access.id}", meta=NO_CSRF)
+            if not form.validate():
+                raise DomainError(form.email.errors[0], field="email")
+            portal_access.change_login_email(current_user, customer, access, form.email.data)
+            del row_forms[("email", access.id)]
+        elif action == "notifications" and access:
+            form = PortalNotifyForm(prefix=f"n{access.id}", meta=NO_CSRF)
+            portal_access.set_notifications(current_user, access, notify=form.notify.data,
+                                            invoice=form.notify_invoice.data, account=form.notify_account.data)
+        elif action in ("portal_on", "portal_off"):
+            portal_access.set_customer_portal_access(current_user, customer, action == "portal_on")
+        else:
+            abort(400)
+    except DomainError as error:
+        db.session.rollback()
+        status = 422
+        if action == "add":
+            add_form.email.errors = [error.message]
+        elif access is not None:
+            row_errors[access.id] = error.message
+    else:
+        db.session.commit()
+    if is_fragment_request():
+        return render("admin/customers/info.html", block="portal_logins", status=status,
+                      **section_context(customer, add_form, row_forms, row_errors))
+    if status == 422:
+        flash(next(iter(row_errors.values()), None) or add_form.email.errors[0], "error")
+    return redirect(url_for("admin.customer_info", customer_id=customer.id) + "#portal-logins-h")

@@ -1,0 +1,153 @@
+"""Contact persons: the rules both the admin and the portal rely on.
+
+At most 10 per customer, even under concurrent requests: the customer row is locked
+(an UPDATE, which PostgreSQL holds as a row lock and SQLite as its write lock) before
+counting, so two adds cannot both see nine. E-mail validated (no network) and unique
+per customer ignoring case; the customer's own address is refused because it already
+receives everything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, update
+
+from models.contacts import MAX_CONTACTS_PER_CUSTOMER, ContactPerson, ContactRole
+from models.customers import Customer
+from models.db import db
+from models.portal_access import PortalUser
+from models.services import audit
+from models.services.errors import DomainError
+from models.staff import StaffUser
+
+ROLE_DESCRIPTIONS = {
+    ContactRole.general: _l("General contact person"),
+    ContactRole.billing: _l("Responsible for payments"),
+    ContactRole.accountant: _l("Needs copies of invoices"),
+    ContactRole.technical: _l("IT and service updates"),
+    ContactRole.manager: _l("Oversees the account"),
+    ContactRole.support: _l("Operational contact"),
+}
+ROLE_LABELS = {
+    ContactRole.general: _l("General"),
+    ContactRole.billing: _l("Billing"),
+    ContactRole.accountant: _l("Accountant"),
+    ContactRole.technical: _l("Technical"),
+    ContactRole.manager: _l("Manager"),
+    ContactRole.support: _l("Support"),
+}
+
+
+@dataclass(frozen=True)
+class ContactInput:
+    name: str
+    email: str
+    phone: str | None
+    role: ContactRole
+    invoice_emails: bool
+    account_emails: bool
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made a change: a staff member, or a portal login acting for its customer."""
+
+    staff: StaffUser | None = None
+    portal_user: PortalUser | None = None
+
+    def record(self, action: str, contact: ContactPerson, changes: dict) -> None:
+        if self.portal_user is not None:
+            changes = {**changes, "by portal login": [None, self.portal_user.email]}
+        audit.record(self.staff, action, "contact_person", contact.id,
+                     customer_id=contact.customer_id, changes=changes)
+
+
+def contacts_of(customer: Customer) -> list[ContactPerson]:
+    return list(db.session.scalars(
+        select(ContactPerson).where(ContactPerson.customer_id == customer.id)
+        .order_by(ContactPerson.name, ContactPerson.id)
+    ))
+
+
+def get_contact(customer: Customer, contact_id: int) -> ContactPerson | None:
+    """Only through its customer: an id from a URL proves nothing."""
+    return db.session.scalar(
+        select(ContactPerson).where(ContactPerson.id == contact_id, ContactPerson.customer_id == customer.id)
+    )
+
+
+def count(customer: Customer) -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(ContactPerson).where(ContactPerson.customer_id == customer.id)
+    ) or 0
+
+
+def _clean(customer: Customer, data: ContactInput, contact: ContactPerson | None) -> ContactInput:
+    name = (data.name or "").strip()
+    if not name:
+        raise DomainError(_l("Enter a name."), field="name")
+    try:
+        email = validate_email((data.email or "").strip(), check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise DomainError(_l("Enter a valid e-mail address."), field="email")
+    if customer.email and email.lower() == customer.email.lower():
+        raise DomainError(
+            _l("This is the customer's own address; it already receives every e-mail."), field="email"
+        )
+    unchanged = contact is not None and contact.email.lower() == email.lower()
+    if not unchanged:
+        clash = select(ContactPerson.id).where(
+            ContactPerson.customer_id == customer.id, func.lower(ContactPerson.email) == email.lower()
+        )
+        if contact is not None:
+            clash = clash.where(ContactPerson.id != contact.id)
+        if db.session.scalar(clash):
+            raise DomainError(_l("A contact person with this address exists already."), field="email")
+    return ContactInput(name=name[:120], email=email, phone=(data.phone or "").strip()[:40] or None,
+                        role=data.role, invoice_emails=data.invoice_emails, account_emails=data.account_emails)
+
+
+def _lock_customer(customer: Customer) -> None:
+    db.session.execute(
+        update(Customer).where(Customer.id == customer.id).values(id=Customer.id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def add_contact(actor: Actor, customer: Customer, data: ContactInput) -> ContactPerson:
+    _lock_customer(customer)
+    if count(customer) >= MAX_CONTACTS_PER_CUSTOMER:
+        raise DomainError(_l("This customer has %(n)s contact persons, the maximum.", n=MAX_CONTACTS_PER_CUSTOMER))
+    clean = _clean(customer, data, None)
+    contact = ContactPerson(customer_id=customer.id, **clean.__dict__)
+    db.session.add(contact)
+    db.session.flush()
+    actor.record("contact.added", contact, {"name": [None, clean.name], "email": [None, clean.email]})
+    return contact
+
+
+def _snapshot(contact: ContactPerson) -> dict:
+    return {"name": contact.name, "email": contact.email, "phone": contact.phone, "role": contact.role.value,
+            "invoice_emails": contact.invoice_emails, "account_emails": contact.account_emails}
+
+
+def update_contact(actor: Actor, customer: Customer, contact: ContactPerson, data: ContactInput) -> ContactPerson:
+    if (data.email or "").strip().lower() != contact.email.lower():
+        _lock_customer(customer)  # two racing updates cannot both take the same new address
+    clean = _clean(customer, data, contact)
+    before = _snapshot(contact)
+    for key, value in clean.__dict__.items():
+        setattr(contact, key, value)
+    changes = audit.diff(before, _snapshot(contact))
+    if changes:
+        actor.record("contact.updated", contact, changes)
+    return contact
+
+
+def remove_contact(actor: Actor, customer: Customer, contact: ContactPerson) -> None:
+    """Removed at once: mail not yet sent is routed without them (routing happens at send)."""
+    actor.record("contact.removed", contact, {"name": [contact.name, None], "email": [contact.email, None]})
+    db.session.delete(contact)

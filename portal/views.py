@@ -1,0 +1,181 @@
+"""The customer portal: login area, invitations, account switcher, home, preferences."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote, urlsplit
+
+from flask import current_app, flash, g, redirect, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+
+from models.customers import Customer
+from models.db import db
+from models.services import customers as customer_service
+from models.services import portal_access
+from models.services.errors import DomainError
+from portal import auth, bp
+from portal.forms import AcceptForm, ActionForm, ForgotForm, LoginForm, NewPasswordForm, NotificationForm
+from web.extensions import limiter
+from web.rendering import is_safe_next, render
+
+def _is_portal_path(target: str | None) -> bool:
+    """A local /portal/… path; no dot segments (a browser resolves "/portal/../admin" to /admin)."""
+    if not is_safe_next(target):
+        return False
+    segments = unquote(urlsplit(target).path).split("/")
+    return segments[:2] == ["", "portal"] and not any(s in (".", "..") for s in segments)
+
+
+def _account_key() -> str:
+    return "portal-login:" + (request.form.get("email") or "").strip().lower()
+
+
+def _attach(form, error: DomainError) -> None:
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = [*field.errors, error.message]
+    else:
+        form.form_errors.append(error.message)
+
+
+@bp.route("/portal/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_IP"], methods=["POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], key_func=_account_key, methods=["POST"])
+def login():
+    next_url = request.values.get("next")
+    next_url = next_url if _is_portal_path(next_url) else None
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = portal_access.authenticate(form.email.data, form.password.data)
+        accounts = portal_access.open_accounts(user) if user else []
+        if user is not None and not accounts:
+            db.session.rollback()
+            form.form_errors.append(_("Your login has no account you can open at the moment."))
+            return render("portal/login.html", form=form, next_url=next_url, status=403)
+        if user is not None:
+            only = accounts[0] if len(accounts) == 1 else None
+            portal_access.record_login(user, only[0] if only else None)
+            db.session.commit()
+            auth.start(user)
+            if only:
+                auth.open_customer(only[1].id)
+                return redirect(next_url or url_for("portal.home"))
+            return redirect(url_for("portal.accounts"))
+        db.session.rollback()
+        form.form_errors.append(_("The e-mail address or password is not correct."))
+    return render("portal/login.html", form=form, next_url=next_url,
+                  status=422 if request.method == "POST" else 200)
+
+
+@bp.post("/portal/logout")
+def logout():
+    context = auth.load()
+    if context is not None and ActionForm().validate_on_submit():
+        portal_access.end_sessions(context.user)
+        db.session.commit()
+    auth.end()
+    flash(_("You have been logged out."), "info")
+    return redirect(url_for("portal.login"))
+
+
+@bp.route("/portal/forgot", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_IP"], methods=["POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], key_func=_account_key, methods=["POST"])
+def forgot():
+    form = ForgotForm()
+    if form.validate_on_submit():
+        portal_access.request_password_reset(form.email.data, language=str(get_locale()))
+        db.session.commit()
+        # The same answer whether or not the address has a login (no enumeration).
+        flash(_("If this address has a login, we have sent it a link to choose a new password."), "info")
+        return redirect(url_for("portal.login"))
+    return render("portal/forgot.html", form=form, status=422 if request.method == "POST" else 200)
+
+
+@bp.route("/portal/reset/<token>", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_IP"], methods=["POST"])
+def reset(token: str):
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        try:
+            portal_access.reset_password(token, form.password.data)
+        except DomainError as error:
+            db.session.rollback()
+            _attach(form, error)
+        else:
+            db.session.commit()
+            flash(_("Your password was changed. Log in with the new password."), "success")
+            return redirect(url_for("portal.login"))
+    return render("portal/reset.html", form=form, status=422 if request.method == "POST" else 200)
+
+
+@bp.route("/portal/invite/<token>", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["DOSSIER_LIMIT_PER_IP"])
+def accept(token: str):
+    access, problem = portal_access.invitation_for(token)
+    if access is None:
+        return render("portal/invitation_invalid.html", problem=problem, status=410 if problem == "expired" else 404)
+    g.customer_language = db.session.get(Customer, access.customer_id).language
+    new_login = access.user.password_hash is None
+    form = AcceptForm()
+    if form.validate_on_submit():
+        try:
+            user = portal_access.accept_invitation(token, form.password.data if new_login else None)
+        except DomainError as error:
+            db.session.rollback()
+            _attach(form, error)
+        else:
+            if not new_login:
+                # The link proves the address, not the person: an existing login still
+                # signs in with its own password.
+                db.session.commit()
+                flash(_("The account was added to your login. Log in with your password."), "success")
+                return redirect(url_for("portal.login"))
+            portal_access.record_login(user, access)
+            db.session.commit()
+            auth.start(user)
+            auth.open_customer(access.customer_id)
+            flash(_("Welcome! Your login is active."), "success")
+            return redirect(url_for("portal.home"))
+    return render("portal/accept.html", form=form, access=access, new_login=new_login,
+                  status=422 if request.method == "POST" else 200)
+
+
+@bp.route("/portal/accounts", methods=["GET", "POST"])
+def accounts():
+    context = auth.load()
+    if context is None:
+        return redirect(url_for("portal.login"))
+    accounts = portal_access.open_accounts(context.user)
+    form = ActionForm()
+    if request.method == "POST" and form.validate_on_submit():
+        chosen = request.form.get("customer_id", "")
+        opened = portal_access.open_account(context.user, int(chosen)) if chosen.isdigit() else None
+        if opened is None:
+            return render("error.html", status=404, message=_("This page does not exist, or you do not have access to it."))
+        portal_access.record_login(context.user, opened[0])
+        db.session.commit()
+        auth.open_customer(opened[1].id)
+        return redirect(url_for("portal.home"))
+    return render("portal/accounts.html", accounts=accounts, context=context, form=form)
+
+
+@bp.get("/portal/")
+@auth.login_required
+def home(context):
+    invoices, outstanding = customer_service.open_invoices(context.customer, released_only=True)
+    return render("portal/home.html", context=context, invoices=invoices, outstanding=outstanding)
+
+
+@bp.route("/portal/preferences", methods=["GET", "POST"])
+@auth.login_required
+def preferences(context):
+    access = context.access
+    form = NotificationForm(obj=access if request.method == "GET" else None)
+    if form.validate_on_submit():
+        portal_access.set_notifications(None, access, notify=form.notify.data,
+                                        invoice=form.notify_invoice.data, account=form.notify_account.data)
+        db.session.commit()
+        flash(_("Your preferences were saved."), "success")
+        return redirect(url_for("portal.preferences"))
+    return render("portal/preferences.html", context=context, form=form)

@@ -1,0 +1,115 @@
+"""The maximum of 10 contacts holds under truly concurrent requests (PostgreSQL only).
+
+The session's app is served by a real threaded HTTP server; 20 staff members, each with
+their own logged-in session cookie and CSRF token, post a new contact at the same moment
+to a customer who has 9. The service locks the customer row (an UPDATE) before counting,
+so exactly one add wins and the 19 others are refused with the form (422) — never an
+11th contact, never a 500.
+
+SQLite has a single writer and no row locks worth the name: the race is only meaningful
+(and only reproducible) on PostgreSQL, so the test needs TEST_DATABASE_URL to point at one.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import threading
+from urllib.parse import urlencode
+
+import pytest
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from models.audit import AuditEvent
+from models.db import db
+from tests import factories
+from tests.conftest import csrf_token, login
+from tests.contacts.conftest import add_contacts, contacts, new_data
+
+pytestmark = pytest.mark.skipif(
+    not os.environ.get("TEST_DATABASE_URL", "").startswith(("postgresql:", "postgresql+", "postgres:")),
+    reason="needs PostgreSQL (set TEST_DATABASE_URL=postgresql://...): SQLite serialises all writers, "
+           "so the race on the contact maximum cannot happen there",
+)
+
+RACERS = 20
+COOKIE = "dossier_session"
+
+
+@pytest.fixture
+def server(app):
+    """The session's app on a free port, one thread per request."""
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, name="contacts-test-server", daemon=True)
+    thread.start()
+    try:
+        yield httpd.server_port
+    finally:
+        httpd.shutdown()
+        thread.join(timeout=10)
+        httpd.server_close()
+
+
+def _session(app, n: int) -> tuple[str, str]:
+    """A staff member of their own, logged in: (session cookie value, CSRF token)."""
+    user = factories.staff(role="employee", view_all=True, email=f"racer{n}@example.test", name=f"Racer {n}")
+    client = app.test_client()
+    # each from its own address, as 20 colleagues would be: the per-IP login limit is not under test
+    client.environ_base["REMOTE_ADDR"] = f"10.0.0.{n + 1}"
+    login(client, user)
+    token = csrf_token(client, "/admin/account")  # stores the token in the session: read the cookie after
+    return client.get_cookie(COOKIE).value, token
+
+
+def test_twenty_concurrent_adds_to_a_customer_with_nine_contacts(app, server, customer):
+    add_contacts(app, customer, 9)
+    sessions = [_session(app, n) for n in range(RACERS)]
+    path = f"/admin/customers/{customer.id}/contacts"
+    start = threading.Barrier(RACERS)
+    results: list[tuple[int, int, bytes] | tuple[int, str]] = [None] * RACERS  # type: ignore[list-item]
+
+    def race(n: int) -> None:
+        cookie, token = sessions[n]
+        htmx = n % 2 == 1  # half post like the HTMX row, half like the plain form
+        body = urlencode({**new_data(name=f"Racer Contact {n:02d}", email=f"racer{n:02d}@partner.example"),
+                          **({} if htmx else {"csrf_token": token})})
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": f"{COOKIE}={cookie}",
+                   **({"HX-Request": "true", "X-CSRFToken": token} if htmx else {})}
+        connection = http.client.HTTPConnection("127.0.0.1", server, timeout=60)
+        try:
+            connection.connect()
+            start.wait(timeout=30)
+            connection.request("POST", path, body=body, headers=headers)
+            response = connection.getresponse()
+            results[n] = (response.status, response.getheader("Location") or "", response.read())
+        except Exception as error:  # noqa: BLE001 - reported below, with the racer's number
+            results[n] = (-1, repr(error), b"")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=race, args=(n,)) for n in range(RACERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=90)
+    assert not any(thread.is_alive() for thread in threads), "a request hung"
+
+    statuses = [status for status, _location, _body in results]
+    assert -1 not in statuses and 500 not in statuses, [r[:2] for r in results]
+    winners = [n for n, status in enumerate(statuses) if status in (200, 302)]
+    assert len(winners) == 1, statuses
+    assert sorted(statuses).count(422) == RACERS - 1, statuses
+    (winner,) = winners
+    if statuses[winner] == 302:
+        assert results[winner][1].endswith(path)
+    for n, (status, _location, body) in enumerate(results):
+        if status == 422:  # each loser is told why, in its form row
+            assert b"This customer has 10 contact persons, the maximum." in body, (n, body[:500])
+
+    saved = contacts(app, customer)
+    assert len(saved) == 10
+    assert [c["name"] for c in saved if c["name"].startswith("Racer")] == [f"Racer Contact {winner:02d}"]
+    with app.app_context():
+        added = db.session.scalars(select(AuditEvent.actor_label).where(AuditEvent.action == "contact.added")).all()
+        assert added == [f"Racer {winner} <racer{winner}@example.test>"]

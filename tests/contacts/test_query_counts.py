@@ -1,0 +1,54 @@
+"""The contact pages cost the same number of SQL statements with 1 and with 10 contacts.
+
+Pinned: an N+1 on the contacts (or any new query) fails here. Measured on SQLite and on
+PostgreSQL alike, after a warm-up request (the Info tab creates the dossier link on its
+first view).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from models.db import db
+from models.services.settings import get_settings
+from tests.conftest import count_queries, soup_of
+from tests.contacts.conftest import add_contacts, portal_login
+
+# staff member, customer, dossier link, history, portal logins (joined with their users),
+# contacts, custom field definitions, custom field values, tags, assigned staff
+PINNED_ADMIN_INFO = 10
+# portal user, open accounts (access joined with customer), contacts, business settings
+# (looked up once per request for the title and the header)
+PINNED_PORTAL_CONTACTS = 4
+
+
+@pytest.fixture(autouse=True)
+def _settings_row(app):
+    """As in any installation that has run a while: the business settings row exists."""
+    with app.app_context():
+        get_settings(for_update=True)
+        db.session.commit()
+
+
+def _count(app, client, path: str, rows: int) -> list[str]:
+    client.get(path)  # warm up
+    with count_queries(app) as statements:
+        response = client.get(path)
+    assert response.status_code == 200, (path, response.status_code)
+    assert len(soup_of(response).find(id="contacts-body").find_all("tr")) == rows  # measured with the data shown
+    return statements
+
+
+@pytest.mark.parametrize("size", [1, 10])
+def test_admin_info_tab(app, owner_client, customer, size):
+    add_contacts(app, customer, size)
+    statements = _count(app, owner_client, f"/admin/customers/{customer.id}/info", size)
+    assert len(statements) == PINNED_ADMIN_INFO, "\n--\n".join(statements)
+
+
+@pytest.mark.parametrize("size", [1, 10])
+def test_portal_contacts_page(app, customer, size):
+    add_contacts(app, customer, size)
+    client = portal_login(app, customer, "pat@acme.example")
+    statements = _count(app, client, "/portal/contacts", size)
+    assert len(statements) == PINNED_PORTAL_CONTACTS, "\n--\n".join(statements)

@@ -1,0 +1,194 @@
+"""Inline contact-person editing, mounted on both blueprints with the same templates.
+
+The admin mounts it under /admin/customers/<customer_id>/contacts, the portal under
+/portal/contacts; each passes how to find the customer (with its own authorisation) and
+who the actor is. Every route answers an HTMX fragment or, without JavaScript, a full
+page / redirect, and the rules live in models.services.contacts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from flask import Blueprint, abort, redirect, request, url_for
+
+from web.forms import ActionForm, ContactForm
+from models.contacts import MAX_CONTACTS_PER_CUSTOMER, ContactRole
+from models.db import db
+from models.services import contacts as contact_service
+from models.services.errors import DomainError
+from web.rendering import is_fragment_request, render
+
+FRAGMENTS = "contacts/fragments.html"
+
+
+@dataclass
+class ContactUrls:
+    endpoint: str  # e.g. "admin.contacts"
+    args: dict
+
+    def _url(self, name: str, **extra) -> str:
+        return url_for(f"{self.endpoint}_{name}", **self.args, **extra)
+
+    def list(self): return self._url("list")
+    def new(self): return self._url("new")
+    def create(self): return self._url("create")
+    def show(self, c): return self._url("show", contact_id=c.id)
+    def edit(self, c): return self._url("edit", contact_id=c.id)
+    def update(self, c): return self._url("update", contact_id=c.id)
+    def remove(self, c): return self._url("remove", contact_id=c.id)
+
+
+def section_context(customer, urls: ContactUrls, *, adding=None, editing=None) -> dict:
+    """Everything the contacts section needs; `adding`/`editing` hold an open form."""
+    contacts = contact_service.contacts_of(customer)
+    return {
+        "customer": customer,
+        "contacts": contacts,
+        "contact_count": len(contacts),
+        "contact_max": MAX_CONTACTS_PER_CUSTOMER,
+        "contact_urls": urls,
+        "adding": adding,
+        "editing": editing or {},
+        "action_form": ActionForm(),
+    }
+
+
+def _input(form: ContactForm) -> contact_service.ContactInput:
+    return contact_service.ContactInput(
+        name=form.name.data or "", email=form.email.data or "", phone=form.phone.data,
+        role=ContactRole(form.role.data) if form.role.data in ContactRole._value2member_map_ else ContactRole.general,
+        invoice_emails=bool(form.invoice_emails.data), account_emails=bool(form.account_emails.data),
+    )
+
+
+def _attach(form: ContactForm, error: DomainError) -> None:
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = [*field.errors, error.message]
+    else:
+        form.form_errors.append(error.message)
+
+
+def mount(
+    bp: Blueprint,
+    rule: str,
+    endpoint: str,
+    *,
+    load: Callable[..., tuple],  # view kwargs -> (customer, actor, url args)
+    page: Callable[..., object],  # (customer, context) -> full-page response (no JS)
+    decorators: tuple = (),
+) -> None:
+    """Register the contact routes under `rule` with endpoint names `<endpoint>_<name>`."""
+
+    def route(path, name, methods=("GET",)):
+        def register(view):
+            for decorate in reversed(decorators):
+                view = decorate(view)
+            bp.add_url_rule(rule + path, f"{endpoint}_{name}", view, methods=list(methods))
+            return view
+        return register
+
+    def urls_for(args) -> ContactUrls:
+        return ContactUrls(f"{bp.name}.{endpoint}", args)
+
+    def answer(customer, urls, block, status=200, **extra):
+        if is_fragment_request():  # only what the block needs: a row, maybe the counter
+            context = {"contact_urls": urls, "contact_max": MAX_CONTACTS_PER_CUSTOMER,
+                       "adding": None, "editing": {}, **extra}
+            if block in ("saved_row", "removed"):
+                context["contact_count"] = contact_service.count(customer)
+            return render(FRAGMENTS, block=block, status=status, **context)
+        if request.method == "GET" or status >= 400:
+            # the whole page, with any open form
+            return page(customer, {**section_context(customer, urls), **extra}, status)
+        return redirect(urls.list())  # a change without JavaScript: post, redirect, get
+
+    @route("", "list")
+    def list_(**kwargs):
+        customer, actor, args = load(**kwargs)
+        urls = urls_for(args)
+        return page(customer, section_context(customer, urls), 200)
+
+    @route("/new", "new")
+    def new(**kwargs):
+        customer, actor, args = load(**kwargs)
+        urls = urls_for(args)
+        if request.args.get("cancel") and is_fragment_request():
+            return ""  # the open "new" row is swapped for nothing
+        form = ContactForm(prefix="new", formdata=None, meta={"csrf": False})
+        return answer(customer, urls, "form_row", adding=form)
+
+    @route("", "create", methods=("POST",))
+    def create(**kwargs):
+        customer, actor, args = load(**kwargs)
+        urls = urls_for(args)
+        if not ActionForm().validate_on_submit():
+            abort(400)
+        form = ContactForm(prefix="new", meta={"csrf": False})
+        if form.validate():
+            try:
+                contact = contact_service.add_contact(actor, customer, _input(form))
+            except DomainError as error:
+                db.session.rollback()
+                _attach(form, error)
+            else:
+                db.session.commit()
+                return answer(customer, urls, "saved_row", contact=contact, focus=True)
+        return answer(customer, urls, "form_row", status=422, adding=form)
+
+    def _contact(customer, contact_id):
+        contact = contact_service.get_contact(customer, contact_id)
+        if contact is None:
+            abort(404)
+        return contact
+
+    @route("/<int:contact_id>", "show")
+    def show(contact_id, **kwargs):
+        customer, actor, args = load(**kwargs)
+        urls = urls_for(args)
+        return answer(customer, urls, "row", contact=_contact(customer, contact_id), focus=True)
+
+    @route("/<int:contact_id>/edit", "edit")
+    def edit(contact_id, **kwargs):
+        customer, actor, args = load(**kwargs)
+        urls = urls_for(args)
+        contact = _contact(customer, contact_id)
+        form = ContactForm(prefix=f"c{contact.id}", formdata=None, obj=contact, meta={"csrf": False})
+        form.role.data = contact.role.value
+        return answer(customer, urls, "form_row", contact=contact, editing={contact.id: form})
+
+    @route("/<int:contact_id>", "update", methods=("POST",))
+    def update(contact_id, **kwargs):
+        customer, actor, args = load(**kwargs)
+        urls = urls_for(args)
+        contact = _contact(customer, contact_id)
+        if not ActionForm().validate_on_submit():
+            abort(400)
+        form = ContactForm(prefix=f"c{contact.id}", meta={"csrf": False})
+        if form.validate():
+            try:
+                contact_service.update_contact(actor, customer, contact, _input(form))
+            except DomainError as error:
+                db.session.rollback()
+                contact = _contact(customer, contact_id)
+                _attach(form, error)
+            else:
+                if db.session.dirty or db.session.new:  # saving unchanged values writes nothing
+                    db.session.commit()
+                return answer(customer, urls, "row", contact=contact, focus=True)
+        return answer(customer, urls, "form_row", status=422, contact=contact, editing={contact.id: form})
+
+    @route("/<int:contact_id>/remove", "remove", methods=("GET", "POST"))
+    def remove(contact_id, **kwargs):
+        customer, actor, args = load(**kwargs)
+        urls = urls_for(args)
+        contact = _contact(customer, contact_id)
+        if request.method == "GET":  # without JavaScript: a confirmation page
+            return page(customer, {**section_context(customer, urls), "confirm_remove": contact}, 200)
+        if not ActionForm().validate_on_submit():
+            abort(400)
+        contact_service.remove_contact(actor, customer, contact)
+        db.session.commit()
+        return answer(customer, urls, "removed")

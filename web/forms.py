@@ -1,0 +1,68 @@
+"""Form pieces both blueprints share: the base form, select options, e-mail fields, and
+the contact-person form the admin and the portal edit inline (web.contact_views)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, SelectChoice, SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
+
+
+def options(pairs) -> list[SelectChoice]:
+    """(value, label) pairs as WTForms 3.3+ wants select choices."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+EMAIL = [Optional(), Length(max=254), Email(message=_l("Enter a valid e-mail address."), check_deliverability=False)]
+
+
+def strip(value):
+    """Pasted addresses often carry spaces around them."""
+    return value.strip() if isinstance(value, str) else value
+
+
+def reject_nul(value):
+    """A filter: PostgreSQL cannot store NUL characters, so they are refused next to the field."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError(_l("This contains a character that cannot be saved."))
+    return value
+
+
+class RejectNulMeta:
+    """Form Meta that puts `reject_nul` on every text input (StringField and its subclasses)."""
+
+    def bind_field(self, form, unbound_field, options):
+        if issubclass(unbound_field.field_class, StringField):
+            filters = (*unbound_field.kwargs.get("filters", ()), reject_nul)
+            return unbound_field.bind(form=form, filters=filters, **options)
+        return super().bind_field(form, unbound_field, options)
+
+
+class AppForm(FlaskForm):
+    """The base of every staff form: CSRF (FlaskForm) plus the NUL check."""
+
+    class Meta(RejectNulMeta):
+        pass
+
+
+class ActionForm(AppForm):
+    """A button that changes state: only the CSRF token travels."""
+
+
+class ContactForm(AppForm):
+    """One contact person; used inline by the admin and the portal alike."""
+
+    name = StringField(_l("Name"), validators=[DataRequired(message=_l("Enter a name.")), Length(max=120)])
+    email = StringField(_l("E-mail address"), filters=[strip], validators=[DataRequired(message=_l("Enter an e-mail address.")), *EMAIL[1:]])
+    phone = StringField(_l("Phone (optional)"), validators=[Optional(), Length(max=40), Regexp(r"^[0-9 +()./-]+$", message=_l("Use digits, spaces and + ( ) - only."))])
+    role = SelectField(_l("Role"), default="general")
+    invoice_emails = BooleanField(_l("Invoice e-mails"), default=True)
+    account_emails = BooleanField(_l("Account e-mails"))
+    submit = SubmitField(_l("Save contact"))
+
+    def __init__(self, *args, **kwargs):
+        from models.services.contacts import ROLE_DESCRIPTIONS, ROLE_LABELS
+
+        super().__init__(*args, **kwargs)
+        self.role.choices = options((r.value, f"{ROLE_LABELS[r]} — {ROLE_DESCRIPTIONS[r]}") for r in ROLE_LABELS)
