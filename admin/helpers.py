@@ -3,18 +3,8 @@
 from __future__ import annotations
 
 from flask import request
-from flask_wtf import FlaskForm
 
-from models.services.errors import DomainError
-
-
-def attach_error(form: FlaskForm, error: DomainError) -> None:
-    """Show a domain error next to the field it concerns (or above the form)."""
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        form.form_errors.append(error.message)
+from web.forms import attach_error  # noqa: F401 (the admin views import it from here)
 
 
 def page_arg() -> int:

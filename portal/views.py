@@ -16,6 +16,7 @@ from models.services.errors import DomainError
 from portal import auth, bp
 from portal.forms import AcceptForm, ActionForm, ForgotForm, LoginForm, NewPasswordForm, NotificationForm
 from web.extensions import limiter
+from web.forms import attach_error
 from web.rendering import is_safe_next, render
 
 def _is_portal_path(target: str | None) -> bool:
@@ -28,14 +29,6 @@ def _is_portal_path(target: str | None) -> bool:
 
 def _account_key() -> str:
     return "portal-login:" + (request.form.get("email") or "").strip().lower()
-
-
-def _attach(form, error: DomainError) -> None:
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        form.form_errors.append(error.message)
 
 
 @bp.route("/portal/login", methods=["GET", "POST"])
@@ -101,7 +94,7 @@ def reset(token: str):
             portal_access.reset_password(token, form.password.data)
         except DomainError as error:
             db.session.rollback()
-            _attach(form, error)
+            attach_error(form, error)
         else:
             db.session.commit()
             flash(_("Your password was changed. Log in with the new password."), "success")
@@ -123,7 +116,7 @@ def accept(token: str):
             user = portal_access.accept_invitation(token, form.password.data if new_login else None)
         except DomainError as error:
             db.session.rollback()
-            _attach(form, error)
+            attach_error(form, error)
         else:
             if not new_login:
                 # The link proves the address, not the person: an existing login still

@@ -13,7 +13,7 @@ from typing import Callable
 
 from flask import Blueprint, abort, redirect, request, url_for
 
-from web.forms import ActionForm, ContactForm
+from web.forms import ActionForm, ContactForm, attach_error
 from models.contacts import MAX_CONTACTS_PER_CUSTOMER, ContactRole
 from models.db import db
 from models.services import contacts as contact_service
@@ -61,14 +61,6 @@ def _input(form: ContactForm) -> contact_service.ContactInput:
         role=ContactRole(form.role.data) if form.role.data in ContactRole._value2member_map_ else ContactRole.general,
         invoice_emails=bool(form.invoice_emails.data), account_emails=bool(form.account_emails.data),
     )
-
-
-def _attach(form: ContactForm, error: DomainError) -> None:
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        form.form_errors.append(error.message)
 
 
 def mount(
@@ -132,7 +124,7 @@ def mount(
                 contact = contact_service.add_contact(actor, customer, _input(form))
             except DomainError as error:
                 db.session.rollback()
-                _attach(form, error)
+                attach_error(form, error)
             else:
                 db.session.commit()
                 return answer(customer, urls, "saved_row", contact=contact, focus=True)
@@ -173,7 +165,7 @@ def mount(
             except DomainError as error:
                 db.session.rollback()
                 contact = _contact(customer, contact_id)
-                _attach(form, error)
+                attach_error(form, error)
             else:
                 if db.session.dirty or db.session.new:  # saving unchanged values writes nothing
                     db.session.commit()

@@ -8,6 +8,17 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
+from models.services.errors import DomainError
+
+
+def attach_error(form: FlaskForm, error: DomainError) -> None:
+    """Show a domain error next to the field it concerns (or above the form)."""
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = [*field.errors, error.message]
+    else:
+        form.form_errors.append(error.message)
+
 
 def options(pairs) -> list[SelectChoice]:
     """(value, label) pairs as WTForms 3.3+ wants select choices."""
