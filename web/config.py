@@ -31,6 +31,13 @@ def _int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def _instance_secret_key() -> str:
+    """The key `make run` generated into instance/secret_key, so local CLI commands
+    (`flask --app wsgi db check`) work without exporting it; the environment wins."""
+    path = INSTANCE_DIR / "secret_key"
+    return path.read_text().strip() if path.is_file() else ""
+
+
 def normalise_database_url(url: str) -> str:
     """Accept the usual `postgres://` / `postgresql://` spellings and use psycopg 3."""
     for prefix in ("postgres://", "postgresql://"):
@@ -45,7 +52,7 @@ def from_environment(overrides: dict | None = None) -> dict:
     base_url = os.environ.get("BASE_URL", "http://localhost:5000").rstrip("/")
     default_db = f"sqlite:///{INSTANCE_DIR / 'dossier.sqlite3'}"
     config: dict = {
-        "SECRET_KEY": os.environ.get("SECRET_KEY", ""),
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or _instance_secret_key(),
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(
             os.environ.get("DATABASE_URL", default_db)
         ),

@@ -12,12 +12,26 @@ from wsgi import create_app
 
 
 def test_refuses_to_start_without_a_secret_key(monkeypatch):
+    import web.config
+
     monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.setattr(web.config, "_instance_secret_key", lambda: "")  # no `make run` key either
     monkeypatch.delenv("FLASK_DEBUG", raising=False)
     with pytest.raises(ConfigError):
         create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
     with pytest.raises(ConfigError):
         create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "change-me"})
+
+
+def test_uses_the_key_make_run_generated(monkeypatch, tmp_path):
+    import web.config
+
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.delenv("FLASK_DEBUG", raising=False)
+    monkeypatch.setattr(web.config, "INSTANCE_DIR", tmp_path)
+    (tmp_path / "secret_key").write_text("k" * 48 + "\n")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    assert app.config["SECRET_KEY"] == "k" * 48
 
 
 def test_starts_with_a_real_key(monkeypatch):
