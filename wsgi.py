@@ -6,20 +6,21 @@ gunicorn serves `wsgi:app`; the CLI is `flask --app wsgi …`.
 from __future__ import annotations
 
 from flask import Flask, g, redirect, url_for
-from flask_babel import format_currency, format_date, format_datetime, format_decimal, get_locale
+from flask_babel import format_decimal, get_locale
 from flask_wtf.csrf import generate_csrf
 
 from mailers import queue as mail_queue
 from mailers import worker as mail_worker
 from models.services import contacts as contact_roles
 from models.services.settings import get_settings
-from web import auth, cli, errors
+from web import auth, cli, errors, formatting
 from web.config import INSTANCE_DIR, PROJECT_ROOT, check_secret_key, from_environment
 from web.extensions import babel, csrf, limiter, login_manager, mail, migrate
 from web.i18n import (
     LANGUAGE_NAMES,
     audit_label,
     email_template_label,
+    install_template_gettext,
     login_status_label,
     mail_status_label,
     select_locale,
@@ -58,6 +59,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     mail.init_app(app)
     limiter.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    install_template_gettext(app)
     login_manager.init_app(app)
     login_manager.session_protection = "strong"
 
@@ -77,9 +79,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     mail_queue.install_commit_hooks()
 
     app.jinja_env.globals.update(
-        format_currency=format_currency,
-        format_date=format_date,
-        format_datetime=format_datetime,
+        format_currency=formatting.format_currency,
+        format_date=formatting.format_date,
+        format_datetime=formatting.format_datetime,
         format_decimal=format_decimal,
     )
 

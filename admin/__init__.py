@@ -23,17 +23,6 @@ def require_staff():
     return None
 
 
-# Ids are INTEGER columns: PostgreSQL refuses a larger parameter, SQLite overflows above 2**63.
-MAX_ID = 2**31 - 1
-
-
-@bp.before_request
-def refuse_impossible_ids():
-    """An id in the URL beyond any stored id is simply not found (not a database error, a 500)."""
-    if any(isinstance(v, int) and v > MAX_ID for v in (request.view_args or {}).values()):
-        abort(404)
-
-
 def manager_required(view):
     """Owners and admins only: settings and staff management."""
 
@@ -47,3 +36,5 @@ def manager_required(view):
 
 
 from admin import account, auth, customers, emails, invoices, portal_logins, settings, staff  # noqa: E402,F401
+from admin import letters  # noqa: E402,F401  (printed invoice and reminder letters)
+from admin import instalments, questions  # noqa: E402,F401  (answering questions, deciding instalment plans)

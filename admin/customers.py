@@ -131,7 +131,7 @@ def customer_overview(customer_id: int):
         outstanding=outstanding,
         notes=customer_service.latest_notes(customer),
         emails=outbox.for_customer(customer, limit=5),
-        logins=portal_access.accesses_for_customer(customer),
+        logins=portal_access.login_activity(customer),
         note_form=NoteForm(),
         today=date.today(),
     )
@@ -164,6 +164,7 @@ def info_page(customer, contacts_context: dict | None = None, status: int = 200)
         "admin/customers/info.html",
         status=status,
         dossier_url=external_url(url_for("portal.dossier_page", token=token)),
+        dossier_link=link,
         **sections,
         definitions=customer_service.custom_field_definitions(),
         values=customer_service.custom_field_values(customer),

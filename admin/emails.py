@@ -12,7 +12,7 @@ from admin.forms import AccountNoticeForm, ActionForm
 from admin.helpers import attach_error
 from models.db import db
 from models.outbox import MailStatus, OutboundEmail
-from models.services import dossier, notifications, outbox
+from models.services import dossier, notifications, outbox, provided_email
 from models.services import documents as document_service
 from models.services.access import get_customer
 from models.services.errors import DomainError
@@ -92,3 +92,21 @@ def customer_dossier_link(customer_id: int):
         db.session.commit()
         flash(_("A new dossier link was issued; the old link no longer works."), "success")
     return redirect(url_for("admin.customer_info", customer_id=customer.id))
+
+
+@bp.post("/customers/<int:customer_id>/provided-email")
+def customer_provided_email(customer_id: int):
+    """Adopt (it becomes the primary address) or dismiss what the debtor left on the dossier."""
+    customer = get_customer(current_user, customer_id)
+    if ActionForm().validate_on_submit():
+        adopt = request.form.get("action") == "adopt"
+        try:
+            (provided_email.adopt if adopt else provided_email.dismiss)(current_user, customer)
+        except DomainError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(_("The address is now the primary e-mail address.") if adopt
+                  else _("The provided address was dismissed."), "success")
+    return redirect(url_for("admin.customer_info", customer_id=customer.id, _anchor="dossier-h"))

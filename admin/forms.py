@@ -18,6 +18,7 @@ from wtforms import (
     FieldList,
     Form,
     FormField,
+    IntegerField,
     PasswordField,
     RadioField,
     SelectField,
@@ -241,6 +242,27 @@ class SettingsForm(AppForm):
     logo = FileField(_l("Logo"), description=_l("PNG, JPEG, WebP or GIF, at most 512 KB."))
     remove_logo = BooleanField(_l("Remove the current logo"))
     portal_access_default = BooleanField(_l("New customers get portal access"))
+    # The online dossier (/d/<token>)
+    dossier_check = SelectField(_l("Before documents are shown, ask for"), default="none", choices=options([
+        ("none", _l("Nothing: the link is enough")),
+        ("postal_code", _l("The postal code")),
+        ("customer_number", _l("The customer number")),
+    ]))
+    allow_payments = BooleanField(_l("Debtors can pay online"), default=True)
+    payment_provider = SelectField(_l("Payment provider"), default="test", choices=options([
+        ("test", _l("Test provider (no real money)")), ("mollie", "Mollie"), ("stripe", "Stripe"),
+    ]), description=_l("API keys are set in the environment (see the README)."))
+    allow_questions = BooleanField(_l("Debtors can ask questions about an invoice"), default=True)
+    allow_instalments = BooleanField(_l("Debtors can ask for an instalment plan"), default=True)
+    instalment_max_count = IntegerField(_l("Maximum number of instalments"), validators=[Optional(), NumberRange(min=2, max=24)])
+    instalment_min_amount = DecimalField(_l("Minimum instalment amount"), places=2, validators=[Optional(), finite_number, NumberRange(min=Decimal("1"), max=Decimal("1000000"))])
+    instalment_auto_approve_up_to = DecimalField(
+        _l("Approve plans automatically up to"), places=2,
+        description=_l("Larger plans wait for a staff member to approve or decline them."),
+        validators=[Optional(), finite_number, NumberRange(min=Decimal("0"), max=Decimal("1000000000"))],
+    )
+    letter_invoice_asks_email = BooleanField(_l("Invoice letters ask for an e-mail address when none is known"), default=True)
+    letter_reminder_asks_email = BooleanField(_l("Reminder letters ask for an e-mail address when none is known"), default=True)
     submit = SubmitField(_l("Save settings"))
 
 

@@ -150,3 +150,50 @@ def ensure_contact(url: str, customer_id: int) -> int:
     finally:
         engine.dispose()
     return contact_id
+
+
+DOSSIER_CUSTOMER_NUMBER = "BENCH-DOSSIER"
+DOSSIER_OPEN_INVOICES = 20
+
+
+def ensure_dossier_customer(url: str) -> int:
+    """Id of the dossier benchmark's customer: exactly 20 open invoices (the issue's page),
+    some paid history, an e-mail address (so the page shows no address form)."""
+    from datetime import date, timedelta
+    from decimal import Decimal
+
+    from sqlalchemy import delete, insert, select
+
+    from models.customers import Customer, CustomerKind
+    from models.documents import Document, DocumentKind, DocumentStatus
+
+    customers, documents = Customer.__table__, Document.__table__
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    today = date.today()
+    try:
+        with engine.begin() as conn:
+            customer_id = conn.scalar(select(customers.c.id).where(customers.c.number == DOSSIER_CUSTOMER_NUMBER))
+            if customer_id is None:
+                customer_id = conn.scalar(insert(customers).values(
+                    number=DOSSIER_CUSTOMER_NUMBER, kind=CustomerKind.company, name="Daan Dossier",
+                    company_name="Dossier Bench B.V.", sort_key="dossier bench b.v.",
+                    email="dossier.bench@example.com", country="NL", language="nl",
+                    street="Benchstraat 1", postal_code="1234 AB", city="Utrecht", portal_access=True,
+                ).returning(customers.c.id))
+            conn.execute(delete(documents).where(documents.c.customer_id == customer_id))
+            rows = []
+            for i in range(DOSSIER_OPEN_INVOICES + 5):
+                paid = i >= DOSSIER_OPEN_INVOICES
+                net = Decimal(100 + 17 * i).quantize(Decimal("0.01"))
+                tax = (net * Decimal("0.21")).quantize(Decimal("0.01"))
+                rows.append(dict(
+                    customer_id=customer_id, kind=DocumentKind.invoice, number=f"BD-{i + 1:04d}",
+                    issue_date=today - timedelta(days=60 - i), due_date=today - timedelta(days=30 - 2 * i),
+                    currency="EUR", status=DocumentStatus.paid if paid else DocumentStatus.open,
+                    net_total=net, tax_total=tax, gross_total=net + tax,
+                    amount_paid=net + tax if paid else Decimal("0.00"), released_to_portal=True,
+                ))
+            conn.execute(insert(documents), rows)
+    finally:
+        engine.dispose()
+    return customer_id

@@ -1,7 +1,8 @@
 """Profile one bench request in-process: cProfile over a Flask test client on the bench DB.
 
-`python -m bench.profile_request [N]` logs in as the demo owner, then sends the
-"save contact row (HTMX)" POST N times (default 300; a few warm-up requests first) and
+`python -m bench.profile_request [N] [PATH]` logs in as the demo owner, then sends the
+"save contact row (HTMX)" POST (or a GET of PATH, where `{customer}` is the bench
+customer's id, e.g. `/admin/customers/{customer}`) N times (default 300; a few warm-up requests first) and
 prints: wall and CPU ms per request, SQL statements per request (with the distinct statements), and the
 cProfile top by cumulative and by own time. No gunicorn, no wrk: the figures are the app's
 own CPU cost per request, which is what bounds req/s on the bench's 2 sync workers.
@@ -27,6 +28,7 @@ from bench.run import OWNER, PASSWORD, _contact_form, _pick_customer
 
 def main(argv: list[str]) -> int:
     n = int(argv[0]) if argv else 300
+    get_path = argv[1] if len(argv) > 1 else None
     if database.postgres_reachable():
         url = f"postgresql://{database.PG_USER}@{database.PG_HOST}:{database.PG_PORT}/{database.PG_DB}"
     else:
@@ -62,6 +64,14 @@ def main(argv: list[str]) -> int:
         if response.status_code != 200 or f'<tr id="contact-{contact_id}"' not in response.get_data(as_text=True):
             raise SystemExit(f"POST {path} answered {response.status_code}: {response.get_data(as_text=True)[:300]}")
 
+    if get_path:
+        path = get_path.format(customer=customer_id)
+
+        def post():  # noqa: F811 - the GET replaces the POST
+            response = http.get(path)
+            if response.status_code != 200:
+                raise SystemExit(f"GET {path} answered {response.status_code}")
+
     for _ in range(10):
         post()
 
@@ -96,7 +106,7 @@ def main(argv: list[str]) -> int:
     if os.environ.get("BENCH_PROFILE_STATS"):  # for pstats/snakeviz: callers, callees
         profiler.dump_stats(os.environ["BENCH_PROFILE_STATS"])
 
-    print(f"POST {path} (HX-Request, X-CSRFToken), {n} requests in-process on {db_view.kind}")
+    print(f"{'GET' if get_path else 'POST'} {path}, {n} requests in-process on {db_view.kind}")
     print(f"{plain:.2f} ms/request wall, {cpu:.2f} ms CPU in this process, without the profiler "
           f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
     print(f"/hello: {hello_cpu:.2f} ms CPU -> CPU-bound ratio to hello ~ {hello_cpu / cpu:.3f}x "

@@ -15,7 +15,8 @@ and the body carries those very values, so each save is an idempotent update.
 
 Environment: BENCH_DURATION (wrk -d, default 10s), BENCH_WARMUP (default 2s, 0 to skip),
 BENCH_THREADS (2), BENCH_CONNECTIONS (16), BENCH_WORKERS (gunicorn -w, 2),
-BENCH_CUSTOMERS (10000), BENCH_INVOICES (100000). The mail benchmark (bench/mail.py)
+BENCH_CUSTOMERS (10000), BENCH_INVOICES (100000), BENCH_ONLY (comma-separated parts of
+benchmark names to run, besides the baseline; e.g. "customer page"). The mail benchmark (bench/mail.py)
 runs afterwards: BENCH_MAIL_MESSAGES (10000), BENCH_SKIP_MAIL=1 to leave it out.
 """
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import sys
 import time
@@ -49,6 +51,7 @@ class Context:
     db: database.BenchDatabase
     customer_id: int  # a customer with notes and the most invoices among those
     contact_id: int  # that customer's contact person database.BENCH_CONTACT
+    dossier_path: str = ""  # /d/<token> of the customer with 20 open invoices
 
 
 Text = Union[str, Callable[[Context], str]]
@@ -68,6 +71,7 @@ class Benchmark:
     target_p95_ms: float | None = None  # issue target: p95 below this
     target_p99_ms: float | None = None  # issue target: p99 below this
     connections: int | None = None  # overrides BENCH_CONNECTIONS (e.g. 1 for unloaded latency)
+    anonymous: bool = False  # no staff session cookie (a debtor opening a dossier link)
 
 
 BASELINE = "hello"
@@ -92,6 +96,9 @@ BENCHMARKS: list[Benchmark] = [
               expect=lambda c: f'<tr id="contact-{c.contact_id}"',
               reject=("<html", 'class="editing"'),
               target_ratio=0.20, target_p99_ms=50, connections=16),
+    # The online-dossier issue: the page every e-mail and letter links to, 20 open
+    # invoices, full layout, opened without a login.
+    Benchmark("dossier page", lambda c: c.dossier_path, expect="BD-0020", target_ratio=0.35, anonymous=True),
 ]
 
 
@@ -112,9 +119,20 @@ def _resolve(value: Text, ctx: Context) -> str:
 
 
 def _headers(bench: Benchmark, ctx: Context) -> dict[str, str]:
-    headers = {"Cookie": ctx.session.cookie_header, "User-Agent": client.USER_AGENT}
+    headers = {"User-Agent": client.USER_AGENT}
+    if not bench.anonymous:
+        headers["Cookie"] = ctx.session.cookie_header
     headers.update({k: v.format(csrf=ctx.session.csrf_token) for k, v in bench.headers.items()})
     return headers
+
+
+def _dossier_path(session: client.Session, customer_id: int) -> str:
+    """The dossier link as staff see it on the Info tab (the token needs the app's secret)."""
+    status, html = session.get(f"/admin/customers/{customer_id}/info")
+    match = re.search(r'id="dossier-url" type="text" readonly value="[^"]*?(/d/[^"]+)"', html)
+    if status != 200 or not match:
+        raise RuntimeError(f"no dossier link on the Info tab of customer {customer_id} ({status})")
+    return match.group(1)
 
 
 def _pick_customer(db: database.BenchDatabase) -> int:
@@ -207,6 +225,7 @@ def main() -> int:
         "RATELIMIT_STORAGE_URI": "memory://",
         "REDIS_URL": "",  # keep the bench self-contained (no queue pings in /healthz)
         "FLASK_DEBUG": "0",
+        "DOSSIER_LIMIT_PER_IP": "100000000 per minute",  # wrk is one IP opening one link
     }
     db = database.prepare(env, customers, invoices)
     print(f"bench: {db.kind} database "
@@ -216,12 +235,16 @@ def main() -> int:
 
     customer_id = _pick_customer(db)
     contact_id = database.ensure_contact(db.url, customer_id)
+    dossier_customer_id = database.ensure_dossier_customer(db.url)
 
     rows: list[dict] = []
     with server.gunicorn(env, workers) as base_url:
         session = client.login(base_url, OWNER, PASSWORD)
-        ctx = Context(session=session, db=db, customer_id=customer_id, contact_id=contact_id)
-        plan = [(b, base_url + _resolve(b.path, ctx)) for b in BENCHMARKS]
+        ctx = Context(session=session, db=db, customer_id=customer_id, contact_id=contact_id,
+                      dossier_path=_dossier_path(session, dossier_customer_id))
+        only = [name.strip() for name in os.environ.get("BENCH_ONLY", "").split(",") if name.strip()]
+        chosen = [b for b in BENCHMARKS if not only or b.name == BASELINE or any(o in b.name for o in only)]
+        plan = [(b, base_url + _resolve(b.path, ctx)) for b in chosen]
         for bench, url in plan:  # verify all first: a broken page should not cost a full run
             _verify(bench, url, ctx)
         for bench, url in plan:

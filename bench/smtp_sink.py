@@ -170,6 +170,14 @@ class Sink:
     def ids(self, name: str) -> dict[str, int]:
         return json.loads(self._ask(f"IDS {name}"))
 
+    def cpu_seconds(self) -> float | None:
+        """CPU (user + system) the sink process has used so far; None off Linux."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, AttributeError):
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         if self._control is not None:
             self._reader.close()

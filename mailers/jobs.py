@@ -1,20 +1,50 @@
-"""The RQ job: deliver one outbox row. Safe to run twice, by two workers, after a crash."""
+"""The RQ job: deliver a batch of outbox rows. Safe to run twice, by two workers, after a crash.
+
+One job carries up to queue.BATCH_SIZE ids. The worker claims them in one statement, loads
+what routing and building need for all of them in a few queries, then sends row by row
+over its kept SMTP connection. Each row has its own outcome (sent, retry, failed): one bad
+row neither fails nor delays the others.
+
+Building runs in the worker's main thread while a sending thread (mailers.sender) talks
+to the server, SEND_AHEAD messages deep. Outcomes are committed in small groups
+(STATUS_GROUP rows or STATUS_SECONDS, whichever comes first), not once per message. A
+worker killed in between loses nothing: its claimed rows are taken again after the claim
+lease (flush). A message the server had accepted but whose status was not yet committed
+is then sent a second time, with the same Message-ID; at most MAX_UNRECORDED of them per
+killed worker.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
+from collections import defaultdict
 from datetime import timedelta
+from typing import Any
 
 from flask import current_app
+from rq.timeouts import BaseTimeoutException
+from sqlalchemy import Row, select
 
 from mailers import messages, routing, smtp
 from mailers.queue import enqueue_retry
+from mailers.sender import Outcome, Sender
 from models.customers import Customer
 from models.db import db
+from models.documents import Document
+from models.dossier import DossierLink
 from models.outbox import OutboundEmail
-from models.services import outbox
+from models.services import dossier, outbox
+from models.services.settings import get_settings
 
 log = logging.getLogger(__name__)
+STATUS_GROUP = 8
+STATUS_SECONDS = 0.02
+SEND_AHEAD = 2  # messages built and waiting for the sending thread
+# Messages a killed worker may have had accepted by the server without their status
+# committed: a group not yet written, and what the sending thread had in hand.
+MAX_UNRECORDED = STATUS_GROUP + SEND_AHEAD + 1
+HEARTBEAT_SECONDS = 60  # renew the claims of a batch this often (the lease is 5 minutes)
 
 
 def retry_delays() -> list[int]:
@@ -22,11 +52,180 @@ def retry_delays() -> list[int]:
 
 
 def deliver(email_id: int) -> str:
-    """Claim, route, build, send, record. Returns what happened (for logs and tests)."""
+    """Deliver one row. Returns what happened (for logs and tests)."""
+    return deliver_batch([email_id]).get(email_id, "skipped")
+
+
+def deliver_batch(email_ids: list[int]) -> dict[int, str]:
+    """Deliver the claimable ones of these rows; returns id -> what happened to it."""
     try:
-        return _deliver(email_id)
+        rows = outbox.claim_batch(email_ids)
+        return _Batch(rows).run() if rows else {}
     finally:
         db.session.remove()  # jobs share the worker's app context: start each one clean
+
+
+class _Recorder:
+    """Collects outcomes and commits them in small groups; schedules retries after commit."""
+
+    def __init__(self, ids: list[int]):
+        self.open = set(ids)
+        self.pending: list[dict[str, Any]] = []
+        self.oldest = 0.0
+        self.retries: dict[int, list[int]] = defaultdict(list)
+        self.renewed = time.monotonic()
+
+    def add(self, values: dict[str, Any], retry_after: int | None = None) -> None:
+        if not self.pending:
+            self.oldest = time.monotonic()
+        self.pending.append(values)
+        if retry_after is not None:
+            self.retries[retry_after].append(values["id"])
+        if len(self.pending) >= STATUS_GROUP:
+            self.flush()
+
+    def due(self) -> None:
+        """Commit what waits if it has waited long enough (called after each row)."""
+        if self.pending and time.monotonic() - self.oldest >= STATUS_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            outbox.record(self.pending)
+            self.open.difference_update(v["id"] for v in self.pending)
+            self.pending = []
+        if time.monotonic() - self.renewed >= HEARTBEAT_SECONDS:
+            outbox.extend_claims(sorted(self.open))
+            self.renewed = time.monotonic()
+        db.session.commit()
+        for delay, ids in self.retries.items():
+            enqueue_retry(ids, timedelta(seconds=delay))
+        self.retries.clear()
+
+    def done(self, email_id: int) -> None:
+        """A row recorded on its own (built one at a time)."""
+        self.open.discard(email_id)
+
+
+class _Batch:
+    def __init__(self, rows: list[Row]):
+        self.rows = rows
+        self.results: dict[int, str] = {}
+        self.recorder = _Recorder([r.id for r in rows])
+        self.unreachable: str | None = None
+
+    def _load(self) -> None:
+        """Everything routing and building read, for all rows at once; the objects are
+        detached so commits in between never expire (and reload) them."""
+        customer_ids = {r.customer_id for r in self.rows if r.customer_id}
+        document_ids = {r.document_id for r in self.rows if r.document_id}
+        self.tokens = self._dossier_tokens(customer_ids)  # first: it may commit
+        self.settings = get_settings()
+        self.customers = {c.id: c for c in db.session.scalars(select(Customer).where(Customer.id.in_(customer_ids)))}
+        self.documents = {d.id: d for d in db.session.scalars(select(Document).where(Document.id.in_(document_ids)))}
+        self.audiences = routing.load_audiences(customer_ids)
+        self.pending = messages.pending_invitations(customer_ids)
+        self.renderer = messages.Renderer()
+        db.session.expunge_all()
+        db.session.rollback()
+
+    @staticmethod
+    def _dossier_tokens(customer_ids: set[int]) -> dict[int, str]:
+        """Each customer's dossier link token. A customer without a link gets one now, in
+        its own commit: it is the customer's lasting link, not a per-message secret, so it
+        may exist before the message goes out (staff opening the customer create it too)."""
+        links: dict[int, DossierLink] = {}
+        for link in db.session.scalars(
+            select(DossierLink)
+            .where(DossierLink.customer_id.in_(customer_ids), DossierLink.revoked_at.is_(None))
+            .order_by(DossierLink.id.desc())  # the oldest active one wins, as in dossier.current_link
+        ):
+            links[link.customer_id] = link
+        missing = customer_ids - links.keys()
+        links.update({cid: dossier.current_link(cid) for cid in missing})
+        tokens = {cid: dossier.token_for(link) for cid, link in links.items()}
+        if missing:
+            db.session.commit()
+        return tokens
+
+    def run(self) -> dict[int, str]:
+        self._load()
+        with Sender(current_app._get_current_object(), depth=SEND_AHEAD) as self.sender:
+            for row in self.rows:
+                if (result := self._one(row)) is not None:
+                    self.results[row.id] = result
+                self._collect(self.sender.outcomes())
+                self.recorder.due()
+            self._collect(self.sender.outcomes(wait=True))
+        self.recorder.flush()
+        return self.results
+
+    def _one(self, row: Row) -> str | None:
+        """Route and build a row and hand it to the sender (None: its outcome comes later)."""
+        unreachable = self.unreachable or self.sender.unreachable
+        if unreachable:
+            return self._temporary(row, str(unreachable))
+        customer = self.customers.get(row.customer_id)
+        recipients = routing.recipients_for(row, customer, self.audiences.get(row.customer_id))
+        if recipients is None:
+            self.recorder.add(outbox.failed_values(row.id, "No e-mail address known"))
+            return "no-address"
+        if messages.needs_writes(row, customer, recipients, self.pending.get(row.customer_id, set()),
+                                 row.customer_id in self.tokens):
+            self._collect(self.sender.outcomes(wait=True))  # the connection is ours now
+            self.recorder.flush()  # this row commits on its own, with what building wrote
+            result = _deliver_claimed(row.id)
+            self.recorder.done(row.id)
+            return result
+        try:
+            built = messages.build(
+                row, customer, recipients, settings=self.settings,
+                document=self.documents.get(row.document_id),
+                dossier_link=messages.dossier_url(self.tokens[row.customer_id]) if customer else None,
+                links={}, renderer=self.renderer,
+            )
+            data = built.message.as_bytes()
+        except BaseTimeoutException:
+            raise
+        except Exception as error:  # a bug (template, data): fail the row visibly, don't loop
+            log.exception("outbox %s could not be built", row.id)
+            self.recorder.add(outbox.failed_values(row.id, f"internal error: {type(error).__name__}: {error}"))
+            return "failed"
+        self.sender.submit((row, built, recipients), built.envelope_from, recipients.all, data)
+        return None
+
+    def _collect(self, outcomes: list[Outcome]) -> None:
+        for outcome in outcomes:
+            row, built, recipients = outcome.item
+            self.results[row.id] = self._outcome(row, built, recipients, outcome)
+
+    def _outcome(self, row: Row, built: messages.Built, recipients: routing.Recipients, outcome: Outcome) -> str:
+        error = outcome.error
+        if error is None:
+            self.recorder.add(outbox.sent_values(
+                row.id, subject=built.subject, to=recipients.to, cc=recipients.cc, refused=outcome.sent.refused,
+                message_id=built.message.msgId,
+            ))
+            return "sent"
+        if isinstance(error, smtp.Unreachable):
+            self.unreachable = str(error)  # the rest of the batch waits for its retry too
+        if isinstance(error, smtp.TemporaryFailure):
+            return self._temporary(row, str(error))
+        if isinstance(error, smtp.PermanentFailure):
+            self.recorder.add(outbox.failed_values(row.id, str(error)))
+            return "failed"
+        log.error("outbox %s could not be sent", row.id, exc_info=error)
+        self.recorder.add(outbox.failed_values(row.id, f"internal error: {type(error).__name__}: {error}"))
+        return "failed"
+
+    def _temporary(self, row: Row, error: str) -> str:
+        delays = retry_delays()
+        if row.attempts > len(delays):
+            self.recorder.add(outbox.failed_values(row.id, f"gave up after {row.attempts} attempts: {error}"))
+            return "failed"
+        delay = delays[row.attempts - 1]
+        self.recorder.add(outbox.retry_values(row.id, error, timedelta(seconds=delay)), retry_after=delay)
+        return "retry"
 
 
 def _unsent(email_id: int) -> OutboundEmail:
@@ -35,9 +234,9 @@ def _unsent(email_id: int) -> OutboundEmail:
     return db.session.get(OutboundEmail, email_id)
 
 
-def _deliver(email_id: int) -> str:
-    if not outbox.claim(email_id):
-        return "skipped"
+def _deliver_claimed(email_id: int) -> str:
+    """One claimed row whose building writes (minted links): route, build, send and record
+    it in its own transaction, so those writes are kept only if the message went out."""
     email = db.session.get(OutboundEmail, email_id)
     customer = db.session.get(Customer, email.customer_id) if email.customer_id else None
     recipients = routing.recipients_for(email, customer)
@@ -58,7 +257,7 @@ def _deliver(email_id: int) -> str:
         delay = timedelta(seconds=delays[email.attempts - 1])
         outbox.mark_retry(email, str(error), delay)
         db.session.commit()
-        enqueue_retry(email.id, delay)
+        enqueue_retry([email.id], delay)
         return "retry"
     except smtp.PermanentFailure as error:
         email = _unsent(email_id)
@@ -66,15 +265,15 @@ def _deliver(email_id: int) -> str:
         db.session.commit()
         return "failed"
     except messages.NotNeeded as reason:
-        db.session.rollback()
-        email = db.session.get(OutboundEmail, email_id)
+        email = _unsent(email_id)
         outbox.mark_failed(email, f"Not sent: {reason}")
         db.session.commit()
         return "not-needed"
+    except BaseTimeoutException:
+        raise
     except Exception as error:  # a bug (template, data): fail the row visibly, don't loop
         log.exception("outbox %s could not be built or sent", email_id)
-        db.session.rollback()
-        email = db.session.get(OutboundEmail, email_id)
+        email = _unsent(email_id)
         outbox.mark_failed(email, f"internal error: {type(error).__name__}: {error}")
         db.session.commit()
         return "failed"

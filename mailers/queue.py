@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import secrets
 from datetime import datetime, timedelta, timezone
 
 import redis
@@ -41,57 +42,97 @@ def mail_queue() -> Queue:
     return Queue(QUEUE_NAME, connection=connection())
 
 
-def enqueue_retry(email_id: int, delay: timedelta) -> bool:
-    """Schedule the next attempt of a row; False (and a log line) if Redis is unreachable
-    (the flush picks the row up once it is due)."""
-    try:
-        # RQ keeps scheduled times in whole seconds (rounded down), so it could release the
-        # job up to a second before the row is due; claim() would then skip it and the
-        # retry wait for the next flush. Round up instead.
-        at = datetime.fromtimestamp(math.ceil((datetime.now(timezone.utc) + delay).timestamp()), timezone.utc)
-        # Its own job id: the job running now (the row's own id) is deleted when it ends.
-        mail_queue().enqueue_at(
-            at, "mailers.jobs.deliver", email_id, job_id=f"{job_id(email_id)}-retry-{at.timestamp():.0f}",
-            result_ttl=0, failure_ttl=86400,
-        )
-        return True
-    except redis.RedisError as error:
-        log.warning("outbox %s stays queued: Redis unreachable (%s)", email_id, error)
-        return False
-
-
+# Ids per job: a worker claims, routes and loads a job's rows together, so the per-job and
+# per-query costs are shared; small enough that two workers share a burst evenly.
+BATCH_SIZE = 50
+JOB_FUNCTION = "mailers.jobs.deliver_batch"
+# A job runs until its rows are done; a live worker renews its claims (outbox.extend_claims),
+# so RQ's own timeout (which would kill the job between a send and its status commit) is
+# set far out of the way.
+JOB_TIMEOUT = 6 * 3600
+# Each row points at the job that carries it (`outbox-job:<id>`), so a flush can see that a
+# row still waits on the queue. Kept a week; after that a flush may queue a row a second
+# time, which costs only a skipped claim.
+MARKER_TTL = 7 * 86400
 WAITING = {b"queued", b"scheduled", b"deferred"}
 
 
-def job_id(email_id: int) -> str:
-    """One job id per row, so a flush can see that a row is already waiting on the queue."""
-    return f"outbox-{email_id}"
+def _marker(email_id: int) -> str:
+    return f"outbox-job:{email_id}"
+
+
+def _new_job_id(email_ids: list[int], kind: str = "batch") -> str:
+    return f"outbox-{kind}-{email_ids[0]}-{secrets.token_hex(6)}"
+
+
+def _chunks(ids: list[int]) -> list[list[int]]:
+    return [ids[i:i + BATCH_SIZE] for i in range(0, len(ids), BATCH_SIZE)]
+
+
+def enqueue_retry(email_ids: list[int], delay: timedelta) -> bool:
+    """Schedule the next attempt of rows that failed with the same delay; False (and a log
+    line) if Redis is unreachable (the flush picks the rows up once they are due)."""
+    if not email_ids:
+        return True
+    try:
+        # RQ keeps scheduled times in whole seconds (rounded down), so it could release the
+        # job up to a second before the rows are due; claim_batch() would then skip them and
+        # the retry wait for the next flush. Round up instead.
+        at = datetime.fromtimestamp(math.ceil((datetime.now(timezone.utc) + delay).timestamp()), timezone.utc)
+        queue, conn = mail_queue(), connection()
+        with conn.pipeline() as pipe:
+            for chunk in _chunks(sorted(email_ids)):
+                job_id = _new_job_id(chunk, "retry")
+                queue.enqueue_at(at, JOB_FUNCTION, chunk, job_id=job_id, result_ttl=0, failure_ttl=86400,
+                                 job_timeout=JOB_TIMEOUT, pipeline=pipe)
+                for email_id in chunk:
+                    pipe.set(_marker(email_id), job_id, ex=MARKER_TTL)
+            pipe.execute()
+        return True
+    except redis.RedisError as error:
+        log.warning("outbox %s stay queued: Redis unreachable (%s)", email_ids, error)
+        return False
+
+
+def _without_waiting_job(conn: redis.Redis, queue: Queue, email_ids: list[int]) -> list[int]:
+    """The ids whose last job is not waiting any more (finished, started by a worker that
+    died, or gone): those need a new one."""
+    with conn.pipeline() as pipe:
+        for email_id in email_ids:
+            pipe.get(_marker(email_id))
+        job_ids = pipe.execute()
+    distinct = sorted({j for j in job_ids if j})
+    with conn.pipeline() as pipe:
+        for job_id in distinct:
+            pipe.hget(f"{queue.job_class.redis_job_namespace_prefix}{job_id.decode()}", "status")
+        waiting = {j for j, status in zip(distinct, pipe.execute()) if status in WAITING}
+    return [i for i, j in zip(email_ids, job_ids) if j not in waiting]
 
 
 def enqueue_many(email_ids: list[int]) -> int:
-    """Pipeline a batch of ids (commit hook, flush), skipping rows whose job still waits.
+    """Put ids on the queue in jobs of BATCH_SIZE (commit hook, flush), skipping rows whose
+    job still waits. Returns how many ids were enqueued.
 
     A row whose job was started by a worker that died is enqueued again (its job is
-    not waiting any more); claim() makes sure it is sent once.
+    not waiting any more); the claim makes sure it is sent once.
     """
     if not email_ids:
         return 0
+    ids = sorted(set(email_ids))
     try:
-        queue = mail_queue()
-        conn = connection()
+        queue, conn = mail_queue(), connection()
+        todo = _without_waiting_job(conn, queue, ids)
         with conn.pipeline() as pipe:
-            for email_id in email_ids:
-                pipe.hget(f"{queue.job_class.redis_job_namespace_prefix}{job_id(email_id)}", "status")
-            statuses = pipe.execute()
-        todo = [i for i, status in zip(email_ids, statuses) if status not in WAITING]
-        with conn.pipeline() as pipe:
-            for email_id in todo:
-                queue.enqueue("mailers.jobs.deliver", email_id, job_id=job_id(email_id),
-                              result_ttl=0, failure_ttl=86400, pipeline=pipe)
+            for chunk in _chunks(todo):
+                job_id = _new_job_id(chunk)
+                queue.enqueue(JOB_FUNCTION, chunk, job_id=job_id, result_ttl=0, failure_ttl=86400,
+                              job_timeout=JOB_TIMEOUT, pipeline=pipe)
+                for email_id in chunk:
+                    pipe.set(_marker(email_id), job_id, ex=MARKER_TTL)
             pipe.execute()
         return len(todo)
     except redis.RedisError as error:
-        log.warning("%d outbox rows stay queued: Redis unreachable (%s)", len(email_ids), error)
+        log.warning("%d outbox rows stay queued: Redis unreachable (%s)", len(ids), error)
         return 0
 
 

@@ -4,10 +4,14 @@ To: the customer's primary address, plus portal logins with notifications on for
 category. CC: contact persons subscribed to the category now —
 a contact removed or unsubscribed after queueing gets nothing. Each address once.
 System mail goes to the one person concerned, never CC.
+
+A worker loads the candidates of a whole batch of customers in two queries
+(`load_audiences`) and routes each row from them; `recipients_for` does the same for one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -16,12 +20,7 @@ from models.contacts import ContactPerson
 from models.customers import Customer
 from models.db import db
 from models.outbox import MailCategory, OutboundEmail
-from models.services import portal_access
-
-SUBSCRIPTION = {
-    MailCategory.invoice: ContactPerson.invoice_emails,
-    MailCategory.account: ContactPerson.account_emails,
-}
+from models.portal_access import PortalAccess, PortalUser
 
 
 @dataclass
@@ -34,7 +33,45 @@ class Recipients:
         return [*self.to, *self.cc]
 
 
-def _unique(addresses, seen: set[str]) -> list[str]:
+@dataclass
+class Audience:
+    """A customer's candidates as (address, wants invoice mail, wants account mail)."""
+
+    logins: list[tuple[str, bool, bool]] = field(default_factory=list)  # active, notify on; by address
+    contacts: list[tuple[str, bool, bool]] = field(default_factory=list)  # contact persons; by id
+
+
+def load_audiences(customer_ids: Iterable[int]) -> dict[int, Audience]:
+    """Every customer's candidates, read now (two queries for the whole batch)."""
+    ids = sorted(set(customer_ids))
+    audiences = {cid: Audience() for cid in ids}
+    if not ids:
+        return audiences
+    logins = db.session.execute(
+        select(PortalAccess.customer_id, PortalUser.email, PortalAccess.notify_invoice, PortalAccess.notify_account)
+        .join(PortalUser, PortalUser.id == PortalAccess.portal_user_id)
+        .where(
+            PortalAccess.customer_id.in_(ids),
+            PortalAccess.accepted_at.is_not(None),
+            PortalAccess.revoked_at.is_(None),
+            PortalAccess.notify.is_(True),
+        )
+        .order_by(PortalAccess.customer_id, PortalUser.email)
+    )
+    for cid, address, invoice, account in logins:
+        audiences[cid].logins.append((address, bool(invoice), bool(account)))
+    contacts = db.session.execute(
+        select(ContactPerson.customer_id, ContactPerson.email, ContactPerson.invoice_emails,
+               ContactPerson.account_emails)
+        .where(ContactPerson.customer_id.in_(ids))
+        .order_by(ContactPerson.customer_id, ContactPerson.id)
+    )
+    for cid, address, invoice, account in contacts:
+        audiences[cid].contacts.append((address, bool(invoice), bool(account)))
+    return audiences
+
+
+def _unique(addresses: Iterable[str | None], seen: set[str]) -> list[str]:
     result = []
     for address in addresses:
         key = (address or "").strip().lower()
@@ -44,17 +81,21 @@ def _unique(addresses, seen: set[str]) -> list[str]:
     return result
 
 
-def recipients_for(email: OutboundEmail, customer: Customer | None) -> Recipients | None:
+def _wanted(candidates: list[tuple[str, bool, bool]], category: MailCategory) -> list[str]:
+    flag = 1 if category == MailCategory.invoice else 2
+    return [c[0] for c in candidates if c[flag]]
+
+
+def recipients_for(email: OutboundEmail, customer: Customer | None,
+                   audience: Audience | None = None) -> Recipients | None:
     """None when there is nobody to send to (no primary address known)."""
     if email.category == MailCategory.system:
         return Recipients(to=[email.to_address]) if email.to_address else None
     if customer is None or not customer.email:
         return None
+    if audience is None:
+        audience = load_audiences([customer.id])[customer.id]
     seen: set[str] = set()
-    to = _unique([customer.email, *portal_access.notified_logins(customer, email.category.value)], seen)
-    contacts = db.session.scalars(
-        select(ContactPerson.email)
-        .where(ContactPerson.customer_id == customer.id, SUBSCRIPTION[email.category].is_(True))
-        .order_by(ContactPerson.id)
-    )
-    return Recipients(to=to, cc=_unique(contacts, seen))
+    logins = _wanted(audience.logins, email.category) if customer.portal_access else []
+    to = _unique([customer.email, *logins], seen)
+    return Recipients(to=to, cc=_unique(_wanted(audience.contacts, email.category), seen))

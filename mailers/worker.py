@@ -3,6 +3,8 @@
 The worker runs jobs in its own process inside the app context (RQ's SimpleWorker: no
 fork per job, the SMTP connection is reused), runs RQ's scheduler for retries, and
 flushes the outbox periodically so mail written while Redis was down still goes out.
+Each job is a batch of rows (mailers.jobs); its sending thread gets the GIL back quickly
+(mailers.sender.use_fast_switching).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import click
 from flask import Flask, current_app
 from rq import SimpleWorker
 
-from mailers import queue
+from mailers import queue, sender
 from models.db import db
 from models.services import outbox
 
@@ -52,6 +54,7 @@ def register(app: Flask) -> None:
             from mailers import embedded_redis
 
             embedded_redis.ensure_running()
+        sender.use_fast_switching()
         flushed = flush()
         click.echo(f"Worker on {queue.redis_url()}; {flushed} queued e-mails picked up.")
         stop = threading.Event()

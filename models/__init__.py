@@ -12,8 +12,11 @@ from models import (  # noqa: F401
     customers,
     documents,
     dossier,
+    instalments,
     outbox,
+    payments,
     portal_access,
+    questions,
     settings,
     staff,
 )

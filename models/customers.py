@@ -80,6 +80,9 @@ class Customer(db.Model):
     portal_access: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # An address the debtor left on the dossier page; staff adopt it (becomes `email`) or dismiss it.
+    provided_email: Mapped[str | None] = mapped_column(String(254))
+    provided_email_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     tags: Mapped[list[Tag]] = relationship(secondary=customer_tags, order_by=Tag.name)
     assigned_staff: Mapped[list[StaffUser]] = relationship(

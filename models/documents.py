@@ -39,7 +39,24 @@ class DocumentStatus(str, enum.Enum):
 UNPAID_STATUSES = (DocumentStatus.open, DocumentStatus.partially_paid)
 
 
-class Document(db.Model):
+class Payable:
+    """What is still to pay and whether it is late: shared by the entity and list rows."""
+
+    __slots__ = ()
+
+    @property
+    def outstanding(self) -> Decimal:
+        return self.gross_total - self.amount_paid
+
+    def is_overdue(self, today: date) -> bool:
+        return (
+            self.status in UNPAID_STATUSES
+            and self.due_date is not None
+            and self.due_date < today
+        )
+
+
+class Document(Payable, db.Model):
     __tablename__ = "documents"
     __table_args__ = (
         Index("ix_documents_customer_status", "customer_id", "status"),
@@ -66,6 +83,10 @@ class Document(db.Model):
     amount_paid: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
     released_to_portal: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    # When the debtor last opened it through the dossier (staff see "viewed").
+    last_viewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set by a debtor's question, cleared by a staff answer: the "unanswered" filter.
+    awaiting_answer_since: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     customer = relationship("Customer")
     lines: Mapped[list["DocumentLine"]] = relationship(
@@ -73,17 +94,6 @@ class Document(db.Model):
         order_by="DocumentLine.position",
         cascade="all, delete-orphan",
     )
-
-    @property
-    def outstanding(self) -> Decimal:
-        return self.gross_total - self.amount_paid
-
-    def is_overdue(self, today: date) -> bool:
-        return (
-            self.status in UNPAID_STATUSES
-            and self.due_date is not None
-            and self.due_date < today
-        )
 
 
 class DocumentLine(db.Model):

@@ -23,7 +23,21 @@ class PortalUser(db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class PortalAccess(db.Model):
+class AccessStatus:
+    """not_invited / invited / active / revoked: shared by the entity and list rows."""
+
+    __slots__ = ()
+
+    @property
+    def status(self) -> str:
+        if self.revoked_at:
+            return "revoked"
+        if self.accepted_at:
+            return "active"
+        return "invited" if self.invited_at else "not_invited"
+
+
+class PortalAccess(AccessStatus, db.Model):
     """One login's access to one customer, with its invitation and notification settings."""
 
     __tablename__ = "portal_accesses"
@@ -49,13 +63,6 @@ class PortalAccess(db.Model):
 
     user: Mapped[PortalUser] = relationship()
 
-    @property
-    def status(self) -> str:
-        if self.revoked_at:
-            return "revoked"
-        if self.accepted_at:
-            return "active"
-        return "invited" if self.invited_at else "not_invited"
 
 
 class PasswordReset(db.Model):

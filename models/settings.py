@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from sqlalchemy import Boolean, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.db import db
+from models.db import Money, db
 
+PAYMENT_PROVIDERS = ("test", "mollie", "stripe")
+DOSSIER_CHECKS = ("none", "postal_code", "customer_number")
 CURRENCIES = ("EUR", "USD", "GBP", "CHF", "DKK", "SEK", "NOK", "PLN", "CZK")
 
 
@@ -20,8 +24,27 @@ class BusinessSettings(db.Model):
     sender_email: Mapped[str | None] = mapped_column(String(254))
     default_currency: Mapped[str] = mapped_column(String(3), default="EUR")
     # The logo lives in the database so any web process can serve it (no shared disk).
-    logo: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Deferred: every page reads the settings, only the logo route needs the bytes.
+    logo: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     logo_content_type: Mapped[str | None] = mapped_column(String(40))
     logo_version: Mapped[int] = mapped_column(Integer, default=0)
     # Portal access for customers created from now on (Billomat's default switch).
     portal_access_default: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+
+    # The online dossier (/d/<token>).
+    # Asked before documents are shown: nothing, the postal code or the customer number.
+    dossier_check: Mapped[str] = mapped_column(String(20), default="none", server_default="none")
+    allow_payments: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    allow_questions: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    # Which provider the Pay buttons use; its keys come from the environment.
+    payment_provider: Mapped[str] = mapped_column(String(20), default="test", server_default="test")
+    # Instalment plans: limits, and up to which total a request is approved without staff.
+    allow_instalments: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    instalment_max_count: Mapped[int] = mapped_column(Integer, default=6, server_default="6")
+    instalment_min_amount: Mapped[Decimal] = mapped_column(Money(), default=Decimal("25.00"), server_default="2500")
+    instalment_auto_approve_up_to: Mapped[Decimal] = mapped_column(
+        Money(), default=Decimal("500.00"), server_default="50000"
+    )
+    # Letters print a request for an e-mail address when none is known.
+    letter_invoice_asks_email: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    letter_reminder_asks_email: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")

@@ -21,3 +21,5 @@ def logo():
 
 
 from portal import contacts, dossier, views  # noqa: E402,F401  (register /d/<token>, /portal/…)
+from portal import dossier_instalments, dossier_questions  # noqa: E402,F401  (questions and instalment plans on /d/<token>)
+from portal import dossier_payments  # noqa: E402,F401  (pay, test checkout, webhooks, `payments` CLI)

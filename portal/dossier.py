@@ -1,39 +1,150 @@
-"""/d/<token>: the dossier a debtor opens from an e-mail or letter, without a login."""
+"""/d/<token>: the dossier a debtor opens from an e-mail or letter, without a login.
+
+Every route here starts with `open_dossier(token)`: unknown, revoked and forged tokens
+all get the same 404, lookups are rate-limited per IP, and a document is only ever looked
+up together with the link's own customer (an invoice id in the URL proves nothing).
+Pay, questions and instalment routes (portal/dossier_*.py) use the same entry point.
+"""
 
 from __future__ import annotations
 
-from flask import abort, current_app, g
+from dataclasses import dataclass
+from datetime import date
+
+from flask import abort, current_app, g, redirect, request, session, url_for
+from flask_babel import gettext as _
 
 from models.customers import Customer
-from models.db import db, now_utc
-from models.services import dossier
+from models.db import db
+from models.documents import Document
+from models.dossier import DossierLink
+from models.services import dossier, provided_email
 from models.services.customers import open_invoices
-from models.services.settings import get_settings
+from models.services.errors import DomainError
+from models.settings import BusinessSettings
 from portal import bp
+from portal.forms import DossierCheckForm, ProvideEmailForm
 from web.extensions import limiter
+from web.errors import MAX_ID
+from web.forms import attach_error
 from web.rendering import render
 
+_VERIFIED = "dossier_verified"  # session: public ids of links whose check was passed
+dossier_limit = limiter.shared_limit(lambda: current_app.config["DOSSIER_LIMIT_PER_IP"], scope="dossier")
 
-@bp.get("/d/<token>")
-@limiter.limit(lambda: current_app.config["DOSSIER_LIMIT_PER_IP"])
-def dossier_page(token: str):
-    """Unknown, revoked and forged tokens all get the same 404."""
-    link = dossier.resolve(token)
-    if link is None:
+
+@dataclass
+class Dossier:
+    token: str
+    link: DossierLink
+    customer: Customer
+    settings: BusinessSettings
+
+    @property
+    def verified(self) -> bool:
+        return not dossier.needs_check(self.settings, self.customer) or self.link.public_id in session.get(_VERIFIED, ())
+
+
+def open_dossier(token: str, *, verified: bool = True) -> Dossier:
+    """The link's dossier, or a 404; with `verified` the check must have been passed
+    (else the debtor is sent to the page, which asks for it)."""
+    found = dossier.resolve(token)
+    if found is None:
         abort(404)
-    customer = db.session.get(Customer, link.customer_id)
-    if customer is None or customer.archived_at is not None:
-        abort(404)
+    link, customer, settings = found
     g.customer_language = customer.language
-    invoices, outstanding = open_invoices(customer, released_only=True)
-    response = render(
-        "portal/dossier.html", customer=customer, invoices=invoices,
-        outstanding=outstanding, business=get_settings(),
-    )
-    # After rendering: a commit expires every loaded object (one reload per invoice).
-    link.last_opened_at = now_utc()
-    db.session.commit()
+    opened = Dossier(token, link, customer, settings)
+    if verified and not opened.verified:
+        abort(redirect(url_for("portal.dossier_page", token=token)))
+    return opened
+
+
+def invoice_of(opened: Dossier, invoice_id: int) -> Document:
+    """The link's own customer's released invoice, else 404 (ids from forms included)."""
+    invoice = dossier.released_invoice(opened.customer, invoice_id) if 0 < invoice_id <= MAX_ID else None
+    if invoice is None:
+        abort(404)
+    return invoice
+
+
+def private(response):
+    """Nothing of a dossier is cached, indexed or leaked through the Referer header."""
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Robots-Tag"] = "noindex, nofollow"
     response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _page(opened: Dossier, *, check_form=None, email_form=None, status: int = 200):
+    context = {"dossier": opened, "customer": opened.customer, "business": opened.settings,
+               "token": opened.token, "check_form": check_form, "email_form": email_form, "today": date.today()}
+    if opened.verified:
+        invoices, outstanding = open_invoices(opened.customer, released_only=True)
+        context.update(invoices=invoices, outstanding=outstanding, paid=dossier.paid_invoices(opened.customer))
+        if email_form is None and not opened.customer.email and not opened.customer.provided_email:
+            context["email_form"] = ProvideEmailForm()
+    elif check_form is None:
+        context["check_form"] = _check_form(opened)
+    return private(render("portal/dossier.html", status=status, **context))
+
+
+def _check_form(opened: Dossier) -> DossierCheckForm:
+    form = DossierCheckForm()
+    if opened.settings.dossier_check == "customer_number":
+        form.answer.label.text = _("Customer number")
+    return form
+
+
+@bp.get("/d/<token>")
+@dossier_limit
+def dossier_page(token: str):
+    opened = open_dossier(token, verified=False)
+    response = _page(opened)
+    if opened.verified and dossier.record_opened(opened.link):
+        db.session.commit()
+    return response
+
+
+@bp.post("/d/<token>/check")
+@dossier_limit
+def dossier_check(token: str):
+    opened = open_dossier(token, verified=False)
+    form = _check_form(opened)
+    if form.validate_on_submit():
+        if dossier.check_passes(opened.settings, opened.customer, form.answer.data):
+            session[_VERIFIED] = [*session.get(_VERIFIED, [])[-9:], opened.link.public_id]
+            return redirect(url_for("portal.dossier_page", token=token))
+        form.answer.errors.append(_("This does not match our records. Check the letter or invoice."))
+    return _page(opened, check_form=form, status=422)
+
+
+@bp.post("/d/<token>/email")
+@dossier_limit
+def dossier_email(token: str):
+    opened = open_dossier(token)
+    form = ProvideEmailForm()
+    if form.validate_on_submit():
+        try:
+            provided_email.provide(opened.customer, form.email.data)
+        except DomainError as error:
+            db.session.rollback()
+            attach_error(form, error)
+        else:
+            db.session.commit()
+            return redirect(url_for("portal.dossier_page", token=token, _anchor="email-h"))
+    return _page(opened, email_form=form, status=422)
+
+
+@bp.get("/d/<token>/invoices/<int:invoice_id>")
+@dossier_limit
+def dossier_invoice(token: str, invoice_id: int):
+    """One invoice, printable (the page's print stylesheet hides everything else)."""
+    opened = open_dossier(token)
+    invoice = invoice_of(opened, invoice_id)
+    response = private(render(
+        "portal/dossier_invoice.html", dossier=opened, customer=opened.customer, business=opened.settings,
+        token=token, invoice=invoice, print_view=request.args.get("print") == "1", today=date.today(),
+    ))
+    dossier.record_viewed(invoice)
+    db.session.commit()
     return response

@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from web.forms import ActionForm  # noqa: F401 (the portal's buttons use the shared one)
+from web.forms import EMAIL, ActionForm, AppForm, strip  # noqa: F401 (ActionForm: the portal's buttons use the shared one)
 
 
 class LoginForm(FlaskForm):
@@ -53,3 +53,16 @@ class NotificationForm(FlaskForm):
     notify_invoice = BooleanField(_l("Invoice e-mails (invoices, payments, reminders)"))
     notify_account = BooleanField(_l("Account e-mails (orders, deliveries, subscription changes)"))
     submit = SubmitField(_l("Save preferences"))
+
+
+class DossierCheckForm(AppForm):
+    """Asked before documents are shown when the business requires it; the label is set
+    by the view (postal code or customer number)."""
+
+    answer = StringField(_l("Postal code"), filters=[strip], validators=[DataRequired(), Length(max=40)])
+    submit = SubmitField(_l("Show my documents"))
+
+
+class ProvideEmailForm(AppForm):
+    email = StringField(_l("Your e-mail address"), filters=[strip], validators=[DataRequired(), *EMAIL])
+    submit = SubmitField(_l("Send my e-mail address"))

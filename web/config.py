@@ -99,8 +99,19 @@ def from_environment(overrides: dict | None = None) -> dict:
         "LOGIN_LIMIT_PER_ACCOUNT": os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per minute"),
         "DOSSIER_LIMIT_PER_IP": os.environ.get("DOSSIER_LIMIT_PER_IP", "60 per minute"),
         "PASSWORD_HASH_PROFILE": os.environ.get("PASSWORD_HASH_PROFILE", "rfc9106-low-memory"),
+        # Payment providers (models/services/providers): a provider without its keys is never offered.
+        "MOLLIE_API_KEY": os.environ.get("MOLLIE_API_KEY", ""),
+        "MOLLIE_API_ENDPOINT": os.environ.get("MOLLIE_API_ENDPOINT", ""),  # empty: Mollie's own
+        "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY", ""),
+        "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", ""),
+        "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE", ""),  # empty: Stripe's own
     }
     config.update(overrides)
+    if "PAYMENTS_TEST_PROVIDER" not in overrides:
+        # The built-in test provider lets a debtor mark invoices paid without paying: on by
+        # default only for a local or test installation, never silently in production.
+        local = urlsplit(config["BASE_URL"]).hostname in {"localhost", "127.0.0.1", "::1"}
+        config["PAYMENTS_TEST_PROVIDER"] = _bool("PAYMENTS_TEST_PROVIDER", local or bool(config.get("TESTING")))
     if "SESSION_COOKIE_SECURE" not in overrides:
         config["SESSION_COOKIE_SECURE"] = urlsplit(config["BASE_URL"]).scheme == "https"
     return config

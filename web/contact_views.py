@@ -167,7 +167,8 @@ def mount(
                 contact = _contact(customer, contact_id)
                 attach_error(form, error)
             else:
-                if db.session.dirty or db.session.new:  # saving unchanged values writes nothing
+                # Saving unchanged values writes nothing (and keeps the loaded row for the answer).
+                if db.session.new or any(db.session.is_modified(obj) for obj in db.session.dirty):
                     db.session.commit()
                 return answer(customer, urls, "row", contact=contact, focus=True)
         return answer(customer, urls, "form_row", status=422, contact=contact, editing={contact.id: form})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import render_template
+from flask import abort, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
@@ -20,11 +20,22 @@ MESSAGES = {
 }
 
 
+# Ids are INTEGER columns: PostgreSQL refuses a larger parameter, SQLite overflows above 2**63.
+MAX_ID = 2**31 - 1
+
+
+def refuse_impossible_ids() -> None:
+    """An id in a URL beyond any stored id is simply not found (not a database error, a 500)."""
+    if any(isinstance(v, int) and v > MAX_ID for v in (request.view_args or {}).values()):
+        abort(404)
+
+
 def _page(status: int, message: str | None = None):
     return render_template("error.html", status=status, message=message or MESSAGES[status]()), status
 
 
 def register(app) -> None:
+    app.before_request(refuse_impossible_ids)
     for status in (400, 403, 404, 405, 413, 429):
         app.register_error_handler(status, lambda e, s=status: _page(s))
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, has_request_context, request
+from flask import Flask, current_app, g, has_request_context, request
+from flask_babel import get_locale, get_translations
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from babel.support import NullTranslations
 
 LANGUAGE_NAMES = {"en": "English", "nl": "Nederlands", "de": "Deutsch"}
 
@@ -19,6 +21,40 @@ def select_locale() -> str:
     return request.accept_languages.best_match(current_app.config["LANGUAGES"]) or "en"
 
 
+def _current() -> tuple[object, str, NullTranslations]:
+    """(locale, its id, its catalogue), looked up once per request and locale.
+
+    Flask-Babel finds the locale and catalogue anew for every string and every formatted
+    amount (several `g` proxy lookups each); a page has a hundred or more. This reads the
+    locale Flask-Babel already chose for this request (it keeps it on `g._flask_babel`,
+    and `force_locale` replaces it there) and keys the cache by that Locale object, so a
+    mail in the customer's language gets its own entry.
+    """
+    real_g = g._get_current_object()
+    state = real_g.__dict__
+    babel_state = state.get("_flask_babel")
+    locale = getattr(babel_state, "babel_locale", None) or get_locale()
+    cached = state.get("_dossier_i18n")
+    if cached is None or cached[0] is not locale:
+        cached = state["_dossier_i18n"] = (locale, str(locale or "en"), get_translations())
+    return cached
+
+
+def current_locale_id() -> str:
+    return _current()[1] if g else "en"
+
+
+def install_template_gettext(app: Flask) -> None:
+    """Replace Flask-Babel's template callables with ones that use the cached catalogue."""
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: _current()[2].ugettext(s),
+        ngettext=lambda s, p, n: _current()[2].ungettext(s, p, n),
+        pgettext=lambda c, s: _current()[2].upgettext(c, s),
+        npgettext=lambda c, s, p, n: _current()[2].unpgettext(c, s, p, n),
+        newstyle=True,
+    )
+
+
 AUDIT_LABELS = {
     "customer.created": _l("Customer created"),
     "customer.updated": _l("Customer updated"),
@@ -31,6 +67,9 @@ AUDIT_LABELS = {
     "account_notice.sent": _l("Account notice sent"),
     "email.resent": _l("E-mail queued again"),
     "dossier_link.rotated": _l("New dossier link issued"),
+    "payment.received": _l("Payment received"),
+    "payment.mismatch": _l("Payment not booked: amount or currency differs"),
+    "letter.printed": _l("Letter printed"),
     "portal_login.added": _l("Portal login added"),
     "portal_login.enabled": _l("Portal login turned on"),
     "portal_login.revoked": _l("Portal login turned off"),
@@ -42,6 +81,14 @@ AUDIT_LABELS = {
     "contact.added": _l("Contact person added"),
     "contact.updated": _l("Contact person updated"),
     "contact.removed": _l("Contact person removed"),
+    "question.asked": _l("Question asked on the dossier"),
+    "question.answered": _l("Question answered"),
+    "instalment_plan.requested": _l("Instalment plan requested"),
+    "instalment_plan.approved": _l("Instalment plan approved"),
+    "instalment_plan.declined": _l("Instalment plan declined"),
+    "instalment_plan.cancelled": _l("Instalment plan cancelled"),
+    "customer.email_adopted": _l("Provided e-mail address adopted"),
+    "customer.email_dismissed": _l("Provided e-mail address dismissed"),
 }
 
 
@@ -77,7 +124,14 @@ MAIL_STATUS_LABELS = {
 EMAIL_TEMPLATE_LABELS = {
     "invoice_issued": _l("Invoice"),
     "invoice_reminder": _l("Payment reminder"),
+    "payment_received": _l("Payment received"),
     "account_notice": _l("Account notice"),
+    "question_answered": _l("Answer to a question"),
+    "instalment_confirmed": _l("Instalment plan confirmed"),
+    "instalment_requested": _l("Instalment plan requested"),
+    "instalment_approved": _l("Instalment plan approved"),
+    "instalment_declined": _l("Instalment plan declined"),
+    "instalment_cancelled": _l("Instalment plan cancelled"),
 }
 
 

@@ -6,7 +6,7 @@ anything else is reported as not found, so IDs in URLs prove nothing.
 
 from __future__ import annotations
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.sql import ColumnElement
 
 from models.customers import Customer, customer_assignments
@@ -30,8 +30,21 @@ def visible(stmt, staff: StaffUser):
     return stmt if clause is None else stmt.where(clause)
 
 
+# Built once: the customer page's first query, on every tab.
+_CUSTOMER = select(Customer).where(Customer.id == bindparam("customer_id"))
+_ASSIGNED_CUSTOMER = _CUSTOMER.where(
+    exists().where(
+        customer_assignments.c.customer_id == Customer.id,
+        customer_assignments.c.staff_user_id == bindparam("staff_id"),
+    )
+)
+
+
 def get_customer(staff: StaffUser, customer_id: int) -> Customer:
-    customer = db.session.scalar(visible(select(Customer).where(Customer.id == customer_id), staff))
+    if staff.sees_all_customers:
+        customer = db.session.scalar(_CUSTOMER, {"customer_id": customer_id})
+    else:
+        customer = db.session.scalar(_ASSIGNED_CUSTOMER, {"customer_id": customer_id, "staff_id": staff.id})
     if customer is None:
         raise NotFound()
     return customer

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any, Sequence
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy import Row, Select, bindparam, func, or_, select
+from sqlalchemy.orm import selectinload
 
 from models.customers import (
     Customer,
@@ -19,7 +20,7 @@ from models.customers import (
     Tag,
 )
 from models.db import db, now_utc
-from models.documents import UNPAID_STATUSES, Document, DocumentKind
+from models.documents import UNPAID_STATUSES, Document, DocumentKind, DocumentStatus, Payable
 from models.services import audit
 from models.services.access import visible
 from models.services.counters import next_value
@@ -278,35 +279,61 @@ def add_note(actor: StaffUser, customer: Customer, body: str) -> Note:
     return note
 
 
-def latest_notes(customer: Customer, limit: int | None = 5) -> list[Note]:
-    stmt = (
-        select(Note)
-        .options(joinedload(Note.author))
-        .where(Note.customer_id == customer.id)
-        .order_by(Note.created_at.desc(), Note.id.desc())
+# Lists read plain columns through statements built once: building and caching a
+# select() per call, and an ORM entity per row, cost more than the query itself.
+
+_NOTES = (
+    select(Note.id, Note.body, Note.created_at, StaffUser.name.label("author_name"))
+    .outerjoin(StaffUser, Note.author_id == StaffUser.id)
+    .where(Note.customer_id == bindparam("customer_id"))
+    .order_by(Note.created_at.desc(), Note.id.desc())
+)
+_LATEST_NOTES = _NOTES.limit(5)
+
+
+def latest_notes(customer: Customer, limit: int | None = 5) -> Sequence[Row]:
+    """(id, body, created_at, author_name): author_name is None once the author is gone."""
+    stmt = _LATEST_NOTES if limit == 5 else _NOTES.limit(limit) if limit else _NOTES
+    return db.session.execute(stmt, {"customer_id": customer.id}).all()
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceSummary(Payable):
+    """An invoice as lists show it."""
+
+    id: int
+    number: str
+    issue_date: date
+    due_date: date | None
+    currency: str
+    status: DocumentStatus
+    gross_total: Decimal
+    amount_paid: Decimal
+
+
+# In InvoiceSummary's field order: select(*SUMMARY_COLUMNS) rows build one directly.
+SUMMARY_COLUMNS = (Document.id, Document.number, Document.issue_date, Document.due_date, Document.currency,
+                   Document.status, Document.gross_total, Document.amount_paid)
+
+_OPEN_INVOICES = (
+    select(*SUMMARY_COLUMNS)
+    .where(
+        Document.customer_id == bindparam("customer_id"),
+        Document.kind == DocumentKind.invoice,
+        Document.status.in_(UNPAID_STATUSES),
     )
-    if limit:
-        stmt = stmt.limit(limit)
-    return list(db.session.scalars(stmt))
+    .order_by(Document.due_date, Document.id)
+)
+_RELEASED_OPEN_INVOICES = _OPEN_INVOICES.where(Document.released_to_portal.is_(True))
 
 
-def open_invoices(customer: Customer, released_only: bool = False) -> tuple[list[Document], dict[str, Decimal]]:
+def open_invoices(customer: Customer, released_only: bool = False) -> tuple[list[InvoiceSummary], dict[str, Decimal]]:
     """Unpaid invoices of a customer, oldest due first, and what is outstanding per currency.
 
     `released_only`: what the customer may see (portal, dossier link).
     """
-    stmt = (
-        select(Document)
-        .where(
-            Document.customer_id == customer.id,
-            Document.kind == DocumentKind.invoice,
-            Document.status.in_(UNPAID_STATUSES),
-        )
-        .order_by(Document.due_date, Document.id)
-    )
-    if released_only:
-        stmt = stmt.where(Document.released_to_portal.is_(True))
-    invoices = list(db.session.scalars(stmt))
+    stmt = _RELEASED_OPEN_INVOICES if released_only else _OPEN_INVOICES
+    invoices = [InvoiceSummary(*row) for row in db.session.execute(stmt, {"customer_id": customer.id})]
     outstanding: dict[str, Decimal] = {}
     for invoice in invoices:
         outstanding[invoice.currency] = outstanding.get(invoice.currency, Decimal("0.00")) + invoice.outstanding

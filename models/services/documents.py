@@ -34,7 +34,9 @@ MAX_TOTAL = Decimal("1e16")
 
 # Filters of the invoice list. "overdue" is derived from the due date, not stored.
 STATUS_FILTERS = ("open", "partially_paid", "paid", "overdue", "cancelled")
-ATTENTION_FILTERS = ("no_email",)
+# "provided_email": the debtor left an address on the dossier page that staff have not
+# adopted or dismissed yet; "questions": a debtor's question waits for an answer.
+ATTENTION_FILTERS = ("no_email", "provided_email", "questions")
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,10 @@ def list_invoices(
         conditions.append(Document.status == DocumentStatus(status))
     if attention == "no_email":
         conditions += [Customer.email.is_(None), Document.status.in_(UNPAID_STATUSES)]
+    elif attention == "provided_email":
+        conditions += [Customer.provided_email.is_not(None), Document.status.in_(UNPAID_STATUSES)]
+    elif attention == "questions":
+        conditions.append(Document.awaiting_answer_since.is_not(None))
     query = (query or "").strip().lower()
     if query:
         conditions.append(Document.number.contains(query, autoescape=True))

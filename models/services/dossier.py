@@ -1,4 +1,5 @@
-"""Dossier link tokens: issue, rotate, resolve. The one place tokens are made and checked."""
+"""The dossier link: tokens (issue, rotate, resolve: the one place they are made and
+checked), the optional postal-code / customer-number check, and what a link may reach."""
 
 from __future__ import annotations
 
@@ -6,13 +7,18 @@ import base64
 import hashlib
 import hmac
 import secrets
+from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, true, update
 
 from models.customers import Customer
 from models.db import db, now_utc
+from models.documents import Document, DocumentKind, DocumentStatus
 from models.dossier import DossierLink
+from models.services.customers import SUMMARY_COLUMNS, InvoiceSummary
+from models.services.settings import get_settings
+from models.settings import BusinessSettings
 from models.services import audit
 from models.staff import StaffUser
 
@@ -62,16 +68,99 @@ def rotate(actor: StaffUser, customer: Customer) -> DossierLink:
     return new
 
 
-def resolve(token: str) -> DossierLink | None:
-    """The active link for a token, or None for anything unknown, revoked or forged."""
+# The business settings (one row, or none yet) come along: every dossier page needs them.
+_LIVE_LINK = (
+    select(DossierLink, Customer, BusinessSettings)
+    .join(Customer, Customer.id == DossierLink.customer_id)
+    .outerjoin(BusinessSettings, true())
+    .where(DossierLink.public_id == bindparam("public_id"), DossierLink.revoked_at.is_(None),
+           Customer.archived_at.is_(None))
+    .order_by(BusinessSettings.id)
+    .limit(1)
+)
+
+
+def resolve(token: str) -> tuple[DossierLink, Customer, BusinessSettings] | None:
+    """The active link for a token, its customer and the business settings, or None for
+    anything unknown, revoked, forged, or of an archived customer. One query: every
+    dossier request starts here."""
     public_id, sep, signature = (token or "").partition(_SEPARATOR)
     if not sep or len(public_id) != 22 or len(signature) != 22:
         return None
     expected = _signature(public_id)
     if not hmac.compare_digest(expected, signature):
         return None
-    return db.session.scalar(
-        select(DossierLink).where(
-            DossierLink.public_id == public_id, DossierLink.revoked_at.is_(None)
-        )
+    row = db.session.execute(_LIVE_LINK, {"public_id": public_id}).first()
+    if row is None:
+        return None
+    return row[0], row[1], row[2] if row[2] is not None else get_settings()
+
+
+# --- the check before documents are shown (Payt's postcode check for letters) ----------
+
+def _normalised(value: str | None) -> str:
+    return "".join((value or "").split()).upper()
+
+
+def needs_check(settings: BusinessSettings, customer: Customer) -> bool:
+    """A check is only asked when the customer has the value to check against."""
+    if settings.dossier_check == "postal_code":
+        return bool(_normalised(customer.postal_code))
+    return settings.dossier_check == "customer_number"
+
+
+def check_passes(settings: BusinessSettings, customer: Customer, answer: str) -> bool:
+    expected = customer.postal_code if settings.dossier_check == "postal_code" else customer.number
+    given, wanted = _normalised(answer)[:40], _normalised(expected)
+    return bool(wanted) and hmac.compare_digest(given.encode(), wanted.encode())
+
+
+# --- what one link reaches: only its own customer's released invoices -----------------
+
+_RELEASED_INVOICE = select(Document).where(
+    Document.id == bindparam("document_id"),
+    Document.customer_id == bindparam("customer_id"),
+    Document.kind == DocumentKind.invoice,
+    Document.released_to_portal.is_(True),
+    Document.status != DocumentStatus.cancelled,
+)
+
+
+def released_invoice(customer: Customer, document_id: int) -> Document | None:
+    """The invoice if it belongs to this customer and may be shown, else None (a 404)."""
+    return db.session.scalar(_RELEASED_INVOICE, {"document_id": document_id, "customer_id": customer.id})
+
+
+_PAID_INVOICES = (
+    select(*SUMMARY_COLUMNS)
+    .where(
+        Document.customer_id == bindparam("customer_id"),
+        Document.kind == DocumentKind.invoice,
+        Document.released_to_portal.is_(True),
+        Document.status == DocumentStatus.paid,
     )
+    .order_by(Document.issue_date.desc(), Document.id.desc())
+    .limit(50)
+)
+
+
+def paid_invoices(customer: Customer) -> list[InvoiceSummary]:
+    """The payment history the dossier shows: the 50 latest paid invoices."""
+    return [InvoiceSummary(*row) for row in db.session.execute(_PAID_INVOICES, {"customer_id": customer.id})]
+
+
+OPENED_RESOLUTION = timedelta(minutes=1)
+
+
+def record_opened(link: DossierLink) -> bool:
+    """Staff see when the dossier was last opened, to the minute: a reload within the
+    minute writes nothing (no write per page view). One UPDATE, no entity reload."""
+    now = now_utc()
+    if link.last_opened_at is not None and now - link.last_opened_at < OPENED_RESOLUTION:
+        return False
+    db.session.execute(update(DossierLink).where(DossierLink.id == link.id).values(last_opened_at=now))
+    return True
+
+
+def record_viewed(document: Document) -> None:
+    document.last_viewed_at = now_utc()

@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from models.customers import Customer
 from models.documents import UNPAID_STATUSES, Document, DocumentKind, DocumentStatus
 from models.outbox import MailCategory, OutboundEmail
-from models.services import audit, outbox
+from models.services import audit, instalments, outbox
 from models.services.errors import DomainError
 from models.staff import StaffUser
 
@@ -31,6 +31,8 @@ def send_invoice(actor: StaffUser, invoice: Document) -> OutboundEmail:
 def send_reminder(actor: StaffUser, invoice: Document) -> OutboundEmail:
     if invoice.kind != DocumentKind.invoice or invoice.status not in UNPAID_STATUSES:
         raise DomainError(_l("Only an unpaid invoice gets a reminder."))
+    if instalments.covers(invoice):
+        raise DomainError(_l("Reminders for this invoice pause while its instalment plan runs."))
     email = outbox.queue_customer_email(
         invoice.customer, MailCategory.invoice, "invoice_reminder", document=invoice
     )

@@ -6,10 +6,11 @@ after that transaction commits (see mailers.queue), so a rolled-back event sends
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Row, and_, bindparam, or_, select, update
 
 from models.customers import Customer
 from models.db import db, now_utc
@@ -74,26 +75,87 @@ def _add(email: OutboundEmail) -> OutboundEmail:
     return email
 
 
+def _claimable(now: datetime):
+    """Queued and due, or claimed by a worker presumed dead (its claim older than the lease)."""
+    return or_(
+        and_(
+            OutboundEmail.status == MailStatus.queued,
+            or_(OutboundEmail.next_attempt_at.is_(None), OutboundEmail.next_attempt_at <= now),
+        ),
+        and_(OutboundEmail.status == MailStatus.sending, OutboundEmail.claimed_at < now - CLAIM_LEASE),
+    )
+
+
 def claim(email_id: int, now: datetime | None = None) -> bool:
     """Atomically take a row for sending. False: sent, failed, or another worker has it."""
+    return bool(claim_batch([email_id], now))
+
+
+# What a worker needs of a claimed row to route and build it (no ORM object per row).
+CLAIMED_COLUMNS = (
+    OutboundEmail.id, OutboundEmail.customer_id, OutboundEmail.document_id, OutboundEmail.category,
+    OutboundEmail.template, OutboundEmail.to_address, OutboundEmail.context, OutboundEmail.attempts,
+)
+
+
+def claim_batch(email_ids: Sequence[int], now: datetime | None = None) -> list[Row]:
+    """Atomically take those of the rows that are claimable, in one UPDATE … RETURNING, and
+    commit. Rows sent, failed, not yet due or held by a live worker are left out."""
+    if not email_ids:
+        return []
     now = now or now_utc()
-    result = db.session.execute(
+    rows = db.session.execute(
         update(OutboundEmail)
-        .where(
-            OutboundEmail.id == email_id,
-            or_(
-                and_(
-                    OutboundEmail.status == MailStatus.queued,
-                    or_(OutboundEmail.next_attempt_at.is_(None), OutboundEmail.next_attempt_at <= now),
-                ),
-                and_(OutboundEmail.status == MailStatus.sending, OutboundEmail.claimed_at < now - CLAIM_LEASE),
-            ),
-        )
+        .where(OutboundEmail.id.in_(sorted(set(email_ids))), _claimable(now))
         .values(status=MailStatus.sending, claimed_at=now, attempts=OutboundEmail.attempts + 1)
+        .returning(*CLAIMED_COLUMNS)
         .execution_options(synchronize_session=False)
-    )
+    ).all()
     db.session.commit()
-    return result.rowcount == 1
+    return sorted(rows, key=lambda row: row.id)
+
+
+def extend_claims(email_ids: Sequence[int], now: datetime | None = None) -> None:
+    """A live worker renews its claim on rows it still holds, so the lease never runs out
+    under a slow batch (the caller commits)."""
+    if email_ids:
+        db.session.execute(
+            update(OutboundEmail)
+            .where(OutboundEmail.id.in_(sorted(email_ids)), OutboundEmail.status == MailStatus.sending)
+            .values(claimed_at=now or now_utc())
+            .execution_options(synchronize_session=False)
+        )
+
+
+_BY_ID = OutboundEmail.__table__.c.id == bindparam("_id")
+
+
+def record(outcomes: Sequence[dict[str, Any]]) -> None:
+    """Write many rows' outcomes (dicts of `id` and the columns to set, as made by
+    sent_values / failed_values / retry_values) with one executemany per kind; the caller
+    commits. Core, not the ORM: no object per row."""
+    by_keys: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for outcome in outcomes:
+        params = {("_id" if key == "id" else key): value for key, value in outcome.items()}
+        by_keys.setdefault(tuple(sorted(params)), []).append(params)
+    for group in by_keys.values():
+        db.session.execute(update(OutboundEmail.__table__).where(_BY_ID), group)
+
+
+def sent_values(email_id: int, *, subject: str, to: list[str], cc: list[str], refused: dict[str, str],
+                message_id: str, now: datetime | None = None) -> dict[str, Any]:
+    return {"id": email_id, "status": MailStatus.sent, "subject": subject[:300], "recipients_to": to,
+            "recipients_cc": cc, "refused": refused, "message_id": message_id, "sent_at": now or now_utc(),
+            "last_error": None}
+
+
+def failed_values(email_id: int, error: str) -> dict[str, Any]:
+    return {"id": email_id, "status": MailStatus.failed, "last_error": error}
+
+
+def retry_values(email_id: int, error: str, delay: timedelta) -> dict[str, Any]:
+    return {"id": email_id, "status": MailStatus.queued, "last_error": error,
+            "next_attempt_at": now_utc() + delay}
 
 
 def mark_sent(email: OutboundEmail, *, subject: str, to: list[str], cc: list[str],
@@ -135,28 +197,24 @@ def due_ids(now: datetime | None = None, limit: int = 5000) -> list[int]:
     now = now or now_utc()
     return list(
         db.session.scalars(
-            select(OutboundEmail.id)
-            .where(
-                or_(
-                    and_(
-                        OutboundEmail.status == MailStatus.queued,
-                        or_(OutboundEmail.next_attempt_at.is_(None), OutboundEmail.next_attempt_at <= now),
-                    ),
-                    and_(OutboundEmail.status == MailStatus.sending, OutboundEmail.claimed_at < now - CLAIM_LEASE),
-                )
-            )
-            .order_by(OutboundEmail.id)
-            .limit(limit)
+            select(OutboundEmail.id).where(_claimable(now)).order_by(OutboundEmail.id).limit(limit)
         )
     )
 
 
-def for_customer(customer: Customer, limit: int | None = None) -> list[OutboundEmail]:
-    stmt = (
-        select(OutboundEmail)
-        .where(OutboundEmail.customer_id == customer.id)
-        .order_by(OutboundEmail.created_at.desc(), OutboundEmail.id.desc())
-    )
-    if limit:
-        stmt = stmt.limit(limit)
-    return list(db.session.scalars(stmt))
+# The e-mail log's columns only, through a statement built once (the customer Overview
+# shows the five latest on every view).
+_LOG = (
+    select(OutboundEmail.id, OutboundEmail.created_at, OutboundEmail.subject, OutboundEmail.template,
+           OutboundEmail.status, OutboundEmail.last_error, OutboundEmail.refused,
+           OutboundEmail.recipients_to, OutboundEmail.recipients_cc)
+    .where(OutboundEmail.customer_id == bindparam("customer_id"))
+    .order_by(OutboundEmail.created_at.desc(), OutboundEmail.id.desc())
+)
+_LATEST = _LOG.limit(5)
+
+
+def for_customer(customer: Customer, limit: int | None = None) -> Sequence[Row]:
+    """The customer's e-mail log, newest first: rows of the columns the log shows."""
+    stmt = _LATEST if limit == 5 else _LOG.limit(limit) if limit else _LOG
+    return db.session.execute(stmt, {"customer_id": customer.id}).all()

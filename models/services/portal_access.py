@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import contains_eager
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from models.customers import Customer
 from models.db import db, now_utc
-from models.portal_access import PasswordReset, PortalAccess, PortalUser
+from models.portal_access import AccessStatus, PasswordReset, PortalAccess, PortalUser
 from models.services import audit, outbox, passwords
 from models.services.errors import DomainError
 from models.staff import StaffUser
@@ -76,6 +77,29 @@ def accesses_for_customer(customer: Customer) -> list[PortalAccess]:
             .order_by(PortalUser.email)
         )
     )
+
+
+@dataclass(frozen=True, slots=True)
+class LoginActivity(AccessStatus):
+    email: str
+    invited_at: datetime | None
+    accepted_at: datetime | None
+    revoked_at: datetime | None
+    last_login_at: datetime | None
+
+
+_LOGIN_ACTIVITY = (
+    select(PortalUser.email, PortalAccess.invited_at, PortalAccess.accepted_at, PortalAccess.revoked_at,
+           PortalAccess.last_login_at)
+    .join(PortalAccess.user)
+    .where(PortalAccess.customer_id == bindparam("customer_id"))
+    .order_by(PortalUser.email)
+)
+
+
+def login_activity(customer: Customer) -> list[LoginActivity]:
+    """The customer overview's summary: who can log in, and when they last did."""
+    return [LoginActivity(*row) for row in db.session.execute(_LOGIN_ACTIVITY, {"customer_id": customer.id})]
 
 
 def get_access(customer: Customer, access_id: int) -> PortalAccess | None:
@@ -297,27 +321,6 @@ def pending_invitation(customer: Customer, addresses: list[str]) -> PortalAccess
             PortalUser.email.in_(wanted),
         )
         .limit(1)
-    )
-
-
-def notified_logins(customer: Customer, category: str) -> list[str]:
-    """Addresses of active logins that want e-mail of this category (routing adds them as To)."""
-    if not customer.portal_access:
-        return []
-    wanted = PortalAccess.notify_invoice if category == "invoice" else PortalAccess.notify_account
-    return list(
-        db.session.scalars(
-            select(PortalUser.email)
-            .join(PortalAccess, PortalAccess.portal_user_id == PortalUser.id)
-            .where(
-                PortalAccess.customer_id == customer.id,
-                PortalAccess.accepted_at.is_not(None),
-                PortalAccess.revoked_at.is_(None),
-                PortalAccess.notify.is_(True),
-                wanted.is_(True),
-            )
-            .order_by(PortalUser.email)
-        )
     )
 
 

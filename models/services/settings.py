@@ -8,7 +8,7 @@ from sqlalchemy import select
 from models.db import db
 from models.services import audit
 from models.services.errors import DomainError
-from models.settings import BusinessSettings
+from models.settings import DOSSIER_CHECKS, PAYMENT_PROVIDERS, BusinessSettings
 from models.staff import StaffUser
 
 LOGO_TYPES = {"image/png", "image/jpeg", "image/webp", "image/gif"}
@@ -20,7 +20,11 @@ _SIGNATURES = {
     b"GIF89a": "image/gif",
 }
 TEXT_FIELDS = ("business_name", "address", "sender_name", "sender_email", "default_currency")
-FLAG_FIELDS = ("portal_access_default",)
+FLAG_FIELDS = ("portal_access_default", "allow_payments", "allow_questions", "allow_instalments",
+               "letter_invoice_asks_email", "letter_reminder_asks_email")
+# Left out of a form post (or empty): the saved value stays.
+VALUE_FIELDS = ("instalment_max_count", "instalment_min_amount", "instalment_auto_approve_up_to")
+CHOICE_FIELDS = {"dossier_check": DOSSIER_CHECKS, "payment_provider": PAYMENT_PROVIDERS}
 
 
 def get_settings(for_update: bool = False) -> BusinessSettings:
@@ -30,9 +34,12 @@ def get_settings(for_update: bool = False) -> BusinessSettings:
     """
     settings = db.session.scalar(select(BusinessSettings).limit(1))
     if settings is None:
-        settings = BusinessSettings(
-            business_name="My business", default_currency="EUR", portal_access_default=True, logo_version=0
-        )
+        # Column defaults apply on INSERT only; an unsaved row needs them now.
+        settings = BusinessSettings(**{
+            column.key: column.default.arg
+            for column in BusinessSettings.__table__.columns
+            if column.default is not None and column.default.is_scalar
+        })
         if for_update:
             db.session.add(settings)
             db.session.flush()
@@ -53,7 +60,8 @@ def update_settings(
     actor: StaffUser, values: dict, logo: bytes | None = None, remove_logo: bool = False
 ) -> BusinessSettings:
     settings = get_settings(for_update=True)
-    before = {name: getattr(settings, name) for name in TEXT_FIELDS + FLAG_FIELDS}
+    audited = TEXT_FIELDS + FLAG_FIELDS + VALUE_FIELDS + tuple(CHOICE_FIELDS)
+    before = {name: getattr(settings, name) for name in audited}
     if logo:
         if len(logo) > LOGO_MAX_BYTES:
             raise DomainError(_l("The logo may be at most 512 KB."), field="logo")
@@ -72,8 +80,16 @@ def update_settings(
     for name in FLAG_FIELDS:
         if name in values:
             setattr(settings, name, bool(values[name]))
+    for name in VALUE_FIELDS:
+        if values.get(name) is not None:
+            setattr(settings, name, values[name])
+    for name, allowed in CHOICE_FIELDS.items():
+        if name in values:
+            if values[name] not in allowed:
+                raise DomainError(_l("Choose one of the options."), field=name)
+            setattr(settings, name, values[name])
     settings.business_name = settings.business_name or "My business"
-    changes = audit.diff(before, {name: getattr(settings, name) for name in TEXT_FIELDS + FLAG_FIELDS})
+    changes = audit.diff(before, {name: getattr(settings, name) for name in audited})
     if logo or remove_logo:
         changes["logo"] = ["", "changed"]
     audit.record(actor, "settings.updated", "settings", settings.id, changes=changes)

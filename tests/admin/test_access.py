@@ -7,6 +7,7 @@ and says what to add) without anyone remembering to extend this file.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from models.contacts import ContactPerson
 from models.customers import Customer, CustomFieldDefinition
 from models.db import db
+from models.instalments import InstalmentPlan, PlanStatus
 from models.outbox import MailCategory, OutboundEmail
 from models.portal_access import PortalAccess
 from models.services import outbox
@@ -29,8 +31,12 @@ _ADMIN_RULES = sorted(
     (r for r in _MAP_APP.url_map.iter_rules() if r.endpoint.startswith("admin.")),
     key=lambda r: (r.rule, r.endpoint),
 )
+# Payment providers post webhooks without a session: no CSRF token, authenticated by
+# Stripe's signature or by fetching the payment from Mollie (tests/payments covers them).
+CSRF_EXEMPT = {"portal.payment_webhook"}
 _POST_RULES = sorted(
-    (r for r in _MAP_APP.url_map.iter_rules() if "POST" in r.methods), key=lambda r: (r.rule, r.endpoint)
+    (r for r in _MAP_APP.url_map.iter_rules() if "POST" in r.methods and r.endpoint not in CSRF_EXEMPT),
+    key=lambda r: (r.rule, r.endpoint),
 )
 
 
@@ -39,7 +45,7 @@ def _methods(rule) -> list[str]:
 
 
 # URL arguments that name a customer's record: a route taking one is customer-scoped.
-CUSTOMER_RECORD_IDS = {"customer_id", "invoice_id", "email_id", "contact_id"}
+CUSTOMER_RECORD_IDS = {"customer_id", "invoice_id", "email_id", "contact_id", "plan_id"}
 
 
 def _customer_scoped(rule) -> bool:
@@ -94,6 +100,7 @@ VALID_POST = {
     "admin.customer_notice": lambda w: {"notice": "shipped", "message": "Posted notice"},
     "admin.customer_email_resend": lambda w: {},  # the row is failed: resending queues it again
     "admin.customer_dossier_link": lambda w: {},
+    "admin.customer_provided_email": lambda w: {"action": "dismiss"},
     # Adding a login: an access row, an invitation in the outbox and an audit event.
     "admin.customer_portal_logins": lambda w: {"action": "add", "add-email": "posted.login@example.com"},
     "admin.settings": lambda w: {"business_name": "Posted Business", "default_currency": "USD"},
@@ -128,6 +135,21 @@ VALID_POST = {
     "portal.accept": lambda w: {"password": "a long enough password", "confirm": "a long enough password"},
     "portal.accounts": lambda w: {"customer_id": str(w.mine.id)},
     "portal.preferences": lambda w: {"notify": "y", "notify_invoice": "y"},
+    # The dossier link (tests/dossier covers what they do).
+    "portal.dossier_check": lambda w: {"answer": "1234 AB"},
+    "portal.dossier_email": lambda w: {"email": "provided@example.com"},
+    "portal.dossier_pay": lambda w: {"invoice": "all"},
+    "portal.dossier_test_checkout_outcome": lambda w: {"outcome": "success"},
+    # Questions and instalment plans (tests/questions, tests/instalments cover what they do).
+    "admin.invoice_answer": lambda w: {"body": "Posted answer"},
+    "admin.instalment_plan_approve": lambda w: {},  # each customer's plan is pending (World)
+    "admin.instalment_plan_decline": lambda w: {},
+    "admin.instalment_plan_cancel": lambda w: {},
+    "portal.dossier_ask": lambda w: {"body": "Posted question"},
+    "portal.dossier_instalments_preview": lambda w: {"currency": "EUR", "count": "2",
+                                                     "start_date": date.today().isoformat()},
+    "portal.dossier_instalments_confirm": lambda w: {"currency": "EUR", "count": "2",
+                                                     "start_date": date.today().isoformat(), "total": "121.00"},
 }
 
 
@@ -140,10 +162,13 @@ class World:
     def __init__(self, owner, employee):
         self.owner, self.employee = owner, employee
         self.other = factories.staff(role="employee", name="Otto Other", email="other@example.test")
-        self.mine = factories.customer(assigned_to=[employee], name="Mina Mine", email="mina@example.test")
+        # Each has an address left on its dossier page, which staff may adopt or dismiss.
+        self.mine = factories.customer(assigned_to=[employee], name="Mina Mine", email="mina@example.test",
+                                       provided_email="mina.new@example.com")
         self.mine_too = factories.customer(assigned_to=[employee, self.other], name="Shared Sam")
-        self.theirs = factories.customer(assigned_to=[self.other], name="Theo Theirs", email="theo@example.test")
-        self.nobodys = factories.customer(name="Nora Nobody")
+        self.theirs = factories.customer(assigned_to=[self.other], name="Theo Theirs", email="theo@example.test",
+                                         provided_email="theo.new@example.com")
+        self.nobodys = factories.customer(name="Nora Nobody", provided_email="nora@example.com")
         self.mine_invoice = factories.invoice(self.mine, amount="100.00")
         self.theirs_invoice = factories.invoice(self.theirs, amount="200.00")
         self.nobodys_invoice = factories.invoice(self.nobodys, amount="300.00")
@@ -178,6 +203,14 @@ class World:
                 )
                 db.session.commit()
                 self.access_ids[customer.id] = access.id
+            # One pending instalment plan per customer (covering no invoice: reminders stay allowed).
+            self.plan_ids = {}
+            for customer in (self.mine, self.theirs, self.nobodys):
+                plan = InstalmentPlan(customer_id=customer.id, status=PlanStatus.pending, total=Decimal("100.00"),
+                                      currency="EUR", count=2, start_date=date.today())
+                db.session.add(plan)
+                db.session.commit()
+                self.plan_ids[customer.id] = plan.id
 
     def url(self, endpoint: str, *, visible: bool, customer=None, **override) -> str:
         """The URL of `endpoint` for a customer the employee may (not) see."""
@@ -186,8 +219,8 @@ class World:
                    self.nobodys.id: self.nobodys_invoice}[customer.id]
         values = {"customer_id": customer.id, "invoice_id": invoice.id, "field_id": self.field_id,
                   "user_id": self.employee.id, "email_id": self.email_ids[customer.id],
-                  "contact_id": self.contact_ids[customer.id],
-                  "token": "not-a-real-token", **override}
+                  "contact_id": self.contact_ids[customer.id], "plan_id": self.plan_ids[customer.id],
+                  "token": "not-a-real-token", "payment_id": 1, **override}
         rule = next(r for r in _MAP_APP.url_map.iter_rules() if r.endpoint == endpoint)
         missing = rule.arguments - values.keys()
         assert not missing, f"{rule.rule}: add a test value for {sorted(missing)} in World.url"

@@ -111,8 +111,8 @@ def test_create_invoice_with_exact_totals(app, owner_client, customer):
     headers = [th.get_text(strip=True) for th in soup.find("table").thead.find_all("th")]
     rows = [dict(zip(headers, (td.get_text(strip=True) for td in tr.find_all("td")))) for tr in soup.find("table").tbody.find_all("tr")]
     assert rows == [
-        {"Description": "Software licence", "Quantity": "3", "Unit price": "€19.99", "VAT rate": "21", "Net": "€59.97"},
-        {"Description": "Travel costs", "Quantity": "1", "Unit price": "€0.35", "VAT rate": "9", "Net": "€0.35"},
+        {"Description": "Software licence", "Quantity": "3", "Unit price": "€19.99", "VAT rate": "21%", "Net": "€59.97"},
+        {"Description": "Travel costs", "Quantity": "1", "Unit price": "€0.35", "VAT rate": "9%", "Net": "€0.35"},
     ]
 
 

@@ -311,3 +311,34 @@ def test_new_staff_language_is_used_at_login(app, owner_client):
     assert _new_staff(owner_client, language="nl").status_code == 302
     client = login(app.test_client(), SimpleNamespace(email="nora@example.com"), password="a long enough passphrase")
     assert soup_of(client.get("/admin/customers")).find("html")["lang"] == "nl"
+
+
+def test_online_dossier_settings_are_saved(app, owner_client):
+    soup = owner_client.soup("/admin/settings")
+    assert soup.find("legend", string="Online dossier") and soup.find("legend", string="Letters")
+    assert input_value(soup, "Maximum number of instalments") == "6"
+    data = {**SETTINGS, "dossier_check": "postal_code", "payment_provider": "mollie", "allow_payments": "y",
+            "allow_instalments": "y", "instalment_max_count": "12", "instalment_min_amount": "50.00",
+            "instalment_auto_approve_up_to": "1000.50", "letter_invoice_asks_email": "y"}
+    assert owner_client.post("/admin/settings", data=data).status_code == 302
+    stored = _stored_settings(app)
+    assert (stored.dossier_check, stored.payment_provider, stored.allow_payments, stored.allow_questions,
+            stored.allow_instalments, stored.instalment_max_count, str(stored.instalment_min_amount),
+            str(stored.instalment_auto_approve_up_to), stored.letter_invoice_asks_email,
+            stored.letter_reminder_asks_email) == (
+        "postal_code", "mollie", True, False, True, 12, "50.00", "1000.50", True, False)
+
+
+@pytest.mark.parametrize("field,value,label", [
+    ("instalment_max_count", "1", "Maximum number of instalments"),
+    ("instalment_max_count", "many", "Maximum number of instalments"),
+    ("instalment_min_amount", "NaN", "Minimum instalment amount"),
+    ("instalment_auto_approve_up_to", "-5", "Approve plans automatically up to"),
+    ("dossier_check", "zip", "Before documents are shown, ask for"),
+    ("payment_provider", "paypal", "Payment provider"),
+])
+def test_online_dossier_settings_refuse_bad_values(app, owner_client, field, value, label):
+    response = owner_client.post("/admin/settings", data={**SETTINGS, field: value})
+    assert response.status_code == 422
+    assert field_error(soup_of(response), label)
+    assert _stored_settings(app) is None  # nothing was saved

@@ -252,9 +252,9 @@ def redis_connection(app) -> redis.Redis:
 
 
 def queued_ids(app) -> list[int]:
-    """The outbox ids of the jobs waiting on the mail queue, in order."""
+    """The outbox ids carried by the jobs waiting on the mail queue, in order."""
     with app.app_context():
-        return [job.args[0] for job in mail_queue.mail_queue().get_jobs()]
+        return [email_id for job in mail_queue.mail_queue().get_jobs() for email_id in job.args[0]]
 
 
 def scheduled_count(app) -> int:

@@ -46,8 +46,8 @@ def token_of(url: str) -> str:
     return path_of(url)[len("/d/"):]
 
 
-def invoice_rows(soup) -> list[dict[str, str]]:
-    table = soup.find("table")
+def invoice_rows(soup, section: str = "Open invoices") -> list[dict[str, str]]:
+    table = soup.find("h2", string=section).find_parent("section").find("table")
     if table is None:
         return []
     headers = [th.get_text(strip=True) for th in table.thead.find_all("th")]
@@ -114,9 +114,13 @@ def test_info_tab_shows_a_link_that_opens_the_customers_open_invoices(owner_clie
     assert total_outstanding(soup) == "Total outstanding: €331.00"
 
     text = soup.get_text(" ")
-    for hidden in (invoices["paid"].number, invoices["cancelled"].number, invoices["other"].number,
+    for hidden in (invoices["cancelled"].number, invoices["other"].number,
                    other.name, other.number, other.email, "€999", "1,208.79"):
         assert hidden not in text, hidden
+    # The paid invoice is history, not open.
+    paid_section = soup.find("h2", string="Paid invoices").find_parent("section")
+    assert invoices["paid"].number in paid_section.get_text()
+    assert invoices["paid"].number not in soup.find("h2", string="Open invoices").find_parent("section").get_text()
 
 
 def test_the_other_customers_link_shows_only_their_invoice(owner_client, client, customers):

@@ -1,0 +1,126 @@
+"""Printed letters for an invoice: an HTML print view and a PDF (WeasyPrint).
+
+The letter itself is in the customer's language; the print view's toolbar stays in the
+staff member's. WeasyPrint is imported on first use: an installation without its system
+libraries (Pango) still runs, and only the PDF answers 503 saying why.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from datetime import date
+
+from flask import Response, current_app, render_template, request, url_for
+from flask_babel import force_locale, get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from markupsafe import Markup
+
+from admin import bp
+from models.db import db
+from models.services import documents as document_service
+from models.services import letters
+from models.services.errors import DomainError
+from web.rendering import external_url
+
+STYLESHEET = "css/letter.css"
+
+
+def _error(status: int, message: str) -> Response:
+    return Response(render_template("error.html", status=status, message=message), status)
+
+
+def _public_url(token: str) -> str:
+    """The dossier URL exactly as the customer's Info tab and every e-mail show it."""
+    return external_url(url_for("portal.dossier_page", token=token))
+
+
+def _issue(invoice, output: str) -> letters.Letter | Response:
+    """The letter, committed (a first dossier link and the audit event), or an error page.
+
+    The caller got the invoice through get_invoice first: an invoice the staff member may
+    not see is a 404 whatever else is wrong.
+    """
+    try:
+        kind = letters.parse_kind(request.args.get("kind"))
+    except DomainError as error:
+        return _error(400, str(error.message))
+    try:
+        letter = letters.build_letter(current_user, invoice, kind, link_url=_public_url,
+                                      today=date.today(), output=output)
+    except DomainError as error:
+        db.session.rollback()
+        return _error(409, str(error.message))
+    db.session.commit()
+    return letter
+
+
+def _render(letter: letters.Letter, *, print_view: bool) -> str:
+    """The letter body in the customer's language inside a page shell.
+
+    The print view's shell (title, toolbar) speaks the staff member's language; the PDF
+    is the customer's document through and through.
+    """
+    with force_locale(letter.language):
+        body = Markup(render_template("letters/letter.html", letter=letter))
+        if not print_view:
+            return render_template("letters/page.html", letter=letter, body=body, print_view=False)
+    return render_template("letters/page.html", letter=letter, body=body, print_view=True,
+                           toolbar_language=str(get_locale() or "en"))
+
+
+@bp.get("/invoices/<int:invoice_id>/letter")
+def invoice_letter(invoice_id: int):
+    letter = _issue(document_service.get_invoice(current_user, invoice_id), "html")
+    if isinstance(letter, Response):
+        return letter
+    return _render(letter, print_view=True)
+
+
+@bp.get("/invoices/<int:invoice_id>/letter.pdf")
+def invoice_letter_pdf(invoice_id: int):
+    invoice = document_service.get_invoice(current_user, invoice_id)  # 404 before anything else
+    weasyprint = load_weasyprint()
+    if weasyprint is None:
+        return _error(503, _("PDF letters are not available on this server: WeasyPrint cannot load its "
+                             "system libraries (Pango). Use the print view and your browser's "
+                             "\"Save as PDF\", or ask the administrator to install them."))
+    letter = _issue(invoice, "pdf")
+    if isinstance(letter, Response):
+        return letter
+    pdf = render_pdf(weasyprint, _render(letter, print_view=False))
+    response = Response(pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="{letter.filename}"'
+    return response
+
+
+# --- PDF -------------------------------------------------------------------------------
+
+
+@functools.cache
+def load_weasyprint():
+    """The weasyprint module, or None when it or its system libraries are missing.
+
+    Imported lazily: WeasyPrint loads Pango through cffi at import, which raises OSError
+    on a machine without it -- that must not stop the whole app from starting.
+    """
+    try:
+        import weasyprint
+    except (ImportError, OSError) as error:
+        current_app.logger.warning("PDF letters unavailable: %s", error)
+        return None
+    return weasyprint
+
+
+def render_pdf(weasyprint, html: str) -> bytes:
+    """HTML to PDF with nothing fetched: the stylesheet is passed in, the logo and QR code
+    are inline, and the URL fetcher accepts only `data:` URLs -- any other reference
+    (http, https, file, relative) is refused, so a letter can never make the server
+    request a URL or read a local file.
+    """
+    fetcher = weasyprint.urls.URLFetcher(allowed_protocols={"data"}, allow_redirects=False)
+    with open(os.path.join(current_app.static_folder, STYLESHEET), encoding="utf-8") as handle:
+        css = weasyprint.CSS(string=handle.read(), url_fetcher=fetcher)
+    document = weasyprint.HTML(string=html, url_fetcher=fetcher, media_type="print")
+    return document.write_pdf(stylesheets=[css])

@@ -1,0 +1,60 @@
+"""Staff answer a debtor's question on the invoice page; the answer is e-mailed.
+
+The invoice is looked up through `get_invoice` (a customer the staff member may not see is
+a 404). The thread and the answer form live in templates/admin/invoices/_questions.html;
+the invoice page's view is admin/invoices.py, so the template reaches the thread through
+`question_thread` and its form through `answer_form`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import flash, redirect, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from wtforms import SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from admin import bp
+from models.db import db
+from models.services import documents as document_service
+from models.services import questions
+from models.services.errors import DomainError
+from web.forms import ActionForm, AppForm, attach_error
+from web.rendering import render
+
+
+class AnswerForm(AppForm):
+    body = TextAreaField(
+        _l("Your answer"),
+        description=_l("E-mailed to the customer with a link to their dossier."),
+        validators=[DataRequired(message=_l("Write your answer.")),
+                    Length(max=questions.ANSWER_MAX,
+                           message=_l("Keep it under %(n)s characters.", n=questions.ANSWER_MAX))],
+    )
+    submit = SubmitField(_l("Send answer"))
+
+
+@bp.context_processor
+def _question_helpers():
+    return {"question_thread": questions.thread, "new_answer_form": AnswerForm}
+
+
+@bp.post("/invoices/<int:invoice_id>/answer")
+def invoice_answer(invoice_id: int):
+    invoice = document_service.get_invoice(current_user, invoice_id)
+    form = AnswerForm()
+    if form.validate_on_submit():
+        try:
+            questions.answer(current_user, invoice, form.body.data)
+        except DomainError as error:
+            db.session.rollback()
+            attach_error(form, error)
+        else:
+            db.session.commit()
+            flash(_("Your answer was sent to the customer."), "success")
+            return redirect(url_for("admin.invoice_detail", invoice_id=invoice.id, _anchor="questions-h"))
+    return render("admin/invoices/detail.html", status=422, invoice=invoice, today=date.today(),
+                  action_form=ActionForm(), answer_form=form)

@@ -1,0 +1,60 @@
+"""Payments: one checkout at a provider, covering one invoice or all open ones.
+
+A `Payment` is what the provider knows (its reference is unique, so a replayed webhook
+finds the row it already booked); its `PaymentItem`s say how much goes to which invoice.
+Booking happens once, when the payment first becomes paid (`booked_at`).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Enum, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.db import Money, UTCDateTime, db, now_utc
+
+
+class PaymentStatus(str, enum.Enum):
+    open = "open"  # created at the provider, the debtor has not finished
+    paid = "paid"
+    failed = "failed"
+    canceled = "canceled"
+    expired = "expired"
+
+
+class Payment(db.Model):
+    __tablename__ = "payments"
+    __table_args__ = (Index("ix_payments_customer", "customer_id"), Index("ix_payments_created", "created_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(20))  # "test", "mollie", "stripe"
+    provider_ref: Mapped[str | None] = mapped_column(String(100), unique=True)
+    # Sent with the create call, so a retried create never makes a second checkout.
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    amount: Mapped[Decimal] = mapped_column(Money())
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[PaymentStatus] = mapped_column(
+        Enum(PaymentStatus, native_enum=False, length=20, validate_strings=True), default=PaymentStatus.open
+    )
+    checkout_url: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    booked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    items: Mapped[list["PaymentItem"]] = relationship(back_populates="payment", cascade="all, delete-orphan")
+
+
+class PaymentItem(db.Model):
+    __tablename__ = "payment_items"
+    __table_args__ = (Index("ix_payment_items_document", "document_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id", ondelete="CASCADE"), index=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    amount: Mapped[Decimal] = mapped_column(Money())
+
+    payment: Mapped[Payment] = relationship(back_populates="items")

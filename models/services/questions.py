@@ -1,0 +1,119 @@
+"""Questions about an invoice: the debtor asks through the dossier, staff answer.
+
+One thread per invoice. A question sets `Document.awaiting_answer_since` (the invoice
+list's Attention filter "Unanswered questions" and the customer Overview read it); a staff
+answer clears it and e-mails the customer (invoice category, so subscribed contacts get a
+copy) with the answer and the dossier link. The caller has already proved that the invoice
+belongs to the customer (dossier: `invoice_of`; admin: `get_invoice` with visibility).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import selectinload
+
+from models.customers import Customer
+from models.db import db, now_utc
+from models.documents import Document
+from models.outbox import MailCategory
+from models.questions import DocumentMessage
+from models.services import audit, outbox
+from models.services.errors import DomainError
+from models.staff import StaffUser
+
+QUESTION_MAX = 2000
+ANSWER_MAX = 5000
+# A debtor may ask this many times before an answer comes; more is a flood, not a question.
+MAX_UNANSWERED = 10
+# Who did it, in the history, when the debtor acted through their dossier link (no login).
+DEBTOR = "dossier link"
+# The thread shows the latest messages (a thread this long is a phone call, not a form).
+THREAD_LIMIT = 200
+
+
+def _clean(body: str | None, limit: int) -> str:
+    text = (body or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+    if not text:
+        raise DomainError(_l("Write your message."), field="body")
+    if "\x00" in text:
+        raise DomainError(_l("This contains a character that cannot be saved."), field="body")
+    if len(text) > limit:
+        raise DomainError(_l("Keep it under %(n)s characters.", n=limit), field="body")
+    return text
+
+
+_WAITING = (
+    select(func.count(DocumentMessage.id))
+    .where(
+        DocumentMessage.document_id == bindparam("document_id"),
+        DocumentMessage.author_kind == "customer",
+        DocumentMessage.created_at >= bindparam("since"),
+    )
+)
+
+
+def ask(customer: Customer, invoice: Document, body: str | None) -> DocumentMessage:
+    """The debtor's question; the invoice then waits for an answer (if it did not already)."""
+    if invoice.customer_id != customer.id:  # the callers check this; a wrong call is a bug, not a leak
+        raise DomainError(_l("This invoice is not yours."))
+    text = _clean(body, QUESTION_MAX)
+    waiting_since = invoice.awaiting_answer_since
+    if waiting_since is not None and db.session.scalar(
+        _WAITING, {"document_id": invoice.id, "since": waiting_since}
+    ) >= MAX_UNANSWERED:
+        raise DomainError(_l("Please wait for our answer before asking more."), field="body")
+    message = DocumentMessage(document_id=invoice.id, customer_id=customer.id, author_kind="customer", body=text)
+    db.session.add(message)
+    if waiting_since is None:
+        invoice.awaiting_answer_since = now_utc()
+    db.session.flush()
+    event = audit.record(None, "question.asked", "document", invoice.id, customer_id=customer.id,
+                         changes={"question": [None, text[:200]]})
+    event.actor_label = DEBTOR
+    return message
+
+
+def answer(actor: StaffUser, invoice: Document, body: str | None) -> DocumentMessage:
+    """A staff answer: the thread no longer waits, and the customer is e-mailed the answer."""
+    text = _clean(body, ANSWER_MAX)
+    message = DocumentMessage(
+        document_id=invoice.id, customer_id=invoice.customer_id, author_kind="staff", staff_id=actor.id, body=text
+    )
+    db.session.add(message)
+    invoice.awaiting_answer_since = None
+    db.session.flush()
+    outbox.queue_customer_email(invoice.customer, MailCategory.invoice, "question_answered", document=invoice,
+                                context={"answer": text})
+    audit.record(actor, "question.answered", "document", invoice.id, customer_id=invoice.customer_id,
+                 changes={"answer": [None, text[:200]]})
+    return message
+
+
+def thread(invoice: Document, *, with_staff: bool = False) -> list[DocumentMessage]:
+    """The invoice's messages, oldest first (the latest THREAD_LIMIT of them)."""
+    stmt = (
+        select(DocumentMessage)
+        .where(DocumentMessage.document_id == invoice.id)
+        .order_by(DocumentMessage.created_at.desc(), DocumentMessage.id.desc())
+        .limit(THREAD_LIMIT)
+    )
+    if with_staff:
+        stmt = stmt.options(selectinload(DocumentMessage.staff))
+    return list(reversed(db.session.scalars(stmt).all()))
+
+
+_UNANSWERED = (
+    select(Document.id, Document.number, Document.awaiting_answer_since)
+    .where(Document.customer_id == bindparam("customer_id"), Document.awaiting_answer_since.is_not(None))
+    .order_by(Document.awaiting_answer_since, Document.id)
+    .limit(20)
+)
+
+
+def unanswered(customer: Customer) -> list[tuple[int, str, datetime]]:
+    """(invoice id, number, waiting since) of the customer's invoices with an open question,
+    longest waiting first: one statement, for the customer Overview."""
+    return [tuple(row) for row in db.session.execute(_UNANSWERED, {"customer_id": customer.id})]

@@ -1,0 +1,166 @@
+"""/d/<token>/instalments: the debtor arranges an instalment plan, in two steps.
+
+1. "Show the schedule" (POST …/preview): currency, number of instalments and first
+   payment date are checked against the business's rules and the dated schedule is shown
+   — nothing is saved yet;
+2. "Confirm this plan" (POST …/confirm): the values just shown travel back in hidden
+   fields with the total that was shown; the plan is saved only if that is still the total
+   (otherwise the new schedule is shown to confirm again).
+
+Plain forms and redirects: no JavaScript needed. The rules live in
+models/services/instalments.py; the page shows a running plan instead of the form.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import abort, flash, redirect, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from wtforms import DateField, HiddenField, IntegerField, SelectField, SubmitField
+from wtforms.validators import InputRequired
+from wtforms.widgets import HiddenInput
+
+from models.db import db
+from models.services import instalments
+from models.services.errors import DomainError
+from portal import bp
+from portal.dossier import Dossier, dossier_limit, open_dossier, private
+from web.forms import AppForm, attach_error, options
+from web.rendering import render
+
+
+class InstalmentForm(AppForm):
+    currency = SelectField(_l("Currency"), validate_choice=False)
+    count = IntegerField(
+        _l("Number of instalments"),
+        validators=[InputRequired(message=_l("Enter the number of instalments."))],
+    )
+    start_date = DateField(
+        _l("First payment date"),
+        validators=[InputRequired(message=_l("Enter the date of the first payment."))],
+    )
+    submit = SubmitField(_l("Show the schedule"))
+
+
+class ConfirmForm(AppForm):
+    """The previewed values, unchanged, and the total the debtor saw."""
+
+    currency = HiddenField()
+    count = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
+    start_date = DateField(widget=HiddenInput(), validators=[InputRequired()])
+    total = HiddenField()
+    submit = SubmitField(_l("Confirm this plan"))
+
+
+@bp.context_processor
+def _instalment_helpers():
+    """For the dossier page's slot: the running plan (one statement, only when there are
+    open invoices) and whether the amounts open allow a plan at all (no statement)."""
+    return {"running_instalment_plan": instalments.running_plan, "instalments_possible": _possible,
+            "plan_status_label": instalments.status_label}
+
+
+def _possible(settings, outstanding: dict) -> bool:
+    return instalments.offered(settings) and any(
+        instalments.max_count(settings, total) >= 2 for total in outstanding.values()
+    )
+
+
+def _opened(token: str) -> Dossier:
+    opened = open_dossier(token)
+    if not instalments.offered(opened.settings):
+        abort(404)
+    return opened
+
+
+def _form(opened: Dossier, groups: dict, formdata=True, data=None) -> InstalmentForm:
+    form = InstalmentForm(**({} if formdata else {"formdata": None}), data=data)
+    form.currency.choices = options((c, c) for c in groups)
+    if not form.currency.data and groups:  # a posted value stays, even a wrong one (the service says so)
+        default = opened.settings.default_currency
+        form.currency.data = default if default in groups else next(iter(groups))
+    return form
+
+
+def _page(opened: Dossier, *, form=None, proposal=None, confirm_form=None, status: int = 200):
+    today = date.today()
+    plan = instalments.running_plan(opened.customer)
+    groups = {} if plan else instalments.open_by_currency(opened.customer)
+    if plan is None and form is None:
+        form = _form(opened, groups)
+        form.start_date.data = form.start_date.data or today
+    first, last = instalments.start_window(today)
+    limits = {currency: instalments.max_count(opened.settings, total) for currency, (_, total) in groups.items()}
+    return private(render(
+        "portal/dossier/instalments.html", status=status, dossier=opened, customer=opened.customer,
+        business=opened.settings, token=opened.token, plan=plan, groups=groups, limits=limits, form=form,
+        proposal=proposal, confirm_form=confirm_form, first_date=first, last_date=last, today=today,
+    ))
+
+
+@bp.get("/d/<token>/instalments")
+@dossier_limit
+def dossier_instalments(token: str):
+    opened = _opened(token)
+    instalments.complete_settled(opened.customer)
+    db.session.commit()
+    return _page(opened)
+
+
+@bp.post("/d/<token>/instalments/preview")
+@dossier_limit
+def dossier_instalments_preview(token: str):
+    opened = _opened(token)
+    form = _form(opened, instalments.open_by_currency(opened.customer))
+    if form.validate_on_submit():
+        try:
+            proposal = instalments.propose(
+                opened.settings, opened.customer, currency=form.currency.data, count=form.count.data,
+                start_date=form.start_date.data, today=date.today(),
+            )
+        except DomainError as error:
+            attach_error(form, error)
+        else:
+            confirm = ConfirmForm(formdata=None, data={
+                "currency": proposal.currency, "count": proposal.count, "start_date": proposal.start_date,
+                "total": str(proposal.total),
+            })
+            return _page(opened, form=form, proposal=proposal, confirm_form=confirm)
+    return _page(opened, form=form, status=422)
+
+
+@bp.post("/d/<token>/instalments/confirm")
+@dossier_limit
+def dossier_instalments_confirm(token: str):
+    opened = _opened(token)
+    confirm = ConfirmForm()
+    values = {"currency": confirm.currency.data, "count": confirm.count.data, "start_date": confirm.start_date.data}
+    if confirm.validate_on_submit():
+        try:
+            plan = instalments.request_plan(
+                opened.settings, opened.customer, **values, today=date.today(), expected_total=confirm.total.data or "",
+            )
+        except DomainError as error:
+            db.session.rollback()
+            problem = error
+        else:
+            db.session.commit()
+            if plan.status == instalments.PlanStatus.active:
+                flash(_("Your instalment plan is confirmed. We have sent you the schedule by e-mail."), "success")
+            else:
+                flash(_("Your request was sent. We will let you know by e-mail when we have checked it."), "success")
+            return redirect(url_for("portal.dossier_instalments", token=token))
+    else:
+        problem = DomainError(_("Something in the plan was not right. Check the values and show the schedule again."))
+    form = _form(opened, instalments.open_by_currency(opened.customer), formdata=False, data=values)
+    attach_error(form, problem)
+    # The same values once more, against the invoices as they are now: if they still make a
+    # plan (only the total changed), its schedule is shown right away to confirm again.
+    try:
+        proposal = instalments.propose(opened.settings, opened.customer, **values, today=date.today())
+    except DomainError:
+        return _page(opened, form=form, status=422)
+    confirm = ConfirmForm(formdata=None, data={**values, "total": str(proposal.total)})
+    return _page(opened, form=form, proposal=proposal, confirm_form=confirm, status=422)

@@ -1,0 +1,230 @@
+"""Paying from the dossier: the Pay buttons, the test provider's checkout page, the return
+from a checkout, the provider webhooks and `flask --app wsgi payments reconcile`.
+
+Thin on purpose: each view parses its input, calls models.services.payments, commits and
+redirects or renders. Every /d/<token> route opens the dossier first (the same 404 for any
+bad token), is rate limited, never cached, and reaches payments and invoices only of the
+link's own customer. Webhooks are CSRF-exempt and need no login: Mollie's are checked by
+asking Mollie, Stripe's by their signature.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import click
+from flask import abort, flash, redirect, request, url_for
+from flask.cli import AppGroup
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from wtforms import HiddenField
+from wtforms.validators import AnyOf, DataRequired, Length, Optional, Regexp
+
+from models.db import db
+from models.payments import Payment, PaymentStatus
+from models.services import payments, providers
+from models.services.errors import NotFound
+from models.services.providers.stripe import InvalidSignature
+from portal import bp
+from portal.dossier import Dossier, dossier_limit, invoice_of, open_dossier, private
+from web.extensions import csrf
+from web.forms import AppForm
+from web.rendering import external_url, render
+
+log = logging.getLogger(__name__)
+
+
+class PayForm(AppForm):
+    """A Pay button: one invoice's id, or "all" (per currency when there are several)."""
+
+    invoice = HiddenField(_l("Invoice"), validators=[DataRequired(), Length(max=12), Regexp(r"^(all|[1-9][0-9]{0,9})$")])
+    currency = HiddenField(_l("Currency"), validators=[Optional(), Regexp(r"^[A-Z]{3}$")])
+
+
+class TestCheckoutForm(AppForm):
+    """The test provider's three buttons."""
+
+    outcome = HiddenField(_l("Outcome"), validators=[DataRequired(), AnyOf(tuple(payments.TEST_OUTCOMES))])
+
+
+def _message(opened: Dossier, message: str, status: int):
+    """A payment that could not be started: say why, link back to the dossier."""
+    return private(render("portal/dossier/checkout_message.html", status=status, dossier=opened,
+                          customer=opened.customer, business=opened.settings, token=opened.token, message=message))
+
+
+def _payment_of(opened: Dossier, payment_id: int) -> Payment:
+    payment = payments.customer_payment(opened.customer, payment_id)
+    if payment is None:
+        abort(404)
+    return payment
+
+
+def _checkout_url(token: str, payment: Payment) -> str:
+    if payment.provider == "test":
+        return url_for("portal.dossier_test_checkout", token=token, payment_id=payment.id)
+    return payment.checkout_url
+
+
+@bp.app_template_global()
+def payments_offered(business) -> bool:
+    """Pay buttons show only when payments are allowed and the chosen provider has its keys."""
+    return providers.offered(business)
+
+
+@bp.app_template_global()
+def invoice_payments(invoice) -> list[payments.InvoicePayment]:
+    """The staff invoice page's payment list."""
+    return payments.for_invoice(invoice.id)
+
+
+@bp.post("/d/<token>/pay")
+@dossier_limit
+def dossier_pay(token: str):
+    opened = open_dossier(token)
+    form = PayForm()
+    if not form.validate_on_submit():
+        return _message(opened, _("Choose an invoice to pay."), 422)
+    if not providers.offered(opened.settings):
+        return _message(opened, _("Online payment is not available at the moment. Please pay by bank transfer."), 409)
+    invoice = None
+    if form.invoice.data != "all":
+        invoice_id = int(form.invoice.data)
+        invoice = invoice_of(opened, invoice_id)
+    try:
+        provider = providers.get(opened.settings.payment_provider)
+        payment = payments.start(opened.customer, provider, invoice=invoice, currency=form.currency.data or None)
+    except providers.ProviderUnavailable:
+        return _message(opened, _("Online payment is not available at the moment. Please pay by bank transfer."), 409)
+    except payments.PaymentError as error:
+        db.session.rollback()
+        return _message(opened, str(error.message), 422)
+    db.session.commit()  # the row exists before the provider hears of it
+    try:
+        payments.open_checkout(
+            payment, provider,
+            redirect_url=external_url(url_for("portal.dossier_pay_return", token=token, payment_id=payment.id)),
+            webhook_url=external_url(url_for("portal.payment_webhook", provider=provider.name)),
+            locale=opened.customer.language,
+        )
+    except providers.ProviderError:
+        db.session.commit()  # the payment is marked failed
+        return _message(opened, _("The payment could not be started. Please try again in a few minutes."), 502)
+    db.session.commit()
+    return private(redirect(_checkout_url(token, payment), 303))
+
+
+def _open_test_payment(token: str, payment_id: int):
+    opened = open_dossier(token)
+    payment = _payment_of(opened, payment_id)
+    if payment.provider != "test" or not providers.configured("test"):
+        abort(404)
+    return opened, payment
+
+
+@bp.get("/d/<token>/pay/test/<int(max=2147483647):payment_id>")
+@dossier_limit
+def dossier_test_checkout(token: str, payment_id: int):
+    """The built-in test provider's checkout: no money moves."""
+    opened, payment = _open_test_payment(token, payment_id)
+    if payment.status != PaymentStatus.open:
+        return private(redirect(url_for("portal.dossier_pay_return", token=token, payment_id=payment.id), 303))
+    return private(render("portal/dossier/checkout_test.html", dossier=opened, customer=opened.customer,
+                          business=opened.settings, token=token, payment=payment, form=TestCheckoutForm(),
+                          numbers=payments.invoice_numbers(payment)))
+
+
+@bp.post("/d/<token>/pay/test/<int(max=2147483647):payment_id>")
+@dossier_limit
+def dossier_test_checkout_outcome(token: str, payment_id: int):
+    opened, payment = _open_test_payment(token, payment_id)
+    form = TestCheckoutForm()
+    if not form.validate_on_submit():
+        return _message(opened, _("Choose Success, Failure or Cancel."), 422)
+    try:
+        payments.test_outcome(payment, form.outcome.data)
+    except NotFound:
+        abort(404)
+    db.session.commit()
+    return private(redirect(url_for("portal.dossier_pay_return", token=token, payment_id=payment.id), 303))
+
+
+@bp.get("/d/<token>/pay/return/<int(max=2147483647):payment_id>")
+@dossier_limit
+def dossier_pay_return(token: str, payment_id: int):
+    """Back from the checkout: ask the provider at once (its webhook may still be on its
+    way), then show the outcome on the dossier."""
+    opened = open_dossier(token)
+    payment = _payment_of(opened, payment_id)
+    try:
+        payments.refresh(payment)
+        db.session.commit()
+    except providers.ProviderError:
+        db.session.rollback()
+        log.warning("payment %s: provider unreachable on return", payment_id)
+    payment = _payment_of(opened, payment_id)
+    if payment.status == PaymentStatus.paid:
+        flash(_("Payment received. Thank you!"), "success")
+    elif payment.status == PaymentStatus.open:
+        flash(_("We have not received your payment yet. If you completed it, it will show here within a few minutes."), "info")
+    else:
+        flash(_("The payment was not completed. Your invoices are still open."), "error")
+    return private(redirect(url_for("portal.dossier_page", token=token, _anchor="open-h"), 303))
+
+
+@bp.post("/webhooks/<provider>")
+@csrf.exempt
+def payment_webhook(provider: str):
+    if provider == "mollie":
+        if not providers.configured("mollie"):
+            abort(404)
+        try:
+            payments.mollie_webhook(request.form.get("id", "", type=str))
+        except providers.ProviderError:
+            db.session.rollback()
+            return "", 503  # Mollie tries again later
+        db.session.commit()
+        return "", 200  # the same answer for known and unknown ids
+    if provider == "stripe":
+        try:
+            outcome = payments.stripe_webhook(request.get_data(), request.headers.get("Stripe-Signature"))
+        except providers.ProviderUnavailable:
+            abort(404)
+        except InvalidSignature:
+            db.session.rollback()
+            return {"error": "invalid signature"}, 401
+        except ValueError:
+            db.session.rollback()
+            return {"error": "malformed event"}, 400
+        db.session.commit()
+        return {"outcome": outcome}, 200
+    abort(404)
+
+
+payments_cli = AppGroup("payments", help="Online payments.")
+
+
+@payments_cli.command("reconcile")
+@click.option("--days", default=3, show_default=True, type=click.IntRange(1, 366),
+              help="Re-check open payments started in this many last days.")
+def reconcile(days: int) -> None:
+    """Ask the providers about open payments and book those that were paid (a webhook that never came)."""
+    ids = payments.reconcile_candidates(days)
+    booked = errors = 0
+    for payment_id in ids:
+        payment = db.session.get(Payment, payment_id)
+        try:
+            outcome = payments.refresh(payment)
+        except providers.ProviderError as error:
+            db.session.rollback()
+            errors += 1
+            click.echo(f"payment {payment_id}: {error}", err=True)
+            continue
+        db.session.commit()
+        booked += outcome == "booked"
+    click.echo(f"{len(ids)} open payments checked, {booked} booked, {errors} could not be checked.")
+    if errors:
+        raise click.exceptions.Exit(1)
+
+# `flask --app wsgi payments …`: added to the app when the portal blueprint is registered.
+bp.record_once(lambda state: state.app.cli.add_command(payments_cli))

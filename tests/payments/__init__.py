@@ -1,0 +1,1 @@
+"""Online payments: test provider, Mollie and Stripe against local servers."""
