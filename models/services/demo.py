@@ -11,13 +11,14 @@ import random
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 from models.counters import Counter
 from models.customers import Customer, CustomerKind, Note, Tag, customer_assignments, customer_tags
 from models.db import db, now_utc
 from models.documents import Document, DocumentKind, DocumentLine, DocumentStatus
 from models.portal_access import PortalAccess, PortalUser
+from models.questions import DocumentMessage
 from models.services.documents import LineInput, compute_totals, line_net
 from models.services.passwords import hash_password
 from models.services.settings import get_settings
@@ -200,6 +201,7 @@ def seed(customers: int = 60, invoices: int = 300, seed_value: int = 20261123) -
     for chunk in range(0, len(line_rows), 5000):
         db.session.execute(insert(DocumentLine.__table__), line_rows[chunk:chunk + 5000])
     _seed_portal_logins(ids, password_hash)
+    _seed_dossier_activity(ids, customer_rows, doc_rows)
     db.session.add(Counter(name="customer", value=customers))
     db.session.add_all(Counter(name=f"invoice-{year}", value=count) for year, count in per_year.items())
     db.session.flush()
@@ -226,6 +228,21 @@ def _seed_portal_logins(customer_ids: list[int], password_hash: str) -> None:
                                     invited_at=now, accepted_at=now))
     db.session.add(PortalAccess(portal_user_id=invited.id, customer_id=customer_ids[2], invited_at=now,
                                 invite_expires_at=now + timedelta(days=7)))
+
+
+def _seed_dossier_activity(customer_ids: list[int], customer_rows: list[dict], doc_rows: list[dict]) -> None:
+    """Something for each Attention filter of the online dossier: an address a debtor left
+    (a customer without one) and a question waiting for an answer."""
+    now = now_utc()
+    without = next((cid for cid, row in zip(customer_ids, customer_rows) if row["email"] is None), None)
+    if without is not None:
+        db.session.execute(update(Customer).where(Customer.id == without)
+                           .values(provided_email="new.address@example.com", provided_email_at=now))
+    asked = next((row for row in doc_rows if row["status"] == DocumentStatus.open), None)
+    if asked is not None:
+        db.session.add(DocumentMessage(document_id=asked["id"], customer_id=asked["customer_id"], author_kind="customer",
+                                       body="Could I pay this invoice in two parts?", created_at=now))
+        db.session.execute(update(Document).where(Document.id == asked["id"]).values(awaiting_answer_since=now))
 
 
 def _fix_postgres_sequences() -> None:

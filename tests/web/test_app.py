@@ -139,3 +139,11 @@ def test_seed_demo_creates_the_documented_logins(app):
     assert {"owner@dossier.test", "admin@dossier.test", "employee@dossier.test"} <= emails
     again = runner.invoke(args=["seed-demo", "--if-empty"])
     assert "not loaded" in again.output
+
+
+def test_demo_data_fills_the_dossier_attention_filters(app, owner_client):
+    """After `make run` a staff member finds an address to adopt and a question to answer."""
+    assert app.test_cli_runner().invoke(args=["seed-demo"]).exit_code == 0
+    for attention in ("provided_email", "questions"):
+        rows = owner_client.soup(f"/admin/invoices?attention={attention}").find("tbody").find_all("tr")
+        assert rows, attention
