@@ -59,18 +59,19 @@ def main(argv: list[str]) -> int:
     headers = {"HX-Request": "true", "X-CSRFToken": token,
                "Content-Type": "application/x-www-form-urlencoded"}
 
-    def post():
-        response = http.post(path, data=body, headers=headers)
-        if response.status_code != 200 or f'<tr id="contact-{contact_id}"' not in response.get_data(as_text=True):
-            raise SystemExit(f"POST {path} answered {response.status_code}: {response.get_data(as_text=True)[:300]}")
-
     if get_path:
         path = get_path.format(customer=customer_id)
 
-        def post():  # noqa: F811 - the GET replaces the POST
+    def post():
+        """One measured request: the contact-row POST, or the GET of PATH."""
+        if get_path:
             response = http.get(path)
             if response.status_code != 200:
                 raise SystemExit(f"GET {path} answered {response.status_code}")
+            return
+        response = http.post(path, data=body, headers=headers)
+        if response.status_code != 200 or f'<tr id="contact-{contact_id}"' not in response.get_data(as_text=True):
+            raise SystemExit(f"POST {path} answered {response.status_code}: {response.get_data(as_text=True)[:300]}")
 
     for _ in range(10):
         post()

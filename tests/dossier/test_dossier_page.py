@@ -13,7 +13,6 @@ from sqlalchemy import select
 from models.audit import AuditEvent
 from models.customers import Customer
 from models.db import db
-from models.settings import BusinessSettings
 from tests import factories
 from tests.conftest import field_error, soup_of
 from tests.portal.test_dossier_link import dossier_url, invoice_rows, path_of

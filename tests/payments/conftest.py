@@ -337,6 +337,13 @@ def pay(client, debtor: Debtor, invoice: str | int = "all", currency: str | None
     return client.post(f"{debtor.url}/pay", data=data, headers=ENGLISH)
 
 
+def start(client, debtor: Debtor, invoice: str | int = "all"):
+    """Pay, expecting the redirect to the provider's checkout."""
+    response = pay(client, debtor, invoice)
+    assert response.status_code == 303, (response.status_code, response.data[:400])
+    return response
+
+
 def flashes(response) -> list[str]:
     box = soup_of(response).find(class_="flashes")
     return [p.get_text(" ", strip=True) for p in box.find_all("p")] if box else []

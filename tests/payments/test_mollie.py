@@ -25,15 +25,10 @@ from tests.payments.conftest import (
     outbox_templates,
     pay,
     payments_of,
+    start,
 )
 
 BASE_URL = TEST_CONFIG["BASE_URL"]
-
-
-def start(client, debtor, invoice="all"):
-    response = pay(client, debtor, invoice)
-    assert response.status_code == 303, (response.status_code, response.data[:400])
-    return response
 
 
 def webhook(client, payment_id: str):

@@ -16,18 +16,12 @@ from tests.payments.conftest import (
     flashes,
     invoice_state,
     outbox_templates,
-    pay,
     payments_of,
+    start,
     signed_event,
 )
 
 BASE_URL = TEST_CONFIG["BASE_URL"]
-
-
-def start(client, debtor, invoice="all"):
-    response = pay(client, debtor, invoice)
-    assert response.status_code == 303, (response.status_code, response.data[:400])
-    return response
 
 
 def post_event(client, session, event_type="checkout.session.completed", **kwargs):
