@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import secrets
+import sys
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -117,14 +119,40 @@ def from_environment(overrides: dict | None = None) -> dict:
     return config
 
 
-def check_secret_key(config: dict, *, debug: bool) -> None:
-    """Refuse to run a real installation with a missing or well-known key."""
+# Flask CLI options that take a value (the command is the first word that is neither).
+_CLI_VALUE_OPTIONS = {"--app", "-A", "--env-file", "-e"}
+
+
+def cli_command(argv: list[str]) -> str | None:
+    """The command of a `flask …` invocation (e.g. "db" for `flask --app wsgi db check`),
+    or None when this process is not the Flask CLI (gunicorn, tests)."""
+    if not argv or Path(argv[0]).name != "flask":
+        return None
+    args = iter(argv[1:])
+    for arg in args:
+        if arg in _CLI_VALUE_OPTIONS:
+            next(args, None)
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def check_secret_key(config: dict, *, debug: bool, argv: list[str] | None = None) -> None:
+    """Refuse to run a real installation with a missing or well-known key.
+
+    `flask db …` only reads and writes the schema and signs nothing, so it runs without a
+    key (an operator checks or upgrades the database before configuring the app); it gets
+    a random throw-away key, never a known one.
+    """
     if config.get("TESTING") or debug:
         if not config.get("SECRET_KEY"):
             config["SECRET_KEY"] = DEV_SECRET_KEY
         return
     key = config.get("SECRET_KEY") or ""
     if key.strip().lower() in INSECURE_KEYS or len(key) < 16:
+        if cli_command(sys.argv if argv is None else argv) == "db":
+            config["SECRET_KEY"] = secrets.token_urlsafe(48)
+            return
         raise ConfigError(
             "SECRET_KEY is missing or insecure. Set SECRET_KEY to a long random value, "
             "e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`."

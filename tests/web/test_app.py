@@ -23,6 +23,48 @@ def test_refuses_to_start_without_a_secret_key(monkeypatch):
         create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "change-me"})
 
 
+@pytest.mark.parametrize("argv,allowed", [
+    (["/venv/bin/flask", "--app", "wsgi", "db", "check"], True),
+    (["flask", "-A", "wsgi", "--debug", "db", "upgrade"], True),
+    (["flask", "--app", "db", "worker"], False),  # an app module named "db" is no db command
+    (["flask", "--app", "wsgi", "worker"], False),  # the worker signs dossier links in mails
+    (["/venv/bin/gunicorn", "wsgi:app"], False),
+])
+def test_only_flask_db_runs_without_a_key(argv, allowed):
+    from web.config import check_secret_key
+
+    config = {"SECRET_KEY": "change-me"}
+    if not allowed:
+        with pytest.raises(ConfigError):
+            check_secret_key(config, debug=False, argv=argv)
+        return
+    check_secret_key(config, debug=False, argv=argv)
+    assert len(config["SECRET_KEY"]) >= 32 and config["SECRET_KEY"] != "change-me"
+
+
+def test_flask_db_check_needs_no_key_but_other_commands_do(tmp_path):
+    """As an operator runs them on a fresh checkout: the real CLI, a real database file."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    flask = Path(sys.executable).with_name("flask")
+    env = {**os.environ, "SECRET_KEY": "change-me", "DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.sqlite3'}"}
+    env.pop("FLASK_DEBUG", None)
+
+    def run(*args):
+        return subprocess.run([str(flask), "--app", "wsgi", *args], cwd=Path(__file__).parents[2], env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    assert run("db", "upgrade").returncode == 0
+    check = run("db", "check")
+    assert check.returncode == 0, check.stderr[-800:]
+    assert "No new upgrade operations detected" in check.stdout + check.stderr
+    refused = run("outbox", "flush")
+    assert refused.returncode != 0 and "SECRET_KEY is missing or insecure" in refused.stderr
+
+
 def test_uses_the_key_make_run_generated(monkeypatch, tmp_path):
     import web.config
 
