@@ -104,7 +104,7 @@ def customer_provided_email(customer_id: int):
             (provided_email.adopt if adopt else provided_email.dismiss)(current_user, customer)
         except DomainError as error:
             db.session.rollback()
-            flash(str(error), "error")
+            flash(error.message, "error")
         else:
             db.session.commit()
             flash(_("The address is now the primary e-mail address.") if adopt

@@ -22,13 +22,10 @@ from models.db import db
 from models.services import documents as document_service
 from models.services import letters
 from models.services.errors import DomainError
+from web.errors import error_page
 from web.rendering import external_url
 
 STYLESHEET = "css/letter.css"
-
-
-def _error(status: int, message: str) -> Response:
-    return Response(render_template("error.html", status=status, message=message), status)
 
 
 def _public_url(token: str) -> str:
@@ -36,7 +33,7 @@ def _public_url(token: str) -> str:
     return external_url(url_for("portal.dossier_page", token=token))
 
 
-def _issue(invoice, output: str) -> letters.Letter | Response:
+def _issue(invoice, output: str) -> letters.Letter | tuple:
     """The letter, committed (a first dossier link and the audit event), or an error page.
 
     The caller got the invoice through get_invoice first: an invoice the staff member may
@@ -45,13 +42,13 @@ def _issue(invoice, output: str) -> letters.Letter | Response:
     try:
         kind = letters.parse_kind(request.args.get("kind"))
     except DomainError as error:
-        return _error(400, str(error.message))
+        return error_page(400, str(error.message))
     try:
         letter = letters.build_letter(current_user, invoice, kind, link_url=_public_url,
                                       today=date.today(), output=output)
     except DomainError as error:
         db.session.rollback()
-        return _error(409, str(error.message))
+        return error_page(409, str(error.message))
     db.session.commit()
     return letter
 
@@ -73,7 +70,7 @@ def _render(letter: letters.Letter, *, print_view: bool) -> str:
 @bp.get("/invoices/<int:invoice_id>/letter")
 def invoice_letter(invoice_id: int):
     letter = _issue(document_service.get_invoice(current_user, invoice_id), "html")
-    if isinstance(letter, Response):
+    if not isinstance(letter, letters.Letter):
         return letter
     return _render(letter, print_view=True)
 
@@ -83,11 +80,11 @@ def invoice_letter_pdf(invoice_id: int):
     invoice = document_service.get_invoice(current_user, invoice_id)  # 404 before anything else
     weasyprint = load_weasyprint()
     if weasyprint is None:
-        return _error(503, _("PDF letters are not available on this server: WeasyPrint cannot load its "
+        return error_page(503, _("PDF letters are not available on this server: WeasyPrint cannot load its "
                              "system libraries (Pango). Use the print view and your browser's "
                              "\"Save as PDF\", or ask the administrator to install them."))
     letter = _issue(invoice, "pdf")
-    if isinstance(letter, Response):
+    if not isinstance(letter, letters.Letter):
         return letter
     pdf = render_pdf(weasyprint, _render(letter, print_view=False))
     response = Response(pdf, mimetype="application/pdf")

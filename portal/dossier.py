@@ -81,7 +81,7 @@ def _page(opened: Dossier, *, check_form=None, email_form=None, status: int = 20
     if opened.verified:
         invoices, outstanding = open_invoices(opened.customer, released_only=True)
         context.update(invoices=invoices, outstanding=outstanding, paid=dossier.paid_invoices(opened.customer))
-        if email_form is None and not opened.customer.email and not opened.customer.provided_email:
+        if email_form is None and provided_email.is_wanted(opened.customer):
             context["email_form"] = ProvideEmailForm()
     elif check_form is None:
         context["check_form"] = _check_form(opened)
@@ -145,6 +145,6 @@ def dossier_invoice(token: str, invoice_id: int):
         "portal/dossier_invoice.html", dossier=opened, customer=opened.customer, business=opened.settings,
         token=token, invoice=invoice, print_view=request.args.get("print") == "1", today=date.today(),
     ))
-    dossier.record_viewed(invoice)
-    db.session.commit()
+    if dossier.record_viewed(invoice):
+        db.session.commit()
     return response

@@ -53,6 +53,10 @@ def _message(opened: Dossier, message: str, status: int):
                           customer=opened.customer, business=opened.settings, token=opened.token, message=message))
 
 
+def _unavailable(opened: Dossier):
+    return _message(opened, _("Online payment is not available at the moment. Please pay by bank transfer."), 409)
+
+
 def _payment_of(opened: Dossier, payment_id: int) -> Payment:
     payment = payments.customer_payment(opened.customer, payment_id)
     if payment is None:
@@ -86,7 +90,7 @@ def dossier_pay(token: str):
     if not form.validate_on_submit():
         return _message(opened, _("Choose an invoice to pay."), 422)
     if not providers.offered(opened.settings):
-        return _message(opened, _("Online payment is not available at the moment. Please pay by bank transfer."), 409)
+        return _unavailable(opened)
     invoice = None
     if form.invoice.data != "all":
         invoice_id = int(form.invoice.data)
@@ -95,7 +99,7 @@ def dossier_pay(token: str):
         provider = providers.get(opened.settings.payment_provider)
         payment = payments.start(opened.customer, provider, invoice=invoice, currency=form.currency.data or None)
     except providers.ProviderUnavailable:
-        return _message(opened, _("Online payment is not available at the moment. Please pay by bank transfer."), 409)
+        return _unavailable(opened)
     except payments.PaymentError as error:
         db.session.rollback()
         return _message(opened, str(error.message), 422)
@@ -162,7 +166,6 @@ def dossier_pay_return(token: str, payment_id: int):
     except providers.ProviderError:
         db.session.rollback()
         log.warning("payment %s: provider unreachable on return", payment_id)
-    payment = _payment_of(opened, payment_id)
     if payment.status == PaymentStatus.paid:
         flash(_("Payment received. Thank you!"), "success")
     elif payment.status == PaymentStatus.open:

@@ -30,24 +30,25 @@ def refuse_impossible_ids() -> None:
         abort(404)
 
 
-def _page(status: int, message: str | None = None):
+def error_page(status: int, message: str | None = None):
+    """The error page with its status; a view may give its own message."""
     return render_template("error.html", status=status, message=message or MESSAGES[status]()), status
 
 
 def register(app) -> None:
     app.before_request(refuse_impossible_ids)
     for status in (400, 403, 404, 405, 413, 429):
-        app.register_error_handler(status, lambda e, s=status: _page(s))
+        app.register_error_handler(status, lambda e, s=status: error_page(s))
 
     @app.errorhandler(NotFound)
     def not_found(_e):
-        return _page(404)
+        return error_page(404)
 
     @app.errorhandler(CSRFError)
     def csrf_error(_e):
-        return _page(400, _("Your form expired or was sent from elsewhere. Reload the page and try again."))
+        return error_page(400, _("Your form expired or was sent from elsewhere. Reload the page and try again."))
 
     @app.errorhandler(500)
     def server_error(_e):
         db.session.rollback()
-        return _page(500)
+        return error_page(500)

@@ -162,5 +162,10 @@ def record_opened(link: DossierLink) -> bool:
     return True
 
 
-def record_viewed(document: Document) -> None:
-    document.last_viewed_at = now_utc()
+def record_viewed(document: Document) -> bool:
+    """Staff see "viewed" per invoice, to the minute like `record_opened`."""
+    now = now_utc()
+    if document.last_viewed_at is not None and now - document.last_viewed_at < OPENED_RESOLUTION:
+        return False
+    document.last_viewed_at = now
+    return True

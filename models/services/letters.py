@@ -24,7 +24,7 @@ from markupsafe import Markup
 
 from models.customers import Customer
 from models.documents import UNPAID_STATUSES, Document, DocumentStatus
-from models.services import audit, dossier
+from models.services import audit, dossier, provided_email
 from models.services.errors import DomainError
 from models.services.settings import get_settings
 from models.settings import BusinessSettings
@@ -99,14 +99,12 @@ def check_printable(invoice: Document, kind: LetterKind) -> None:
 def asks_for_email(settings: BusinessSettings, customer: Customer, kind: LetterKind) -> bool:
     """Ask for an address exactly when the dossier page will offer the form for it.
 
-    That is: no primary address, none provided and waiting for staff (the dossier then
-    thanks instead of asking), and the setting for this kind of letter is on. Unsaved
-    default settings have no value yet: the column default (on) applies.
+    That is: the dossier wants an address (provided_email.is_wanted) and the setting for
+    this kind of letter is on.
     """
-    if customer.email or customer.provided_email:
+    if not provided_email.is_wanted(customer):
         return False
-    flag = settings.letter_reminder_asks_email if kind is LetterKind.reminder else settings.letter_invoice_asks_email
-    return True if flag is None else bool(flag)
+    return settings.letter_reminder_asks_email if kind is LetterKind.reminder else settings.letter_invoice_asks_email
 
 
 def qr_svg(url: str) -> Markup:

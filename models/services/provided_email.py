@@ -16,6 +16,12 @@ from models.services.portal_access import normalise_email
 from models.staff import StaffUser
 
 
+def is_wanted(customer: Customer) -> bool:
+    """The dossier page (and a letter) asks for an address: none is known, and none the
+    debtor left is waiting for staff (the page thanks for that one instead)."""
+    return not customer.email and not customer.provided_email
+
+
 def provide(customer: Customer, address: str) -> None:
     if customer.email:
         raise DomainError(_l("We already have an e-mail address for you."), field="email")
