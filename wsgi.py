@@ -84,6 +84,9 @@ def create_app(overrides: dict | None = None) -> Flask:
         format_datetime=formatting.format_datetime,
         format_decimal=format_decimal,
     )
+    # The same formatting as filters, for long lists: a filter is a direct call, where a
+    # global function goes through Jinja's Context.call (about 2 µs more per value).
+    app.jinja_env.filters.update(money=formatting.format_currency, date=formatting.format_date)
 
     @app.context_processor
     def layout_context():

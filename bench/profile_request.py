@@ -2,7 +2,7 @@
 
 `python -m bench.profile_request [N] [PATH]` logs in as the demo owner, then sends the
 "save contact row (HTMX)" POST (or a GET of PATH, where `{customer}` is the bench
-customer's id, e.g. `/admin/customers/{customer}`) N times (default 300; a few warm-up requests first) and
+customer's id, e.g. `/admin/customers/{customer}`, and `{dossier}` the dossier bench customer's token, e.g. `/d/{dossier}`) N times (default 300; a few warm-up requests first) and
 prints: wall and CPU ms per request, SQL statements per request (with the distinct statements), and the
 cProfile top by cumulative and by own time. No gunicorn, no wrk: the figures are the app's
 own CPU cost per request, which is what bounds req/s on the bench's 2 sync workers.
@@ -60,7 +60,14 @@ def main(argv: list[str]) -> int:
                "Content-Type": "application/x-www-form-urlencoded"}
 
     if get_path:
-        path = get_path.format(customer=customer_id)
+        with app.app_context():
+            from models.services import dossier
+
+            dossier_token = dossier.current_token(database.ensure_dossier_customer(url))
+            db.session.commit()
+        path = get_path.format(customer=customer_id, dossier=dossier_token)
+        if path.startswith("/d/"):
+            http = app.test_client()  # a debtor opening the link: no staff session, as in the bench
 
     def post():
         """One measured request: the contact-row POST, or the GET of PATH."""

@@ -18,8 +18,7 @@ from models.customers import Customer
 from models.db import db
 from models.documents import Document
 from models.dossier import DossierLink
-from models.services import dossier, provided_email
-from models.services.customers import open_invoices
+from models.services import dossier, instalments, provided_email
 from models.services.errors import DomainError
 from models.settings import BusinessSettings
 from portal import bp
@@ -39,6 +38,7 @@ class Dossier:
     link: DossierLink
     customer: Customer
     settings: BusinessSettings
+    running_plan_id: int | None = None
 
     @property
     def verified(self) -> bool:
@@ -51,9 +51,8 @@ def open_dossier(token: str, *, verified: bool = True) -> Dossier:
     found = dossier.resolve(token)
     if found is None:
         abort(404)
-    link, customer, settings = found
-    g.customer_language = customer.language
-    opened = Dossier(token, link, customer, settings)
+    g.customer_language = found.customer.language
+    opened = Dossier(token, found.link, found.customer, found.settings, found.running_plan_id)
     if verified and not opened.verified:
         abort(redirect(url_for("portal.dossier_page", token=token)))
     return opened
@@ -79,8 +78,10 @@ def _page(opened: Dossier, *, check_form=None, email_form=None, status: int = 20
     context = {"dossier": opened, "customer": opened.customer, "business": opened.settings,
                "token": opened.token, "check_form": check_form, "email_form": email_form, "today": date.today()}
     if opened.verified:
-        invoices, outstanding = open_invoices(opened.customer, released_only=True)
-        context.update(invoices=invoices, outstanding=outstanding, paid=dossier.paid_invoices(opened.customer))
+        listed = dossier.invoices(opened.customer)
+        context.update(invoices=listed.open, outstanding=listed.outstanding, paid=listed.paid)
+        if listed.open and opened.running_plan_id and opened.settings.allow_instalments:
+            context["plan"] = instalments.running_plan(opened.customer)
         if email_form is None and provided_email.is_wanted(opened.customer):
             context["email_form"] = ProvideEmailForm()
     elif check_form is None:

@@ -56,9 +56,8 @@ class ConfirmForm(AppForm):
 
 @bp.context_processor
 def _instalment_helpers():
-    """For the dossier page's slot: the running plan (one statement, only when there are
-    open invoices) and whether the amounts open allow a plan at all (no statement)."""
-    return {"running_instalment_plan": instalments.running_plan, "instalments_possible": _possible,
+    """For the dossier page's slot: whether the amounts open allow a plan at all (no statement)."""
+    return {"instalments_possible": _possible,
             "plan_status_label": instalments.status_label}
 
 

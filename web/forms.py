@@ -3,12 +3,15 @@ the contact-person form the admin and the portal edit inline (web.contact_views)
 
 from __future__ import annotations
 
+import functools
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
 from models.services.errors import DomainError
+from web.i18n import current_locale_id
 
 
 def attach_error(form: FlaskForm, error: DomainError) -> None:
@@ -73,7 +76,14 @@ class ContactForm(AppForm):
     submit = SubmitField(_l("Save contact"))
 
     def __init__(self, *args, **kwargs):
-        from models.services.contacts import ROLE_DESCRIPTIONS, ROLE_LABELS
-
         super().__init__(*args, **kwargs)
-        self.role.choices = options((r.value, f"{ROLE_LABELS[r]} — {ROLE_DESCRIPTIONS[r]}") for r in ROLE_LABELS)
+        self.role.choices = options(_role_choices(current_locale_id()))
+
+
+@functools.lru_cache(maxsize=16)
+def _role_choices(locale_id: str) -> tuple[tuple[str, str], ...]:
+    """The roles with their descriptions, translated once per language (a form is built
+    for every contact row that is opened or saved)."""
+    from models.services.contacts import ROLE_DESCRIPTIONS, ROLE_LABELS
+
+    return tuple((r.value, f"{ROLE_LABELS[r]} — {ROLE_DESCRIPTIONS[r]}") for r in ROLE_LABELS)

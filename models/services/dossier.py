@@ -7,16 +7,21 @@ import base64
 import hashlib
 import hmac
 import secrets
-from datetime import timedelta
+from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, select, true, update
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import bindparam, literal, select, true, union_all, update
 
 from models.customers import Customer
 from models.db import db, now_utc
-from models.documents import Document, DocumentKind, DocumentStatus
+from models.documents import UNPAID_STATUSES, Document, DocumentKind, DocumentStatus
 from models.dossier import DossierLink
+from models.instalments import InstalmentPlan
 from models.services.customers import SUMMARY_COLUMNS, InvoiceSummary
+from models.services.instalments import RUNNING
 from models.services.settings import get_settings
 from models.settings import BusinessSettings
 from models.services import audit
@@ -68,9 +73,17 @@ def rotate(actor: StaffUser, customer: Customer) -> DossierLink:
     return new
 
 
-# The business settings (one row, or none yet) come along: every dossier page needs them.
+# The business settings (one row, or none yet) come along: every dossier page needs them,
+# and so does the id of a running instalment plan (the page shows the plan, or offers one).
+_RUNNING_PLAN_ID = (
+    select(InstalmentPlan.id)
+    .where(InstalmentPlan.customer_id == Customer.id, InstalmentPlan.status.in_(RUNNING))
+    .order_by(InstalmentPlan.id.desc())
+    .limit(1)
+    .scalar_subquery()
+)
 _LIVE_LINK = (
-    select(DossierLink, Customer, BusinessSettings)
+    select(DossierLink, Customer, BusinessSettings, _RUNNING_PLAN_ID)
     .join(Customer, Customer.id == DossierLink.customer_id)
     .outerjoin(BusinessSettings, true())
     .where(DossierLink.public_id == bindparam("public_id"), DossierLink.revoked_at.is_(None),
@@ -80,10 +93,18 @@ _LIVE_LINK = (
 )
 
 
-def resolve(token: str) -> tuple[DossierLink, Customer, BusinessSettings] | None:
-    """The active link for a token, its customer and the business settings, or None for
-    anything unknown, revoked, forged, or of an archived customer. One query: every
-    dossier request starts here."""
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    link: DossierLink
+    customer: Customer
+    settings: BusinessSettings
+    running_plan_id: int | None
+
+
+def resolve(token: str) -> Resolved | None:
+    """The active link for a token, its customer, the business settings and the customer's
+    running instalment plan id, or None for anything unknown, revoked, forged, or of an
+    archived customer. One query: every dossier request starts here."""
     public_id, sep, signature = (token or "").partition(_SEPARATOR)
     if not sep or len(public_id) != 22 or len(signature) != 22:
         return None
@@ -93,7 +114,8 @@ def resolve(token: str) -> tuple[DossierLink, Customer, BusinessSettings] | None
     row = db.session.execute(_LIVE_LINK, {"public_id": public_id}).first()
     if row is None:
         return None
-    return row[0], row[1], row[2] if row[2] is not None else get_settings()
+    link, customer, settings, plan_id = row
+    return Resolved(link, customer, settings if settings is not None else get_settings(), plan_id)
 
 
 # --- the check before documents are shown (Payt's postcode check for letters) ----------
@@ -131,22 +153,46 @@ def released_invoice(customer: Customer, document_id: int) -> Document | None:
     return db.session.scalar(_RELEASED_INVOICE, {"document_id": document_id, "customer_id": customer.id})
 
 
-_PAID_INVOICES = (
-    select(*SUMMARY_COLUMNS)
-    .where(
-        Document.customer_id == bindparam("customer_id"),
-        Document.kind == DocumentKind.invoice,
-        Document.released_to_portal.is_(True),
-        Document.status == DocumentStatus.paid,
-    )
+PAID_HISTORY = 50  # the payment history shows the latest paid invoices
+
+_RELEASED = (
+    Document.customer_id == bindparam("customer_id"),
+    Document.kind == DocumentKind.invoice,
+    Document.released_to_portal.is_(True),
+)
+# Both lists in one statement (one round trip): all open invoices, the latest paid ones.
+_OPEN_AND_PAID = union_all(
+    select(*SUMMARY_COLUMNS, literal(False).label("paid"))
+    .where(*_RELEASED, Document.status.in_(UNPAID_STATUSES)),
+    select(*SUMMARY_COLUMNS, literal(True).label("paid"))
+    .where(*_RELEASED, Document.status == DocumentStatus.paid)
     .order_by(Document.issue_date.desc(), Document.id.desc())
-    .limit(50)
+    .limit(PAID_HISTORY)
+    .subquery()
+    .select(),
 )
 
 
-def paid_invoices(customer: Customer) -> list[InvoiceSummary]:
-    """The payment history the dossier shows: the 50 latest paid invoices."""
-    return [InvoiceSummary(*row) for row in db.session.execute(_PAID_INVOICES, {"customer_id": customer.id})]
+@dataclass(frozen=True, slots=True)
+class DossierInvoices:
+    open: list[InvoiceSummary]  # oldest due first, those without a due date last
+    outstanding: dict[str, Decimal]  # per currency
+    paid: list[InvoiceSummary]  # newest first
+
+
+def invoices(customer: Customer) -> DossierInvoices:
+    """What the dossier lists: the released open invoices with the total outstanding per
+    currency, and the latest paid ones."""
+    open_: list[InvoiceSummary] = []
+    paid: list[InvoiceSummary] = []
+    for *columns, is_paid in db.session.execute(_OPEN_AND_PAID, {"customer_id": customer.id}):
+        (paid if is_paid else open_).append(InvoiceSummary(*columns))
+    open_.sort(key=lambda i: (i.due_date is None, i.due_date or date.min, i.id))
+    paid.sort(key=lambda i: (i.issue_date, i.id), reverse=True)
+    outstanding: dict[str, Decimal] = {}
+    for invoice in open_:
+        outstanding[invoice.currency] = outstanding.get(invoice.currency, Decimal("0.00")) + invoice.outstanding
+    return DossierInvoices(open_, outstanding, paid)
 
 
 OPENED_RESOLUTION = timedelta(minutes=1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import re
+from datetime import date, timedelta
 
 import pytest
 from bs4 import BeautifulSoup
@@ -121,6 +122,24 @@ def test_info_tab_shows_a_link_that_opens_the_customers_open_invoices(owner_clie
     paid_section = soup.find("h2", string="Paid invoices").find_parent("section")
     assert invoices["paid"].number in paid_section.get_text()
     assert invoices["paid"].number not in soup.find("h2", string="Open invoices").find_parent("section").get_text()
+
+
+def test_open_invoices_oldest_due_first_and_the_latest_paid_ones(owner_client, client):
+    debtor = factories.customer(language="en")
+    later = factories.invoice(debtor, amount="10.00", due_in_days=30)
+    overdue = factories.invoice(debtor, amount="10.00", due_in_days=-3)
+    sooner = factories.invoice(debtor, amount="10.00", due_in_days=5)
+    paid = [factories.invoice(debtor, amount="1.00", status=DocumentStatus.paid, amount_paid="1.21",
+                              issue_date=date.today() - timedelta(days=days)) for days in (3, 0, 60, 1)]
+    paid += [factories.invoice(debtor, amount="1.00", status=DocumentStatus.paid, amount_paid="1.21",
+                               issue_date=date.today() - timedelta(days=100 + days)) for days in range(48)]
+    soup = soup_of(client.get(path_of(dossier_url(owner_client, debtor)), headers=ENGLISH))
+
+    assert [r["Invoice"] for r in invoice_rows(soup)] == [overdue.number, sooner.number, later.number]
+    history = soup.find("h2", string="Paid invoices").find_parent("section").find("tbody").find_all("tr")
+    newest_first = sorted(paid, key=lambda invoice: (invoice.issue_date, invoice.id), reverse=True)
+    assert [row.a.get_text(strip=True) for row in history] == [invoice.number for invoice in newest_first[:50]]
+    assert newest_first[-1].number not in soup.get_text()  # the 52nd, the oldest, is left out
 
 
 def test_the_other_customers_link_shows_only_their_invoice(owner_client, client, customers):
