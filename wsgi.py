@@ -88,21 +88,21 @@ def create_app(overrides: dict | None = None) -> Flask:
     # global function goes through Jinja's Context.call (about 2 µs more per value).
     app.jinja_env.filters.update(money=formatting.format_currency, date=formatting.format_date)
 
-    @app.context_processor
-    def layout_context():
-        return {
-            "csrf_token": generate_csrf,
-            "current_locale": get_locale,
-            "LANGUAGE_NAMES": LANGUAGE_NAMES,
-            "audit_label": audit_label,
-            "status_label": status_label,
-            "mail_status_label": mail_status_label,
-            "email_template_label": email_template_label,
-            "business_name": _business_name,
-            "login_status_label": login_status_label,
-            "role_label": lambda role: contact_roles.ROLE_LABELS[role],
-            "role_description": lambda role: contact_roles.ROLE_DESCRIPTIONS[role],
-        }
+    # Helpers every template may call: globals, not a context processor, so they cost
+    # nothing per render and macros imported without context (cached) can use them.
+    app.jinja_env.globals.update(
+        csrf_token=generate_csrf,
+        current_locale=get_locale,
+        LANGUAGE_NAMES=LANGUAGE_NAMES,
+        audit_label=audit_label,
+        status_label=status_label,
+        mail_status_label=mail_status_label,
+        email_template_label=email_template_label,
+        business_name=_business_name,
+        login_status_label=login_status_label,
+        role_label=contact_roles.ROLE_LABELS.__getitem__,
+        role_description=contact_roles.ROLE_DESCRIPTIONS.__getitem__,
+    )
 
     @app.get("/hello")
     def hello():

@@ -12,12 +12,15 @@ import time
 from flask import current_app, flash, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import login_user, logout_user
+from sqlalchemy import bindparam, select
 
 from models.db import db
 from models.staff import StaffUser
 from web.extensions import login_manager
 
 SEEN_KEY, LOGIN_KEY = "seen_at", "login_at"
+# Built once: every staff request starts with it (session.get builds its query per call).
+_STAFF_USER = select(StaffUser).where(StaffUser.id == bindparam("user_id"))
 
 
 @login_manager.user_loader
@@ -26,7 +29,7 @@ def load_user(session_id: str):
     user_id, _, epoch = rest.partition(":")
     if kind != "staff" or not user_id.isdigit() or not epoch.isdigit():
         return None
-    user = db.session.get(StaffUser, int(user_id))
+    user = db.session.scalar(_STAFF_USER, {"user_id": int(user_id)})
     if user is None or not user.active or user.session_epoch != int(epoch):
         return None
     return user

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from models.contacts import MAX_CONTACTS_PER_CUSTOMER, ContactPerson, ContactRole
 from models.customers import Customer
@@ -72,11 +72,14 @@ def contacts_of(customer: Customer) -> list[ContactPerson]:
     ))
 
 
+_CONTACT = select(ContactPerson).where(
+    ContactPerson.id == bindparam("contact_id"), ContactPerson.customer_id == bindparam("customer_id")
+)
+
+
 def get_contact(customer: Customer, contact_id: int) -> ContactPerson | None:
     """Only through its customer: an id from a URL proves nothing."""
-    return db.session.scalar(
-        select(ContactPerson).where(ContactPerson.id == contact_id, ContactPerson.customer_id == customer.id)
-    )
+    return db.session.scalar(_CONTACT, {"contact_id": contact_id, "customer_id": customer.id})
 
 
 def count(customer: Customer) -> int:
