@@ -8,8 +8,9 @@ import functools
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectChoice, SelectField, StringField, SubmitField
-from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
+from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
+from models.services import addresses
 from models.services.errors import DomainError
 from web.i18n import current_locale_id
 
@@ -28,7 +29,18 @@ def options(pairs) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in pairs]
 
 
-EMAIL = [Optional(), Length(max=254), Email(message=_l("Enter a valid e-mail address."), check_deliverability=False)]
+class ValidEmail:
+    """WTForms' Email check through models.services.addresses (the domain rules use the
+    same cached check, so an address is parsed once per request)."""
+
+    message = _l("Enter a valid e-mail address.")
+
+    def __call__(self, form, field):
+        if addresses.normalised(field.data or "") is None:
+            raise ValidationError(self.message)
+
+
+EMAIL = [Optional(), Length(max=254), ValidEmail()]
 
 
 def strip(value):

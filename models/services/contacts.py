@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, select, update
 
@@ -19,7 +18,7 @@ from models.contacts import MAX_CONTACTS_PER_CUSTOMER, ContactPerson, ContactRol
 from models.customers import Customer
 from models.db import db
 from models.portal_access import PortalUser
-from models.services import audit
+from models.services import addresses, audit
 from models.services.errors import DomainError
 from models.staff import StaffUser
 
@@ -92,9 +91,8 @@ def _clean(customer: Customer, data: ContactInput, contact: ContactPerson | None
     name = (data.name or "").strip()
     if not name:
         raise DomainError(_l("Enter a name."), field="name")
-    try:
-        email = validate_email((data.email or "").strip(), check_deliverability=False).normalized
-    except EmailNotValidError:
+    email = addresses.normalised((data.email or "").strip())
+    if email is None:
         raise DomainError(_l("Enter a valid e-mail address."), field="email")
     if customer.email and email.lower() == customer.email.lower():
         raise DomainError(

@@ -13,7 +13,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import contains_eager
@@ -22,7 +21,7 @@ from zxcvbn.frequency_lists import FREQUENCY_LISTS
 from models.customers import Customer
 from models.db import db, now_utc
 from models.portal_access import AccessStatus, PasswordReset, PortalAccess, PortalUser
-from models.services import audit, outbox, passwords
+from models.services import addresses, audit, outbox, passwords
 from models.services.errors import DomainError
 from models.staff import StaffUser
 
@@ -43,10 +42,10 @@ def _new_token() -> tuple[str, str]:
 
 
 def normalise_email(email: str, field: str = "email") -> str:
-    try:
-        return validate_email((email or "").strip(), check_deliverability=False).normalized.lower()
-    except EmailNotValidError:
+    address = addresses.normalised((email or "").strip())
+    if address is None:
         raise DomainError(_l("Enter a valid e-mail address."), field=field)
+    return address.lower()
 
 
 def check_password(password: str, field: str = "password") -> None:
