@@ -13,7 +13,7 @@ from mailers import queue as mail_queue
 from mailers import worker as mail_worker
 from models.services import contacts as contact_roles
 from models.services.settings import get_settings
-from web import auth, cli, errors, formatting
+from web import auth, autocommit, cli, errors, formatting, page_cache
 from web.config import INSTANCE_DIR, PROJECT_ROOT, check_secret_key, from_environment
 from web.extensions import babel, csrf, limiter, login_manager, mail, migrate
 from web.i18n import (
@@ -60,6 +60,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     limiter.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     install_template_gettext(app)
+    page_cache.init_app(app)
     login_manager.init_app(app)
     login_manager.session_protection = "strong"
 
@@ -72,6 +73,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(health_bp)
 
     app.before_request(auth.enforce_timeouts)
+    autocommit.init_app(app)
     app.after_request(add_security_headers)
     errors.register(app)
     cli.register(app)

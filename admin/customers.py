@@ -13,6 +13,7 @@ from admin import bp, portal_logins
 from admin.forms import ArchiveForm, NoteForm, custom_field_initial, customer_form_class
 from admin.helpers import attach_error, page_arg
 from models.audit import AuditEvent
+from models import revisions
 from models.db import db
 from models.services import customers as customer_service
 from models.services import contacts as contact_service
@@ -20,7 +21,9 @@ from models.services import dossier, outbox, portal_access
 from models.services.access import get_customer
 from models.services.errors import DomainError
 from models.services.staff import all_staff
-from web import contact_views
+from web import contact_views, page_cache
+from web.autocommit import reads
+from web.i18n import current_locale_id
 from web.rendering import external_url, render
 
 
@@ -121,20 +124,28 @@ def customer_edit(customer_id: int):
 
 
 @bp.get("/customers/<int:customer_id>")
+@reads
 def customer_overview(customer_id: int):
     customer = get_customer(current_user, customer_id)
-    invoices, outstanding = customer_service.open_invoices(customer)
-    return render(
-        "admin/customers/overview.html",
-        customer=customer,
-        invoices=invoices,
-        outstanding=outstanding,
-        notes=customer_service.latest_notes(customer),
-        emails=outbox.for_customer(customer, limit=5),
-        logins=portal_access.login_activity(customer),
-        note_form=NoteForm(),
-        today=date.today(),
+    today = date.today()
+    # Kept until this customer's or the business's data changes (web/page_cache.py); per
+    # staff member, as the layout shows who is logged in and what they may open.
+    key = (customer.id, customer.revision, revisions.business_revision(), current_user.id, current_locale_id(), today)
+    return page_cache.render_page(
+        "admin/customers/overview.html", key, {"customer": customer, "today": today}, lambda: _overview(customer)
     )
+
+
+def _overview(customer) -> dict:
+    invoices, outstanding = customer_service.open_invoices(customer)
+    return {
+        "invoices": invoices,
+        "outstanding": outstanding,
+        "notes": customer_service.latest_notes(customer),
+        "emails": outbox.for_customer(customer, limit=5),
+        "logins": portal_access.login_activity(customer),
+        "note_form": NoteForm(),
+    }
 
 
 @bp.get("/customers/<int:customer_id>/info")

@@ -88,3 +88,12 @@ class ScaledDecimal(TypeDecorator):
 
 def Money() -> ScaledDecimal:  # noqa: N802 - reads like a type in column declarations
     return ScaledDecimal(2)
+
+
+def autocommit_reads() -> None:
+    """Run this request's statements in autocommit: one round trip each, without the BEGIN
+    before the first and the ROLLBACK that ends a read-only transaction (on a page of one
+    or two statements those were two of its three round trips). Reads see what they would
+    under READ COMMITTED anyway; a write the view makes commits on its own. Call it before
+    the request's first statement."""
+    db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})

@@ -26,6 +26,9 @@ from portal.forms import DossierCheckForm, ProvideEmailForm
 from web.extensions import limiter
 from web.errors import MAX_ID
 from web.forms import attach_error
+from web import page_cache
+from web.autocommit import reads
+from web.i18n import current_locale_id
 from web.rendering import render
 
 _VERIFIED = "dossier_verified"  # session: public ids of links whose check was passed
@@ -75,18 +78,30 @@ def private(response):
 
 
 def _page(opened: Dossier, *, check_form=None, email_form=None, status: int = 200):
+    today = date.today()
     context = {"dossier": opened, "customer": opened.customer, "business": opened.settings,
-               "token": opened.token, "check_form": check_form, "email_form": email_form, "today": date.today()}
+               "token": opened.token, "check_form": check_form, "email_form": email_form, "today": today}
+    if opened.verified and check_form is None and email_form is None:
+        # The page as every visit sees it: its content is kept until the customer's or the
+        # business's data changes (web/page_cache.py), the day turns or the language differs.
+        key = (opened.link.id, opened.customer.revision, opened.settings.revision, current_locale_id(), today)
+        return private(page_cache.render_page("portal/dossier.html", key, context, lambda: _documents(opened), status))
     if opened.verified:
-        listed = dossier.invoices(opened.customer)
-        context.update(invoices=listed.open, outstanding=listed.outstanding, paid=listed.paid)
-        if listed.open and opened.running_plan_id and opened.settings.allow_instalments:
-            context["plan"] = instalments.running_plan(opened.customer)
-        if email_form is None and provided_email.is_wanted(opened.customer):
-            context["email_form"] = ProvideEmailForm()
+        context.update(_documents(opened, email_form))
     elif check_form is None:
         context["check_form"] = _check_form(opened)
     return private(render("portal/dossier.html", status=status, **context))
+
+
+def _documents(opened: Dossier, email_form=None) -> dict:
+    """What a verified visitor sees: the invoices, a running plan, the e-mail address form."""
+    listed = dossier.invoices(opened.customer)
+    context = {"invoices": listed.open, "outstanding": listed.outstanding, "paid": listed.paid}
+    if listed.open and opened.running_plan_id and opened.settings.allow_instalments:
+        context["plan"] = instalments.running_plan(opened.customer)
+    if email_form is None and provided_email.is_wanted(opened.customer):
+        context["email_form"] = ProvideEmailForm()
+    return context
 
 
 def _check_form(opened: Dossier) -> DossierCheckForm:
@@ -98,6 +113,7 @@ def _check_form(opened: Dossier) -> DossierCheckForm:
 
 @bp.get("/d/<token>")
 @dossier_limit
+@reads  # "last opened" is one UPDATE at most, once a minute
 def dossier_page(token: str):
     opened = open_dossier(token, verified=False)
     response = _page(opened)

@@ -7,6 +7,9 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
 
+from sqlalchemy import update
+
+from models import revisions
 from models.customers import Customer, CustomerKind
 from models.db import db
 from models.documents import DocumentStatus
@@ -33,6 +36,18 @@ def _saving():
         for obj in created:
             db.session.refresh(obj)
             db.session.expunge(obj)
+
+
+def write_directly(statement, params=None):
+    """A Core write behind the services' back (bulk test data, or what another process did
+    to a row). It moves every customer's revision, as a service moves those it touches
+    (models/revisions.py), so no cached page outlives it."""
+    result = db.session.execute(statement.execution_options(revisions=revisions.HANDLED), params)
+    db.session.execute(update(Customer).values(revision=Customer.revision + 1)
+                       .execution_options(revisions=revisions.HANDLED))
+    return result
+
+
 _sequence = itertools.count(1)
 _password_hash_cache: dict[str, str] = {}
 

@@ -23,6 +23,10 @@ def render(template: str, block: str | None = None, status: int = 200, **context
         body = render_block(template, block, **context)
     else:
         body = render_template(template, **context)
+    return finish(body, status)
+
+
+def finish(body: str, status: int) -> Response:
     response = make_response(body, status)
     response.vary.add("HX-Request")
     return response

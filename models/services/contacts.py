@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, func, select, update
 
 from models.contacts import MAX_CONTACTS_PER_CUSTOMER, ContactPerson, ContactRole
 from models.customers import Customer
+from models import revisions
 from models.db import db
 from models.portal_access import PortalUser
 from models.services import addresses, audit
@@ -114,7 +115,7 @@ def _clean(customer: Customer, data: ContactInput, contact: ContactPerson | None
 def _lock_customer(customer: Customer) -> None:
     db.session.execute(
         update(Customer).where(Customer.id == customer.id).values(id=Customer.id)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, revisions=revisions.NOT_SHOWN)
     )
 
 

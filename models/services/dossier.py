@@ -16,6 +16,7 @@ from decimal import Decimal
 from sqlalchemy import bindparam, literal, select, true, union_all, update
 
 from models.customers import Customer
+from models import revisions
 from models.db import db, now_utc
 from models.documents import UNPAID_STATUSES, Document, DocumentKind, DocumentStatus
 from models.dossier import DossierLink
@@ -204,7 +205,9 @@ def record_opened(link: DossierLink) -> bool:
     now = now_utc()
     if link.last_opened_at is not None and now - link.last_opened_at < OPENED_RESOLUTION:
         return False
-    db.session.execute(update(DossierLink).where(DossierLink.id == link.id).values(last_opened_at=now))
+    db.session.execute(update(DossierLink).where(DossierLink.id == link.id).values(last_opened_at=now),
+                       execution_options={"revisions": revisions.HANDLED})
+    revisions.touch_customers(db.session, [link.customer_id])
     return True
 
 

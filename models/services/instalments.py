@@ -33,6 +33,7 @@ from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from models.customers import Customer
+from models import revisions
 from models.db import db, now_utc
 from models.documents import UNPAID_STATUSES, Document
 from models.instalments import Instalment, InstalmentPlan, PlanStatus, plan_documents
@@ -212,7 +213,7 @@ def _lock_customer(customer: Customer) -> None:
     write lock, so two requests cannot both find "no plan yet"."""
     db.session.execute(
         update(Customer).where(Customer.id == customer.id).values(id=Customer.id)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, revisions=revisions.NOT_SHOWN)
     )
 
 
@@ -270,10 +271,11 @@ def _decide(actor: StaffUser, plan: InstalmentPlan, allowed: tuple[PlanStatus, .
         update(InstalmentPlan)
         .where(InstalmentPlan.id == plan.id, InstalmentPlan.status.in_(allowed))
         .values(status=to, decided_at=now_utc(), decided_by_id=actor.id)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, revisions=revisions.HANDLED)
     ).rowcount
     if changed != 1:
         raise DomainError(_l("This plan has already been decided or has ended."))
+    revisions.touch_customers(db.session, [plan.customer_id])
     db.session.refresh(plan)
     customer = db.session.get(Customer, plan.customer_id)
     audit.record(actor, action, "instalment_plan", plan.id, customer_id=plan.customer_id,
@@ -315,12 +317,14 @@ def complete_settled(customer: Customer) -> None:
         plan_documents.c.document_id == Document.id,
         Document.status.in_(UNPAID_STATUSES),
     )
-    db.session.execute(
+    completed = db.session.execute(
         update(InstalmentPlan)
         .where(InstalmentPlan.customer_id == customer.id, InstalmentPlan.status == PlanStatus.active, ~unpaid)
         .values(status=PlanStatus.completed)
-        .execution_options(synchronize_session=False)
-    )
+        .execution_options(synchronize_session=False, revisions=revisions.HANDLED)
+    ).rowcount
+    if completed:
+        revisions.touch_customers(db.session, [customer.id])
 
 
 _OVERVIEW_PLANS = (

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Row, and_, bindparam, or_, select, update
 
 from models.customers import Customer
+from models import revisions
 from models.db import db, now_utc
 from models.documents import Document
 from models.outbox import MailCategory, MailStatus, OutboundEmail
@@ -109,8 +110,9 @@ def claim_batch(email_ids: Sequence[int], now: datetime | None = None) -> list[R
         .where(OutboundEmail.id.in_(sorted(set(email_ids))), _claimable(now))
         .values(status=MailStatus.sending, claimed_at=now, attempts=OutboundEmail.attempts + 1)
         .returning(*CLAIMED_COLUMNS)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, revisions=revisions.HANDLED)
     ).all()
+    revisions.touch_customers(db.session, (row.customer_id for row in rows))  # "sending" shows
     db.session.commit()
     return sorted(rows, key=lambda row: row.id)
 
@@ -123,7 +125,7 @@ def extend_claims(email_ids: Sequence[int], now: datetime | None = None) -> None
             update(OutboundEmail)
             .where(OutboundEmail.id.in_(sorted(email_ids)), OutboundEmail.status == MailStatus.sending)
             .values(claimed_at=now or now_utc())
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False, revisions=revisions.NOT_SHOWN)
         )
 
 
@@ -139,7 +141,9 @@ def record(outcomes: Sequence[dict[str, Any]]) -> None:
         params = {("_id" if key == "id" else key): value for key, value in outcome.items()}
         by_keys.setdefault(tuple(sorted(params)), []).append(params)
     for group in by_keys.values():
-        db.session.execute(update(OutboundEmail.__table__).where(_BY_ID), group)
+        db.session.execute(update(OutboundEmail.__table__).where(_BY_ID), group,
+                           execution_options={"revisions": revisions.HANDLED})
+    revisions.touch_via(db.session, OutboundEmail.__table__, (outcome["id"] for outcome in outcomes))
 
 
 def sent_values(email_id: int, *, subject: str, to: list[str], cc: list[str], refused: dict[str, str],

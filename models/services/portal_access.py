@@ -19,6 +19,7 @@ from sqlalchemy.orm import contains_eager
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from models.customers import Customer
+from models import revisions
 from models.db import db, now_utc
 from models.portal_access import AccessStatus, PasswordReset, PortalAccess, PortalUser
 from models.services import addresses, audit, outbox, passwords
@@ -205,8 +206,9 @@ def count_portal_access_changes(enabled: bool) -> int:
 
 def apply_portal_access_to_all(actor: StaffUser, enabled: bool) -> int:
     result = db.session.execute(
-        update(Customer).where(Customer.portal_access.is_not(enabled)).values(portal_access=enabled)
-        .execution_options(synchronize_session=False)
+        update(Customer).where(Customer.portal_access.is_not(enabled))
+        .values(portal_access=enabled, revision=Customer.revision + 1)
+        .execution_options(synchronize_session=False, revisions=revisions.HANDLED)
     )
     audit.record(actor, "settings.portal_access_applied", "settings", None,
                  changes={"portal_access": [None, str(enabled)], "customers": [None, str(result.rowcount)]})

@@ -96,12 +96,12 @@ def test_rows_held_by_a_live_worker_are_skipped_and_a_dead_workers_rows_are_take
     customers = [factories.customer(email=f"c{n}@example.test") for n in range(3)]
     ids = queue_invoices(mail_app, customers)
     with mail_app.app_context():
-        db.session.execute(update(OutboundEmail).where(OutboundEmail.id == ids[0])
+        factories.write_directly(update(OutboundEmail).where(OutboundEmail.id == ids[0])
                            .values(status=MailStatus.sending, claimed_at=now_utc(), attempts=1))
         db.session.commit()
         assert jobs.deliver_batch(ids) == {ids[1]: "sent", ids[2]: "sent"}
         assert outbox_row(mail_app, ids[0]).status == MailStatus.sending  # still the live worker's
-        db.session.execute(update(OutboundEmail).where(OutboundEmail.id == ids[0])
+        factories.write_directly(update(OutboundEmail).where(OutboundEmail.id == ids[0])
                            .values(claimed_at=now_utc() - 2 * CLAIM_LEASE))
         db.session.commit()
         assert jobs.deliver_batch(ids) == {ids[0]: "sent"}  # its claim ran out: the worker died
@@ -122,7 +122,7 @@ def test_a_dead_server_stops_the_batch_at_once_and_every_row_waits_for_its_retry
 
     sink.start()
     with mail_app.app_context():
-        db.session.execute(update(OutboundEmail).values(next_attempt_at=None))
+        factories.write_directly(update(OutboundEmail).values(next_attempt_at=None))
         db.session.commit()
         assert set(jobs.deliver_batch(ids).values()) == {"sent"}
     assert sink.count() == 5
@@ -132,7 +132,7 @@ def test_a_row_that_cannot_be_built_fails_alone(mail_app, sink, run_worker):
     customers = [factories.customer(email=f"c{n}@example.test") for n in range(3)]
     ids = queue_invoices(mail_app, customers)
     with mail_app.app_context():  # a template that does not exist: a bug, shown on the row
-        db.session.execute(update(OutboundEmail).where(OutboundEmail.id == ids[1]).values(template="no_such"))
+        factories.write_directly(update(OutboundEmail).where(OutboundEmail.id == ids[1]).values(template="no_such"))
         db.session.commit()
     run_worker()
     rows = {r.id: r for r in outbox_rows(mail_app)}

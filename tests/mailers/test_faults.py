@@ -66,7 +66,7 @@ def sending_ids(app) -> list[int]:
 def expire_claims(app) -> None:
     """What the claim lease (5 minutes) does in real life, without waiting five minutes."""
     with app.app_context():
-        db.session.execute(
+        factories.write_directly(
             update(OutboundEmail)
             .where(OutboundEmail.status == MailStatus.sending)
             .values(claimed_at=now_utc() - timedelta(minutes=10))

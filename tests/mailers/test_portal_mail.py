@@ -410,7 +410,7 @@ def test_a_mail_that_was_not_delivered_does_not_kill_the_link_already_sent(mail_
     # the retry goes out with its own fresh link, which then replaces the first one
     sink.accept_everything()
     with mail_app.app_context():
-        db.session.execute(update(OutboundEmail).values(next_attempt_at=None))
+        factories.write_directly(update(OutboundEmail).values(next_attempt_at=None))
         db.session.commit()
     mail = only(fresh_messages(mail_app, sink))
     activation = link_in(mail, INVITE_LINK)

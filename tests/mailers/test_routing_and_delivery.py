@@ -95,8 +95,8 @@ def test_a_contact_removed_or_unsubscribed_after_queueing_gets_nothing(mail_app,
     send_invoice(owner_client, invoice.id)
     assert len(queued_ids(mail_app)) == 1  # on the queue with the old contact list...
     with mail_app.app_context():  # ...then the contacts change before the worker runs
-        db.session.execute(delete(ContactPerson).where(ContactPerson.id == removed))
-        db.session.execute(update(ContactPerson).where(ContactPerson.id == unsubscribed).values(invoice_emails=False))
+        factories.write_directly(delete(ContactPerson).where(ContactPerson.id == removed))
+        factories.write_directly(update(ContactPerson).where(ContactPerson.id == unsubscribed).values(invoice_emails=False))
         db.session.commit()
     run_worker()
 

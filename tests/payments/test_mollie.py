@@ -14,6 +14,7 @@ from sqlalchemy import update
 from models.db import db, now_utc
 from models.outbox import OutboundEmail
 from models.payments import Payment, PaymentStatus
+from tests import factories
 from tests.conftest import TEST_CONFIG, soup_of
 from tests.payments.conftest import (
     ENGLISH,
@@ -176,7 +177,7 @@ def test_reconcile_books_a_payment_whose_webhook_never_came(app, client, debtor,
     mollie.set(mine, "paid")
     mollie.set(theirs, "paid")
     with app.app_context():  # the stranger's payment is older than the window
-        db.session.execute(update(Payment).where(Payment.provider_ref == theirs)
+        factories.write_directly(update(Payment).where(Payment.provider_ref == theirs)
                            .values(created_at=now_utc() - timedelta(days=5)))
         db.session.commit()
 
