@@ -36,6 +36,7 @@ def main(argv: list[str]) -> int:
     os.environ.update({
         "DATABASE_URL": url, "SECRET_KEY": "bench-" + secrets.token_urlsafe(48),
         "RATELIMIT_STORAGE_URI": "memory://", "REDIS_URL": "", "FLASK_DEBUG": "0",
+        "DOSSIER_LIMIT_PER_IP": "100000000 per minute",
     })
     db_view = database.BenchDatabase("postgresql" if url.startswith("postgresql") else "sqlite", url)
     customer_id = _pick_customer(db_view)

@@ -42,10 +42,12 @@ class RevisionWarning(UserWarning):
 _BUSINESS_REVISION = select(BusinessSettings.revision).order_by(BusinessSettings.id).limit(1)
 
 
-def business_revision() -> int:
+def business_revision() -> int | None:
+    """None before the settings row exists: business changes then move no counter, so no
+    page may be kept until it does (the first save of the settings, or the demo seed)."""
     from models.db import db
 
-    return db.session.scalar(_BUSINESS_REVISION) or 0
+    return db.session.scalar(_BUSINESS_REVISION)
 
 
 def touch_customers(session: Session, customer_ids: Iterable[int | None]) -> None:

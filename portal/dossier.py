@@ -31,6 +31,7 @@ from web.autocommit import reads
 from web.i18n import current_locale_id
 from web.rendering import render
 
+_PAGE = "portal/dossier.html"
 _VERIFIED = "dossier_verified"  # session: public ids of links whose check was passed
 dossier_limit = limiter.shared_limit(lambda: current_app.config["DOSSIER_LIMIT_PER_IP"], scope="dossier")
 
@@ -45,7 +46,12 @@ class Dossier:
 
     @property
     def verified(self) -> bool:
-        return not dossier.needs_check(self.settings, self.customer) or self.link.public_id in session.get(_VERIFIED, ())
+        return _verified(self.settings.dossier_check, self.customer.postal_code, self.link.public_id)
+
+
+def _verified(dossier_check: str | None, postal_code: str | None, public_id: str) -> bool:
+    """No check applies, or this session passed it for this link."""
+    return not dossier.needs_check(dossier_check, postal_code) or public_id in session.get(_VERIFIED, ())
 
 
 def open_dossier(token: str, *, verified: bool = True) -> Dossier:
@@ -82,15 +88,23 @@ def _page(opened: Dossier, *, check_form=None, email_form=None, status: int = 20
     context = {"dossier": opened, "customer": opened.customer, "business": opened.settings,
                "token": opened.token, "check_form": check_form, "email_form": email_form, "today": today}
     if opened.verified and check_form is None and email_form is None:
-        # The page as every visit sees it: its content is kept until the customer's or the
-        # business's data changes (web/page_cache.py), the day turns or the language differs.
-        key = (opened.link.id, opened.customer.revision, opened.settings.revision, current_locale_id(), today)
-        return private(page_cache.render_page("portal/dossier.html", key, context, lambda: _documents(opened), status))
+        saved = opened.settings.id is not None  # not the unsaved defaults of get_settings()
+        key = _kept_key(opened.link.id, opened.customer.revision, opened.settings.revision if saved else None)
+        return private(page_cache.render_page(_PAGE, key, context, lambda: _documents(opened), status))
     if opened.verified:
         context.update(_documents(opened, email_form))
     elif check_form is None:
         context["check_form"] = _check_form(opened)
-    return private(render("portal/dossier.html", status=status, **context))
+    return private(render(_PAGE, status=status, **context))
+
+
+def _kept_key(link_id: int, customer_revision: int, settings_revision: int | None) -> tuple | None:
+    """The page as every visit sees it is kept until the customer's or the business's data
+    changes (web/page_cache.py), the day turns or the language differs. Not before the
+    settings row exists (models.revisions.business_revision)."""
+    if settings_revision is None:
+        return None
+    return link_id, customer_revision, settings_revision, current_locale_id(), date.today()
 
 
 def _documents(opened: Dossier, email_form=None) -> dict:
@@ -115,11 +129,19 @@ def _check_form(opened: Dossier) -> DossierCheckForm:
 @dossier_limit
 @reads  # "last opened" is one UPDATE at most, once a minute
 def dossier_page(token: str):
-    opened = open_dossier(token, verified=False)
-    response = _page(opened)
-    if opened.verified and dossier.record_opened(opened.link):
+    """Most visits find the page kept: a glance at the link (one row of ten columns) gives
+    the key, and nothing more is read. Otherwise the dossier is opened and rendered."""
+    seen = dossier.glance(token)
+    if seen is None:
+        abort(404)
+    g.customer_language = seen.language
+    verified = _verified(seen.dossier_check, seen.postal_code, seen.public_id)
+    response = verified and page_cache.kept(_PAGE, _kept_key(seen.id, seen.customer_revision, seen.settings_revision))
+    if not response:
+        response = _page(open_dossier(token, verified=False))
+    if verified and dossier.record_opened(seen):
         db.session.commit()
-    return response
+    return private(response)
 
 
 @bp.post("/d/<token>/check")

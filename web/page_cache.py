@@ -62,17 +62,29 @@ def init_app(app) -> None:
     app.extensions["dossier.page_cache"] = PageCache(app.config["PAGE_CACHE_SIZE"])
 
 
-def render_page(template: str, key: tuple, context: dict, content: Callable[[], dict], status: int = 200) -> Response:
-    """The page from the cache under (template, *key), else rendered with `content()`
-    added to `context` (only then is its data loaded)."""
+def _store() -> PageCache | None:
+    """The cache, unless it is off or this response carries flashed messages."""
+    return cache() if current_app.config["PAGE_CACHE_SIZE"] and not session.get("_flashes") else None
+
+
+def kept(template: str, key: tuple | None, status: int = 200) -> Response | None:
+    """The page kept under (template, *key), with this session's CSRF token, or None.
+    A key of None means "not to be kept" (a revision it needs does not exist yet)."""
+    store = _store() if key is not None else None
+    html = store.get((template, *key)) if store else None
+    return None if html is None else finish(html.replace(_TOKEN_HOLE, generate_csrf()), status)
+
+
+def render_page(template: str, key: tuple | None, context: dict, content: Callable[[], dict],
+                status: int = 200) -> Response:
+    """The page kept under (template, *key), else rendered with `content()` added to
+    `context` (only then is its data loaded) and kept."""
+    response = kept(template, key, status)
+    if response is not None:
+        return response
+    store = _store() if key is not None else None  # before rendering takes the flashes
     token = generate_csrf()
-    store = cache() if current_app.config["PAGE_CACHE_SIZE"] and not session.get("_flashes") else None
-    full_key = (template, *key)
-    html = store.get(full_key) if store else None
-    if html is None:
-        html = render_template(template, **{**context, **content()})
-        if store:
-            store.put(full_key, html.replace(token, _TOKEN_HOLE))
-    else:
-        html = html.replace(_TOKEN_HOLE, token)
+    html = render_template(template, **{**context, **content()})
+    if store:
+        store.put((template, *key), html.replace(token, _TOKEN_HOLE))
     return finish(html, status)

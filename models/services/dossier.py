@@ -13,7 +13,7 @@ from flask import current_app
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import bindparam, literal, select, true, union_all, update
+from sqlalchemy import Row, bindparam, literal, select, true, union_all, update
 
 from models.customers import Customer
 from models import revisions
@@ -83,14 +83,29 @@ _RUNNING_PLAN_ID = (
     .limit(1)
     .scalar_subquery()
 )
-_LIVE_LINK = (
-    select(DossierLink, Customer, BusinessSettings, _RUNNING_PLAN_ID)
-    .join(Customer, Customer.id == DossierLink.customer_id)
-    .outerjoin(BusinessSettings, true())
-    .where(DossierLink.public_id == bindparam("public_id"), DossierLink.revoked_at.is_(None),
-           Customer.archived_at.is_(None))
-    .order_by(BusinessSettings.id)
-    .limit(1)
+
+
+def _live_link(*columns):
+    """The active link of a public id with its customer (not archived) and the settings row."""
+    return (
+        select(*columns)
+        .join(Customer, Customer.id == DossierLink.customer_id)
+        .outerjoin(BusinessSettings, true())
+        .where(DossierLink.public_id == bindparam("public_id"), DossierLink.revoked_at.is_(None),
+               Customer.archived_at.is_(None))
+        .order_by(BusinessSettings.id)
+        .limit(1)
+    )
+
+
+_LIVE_LINK = _live_link(DossierLink, Customer, BusinessSettings, _RUNNING_PLAN_ID)
+
+# What a visit to a kept page needs (web/page_cache.py): the key's revisions, what the check
+# depends on, "last opened". Ten columns, no entities: most visits read nothing else.
+_GLANCE = _live_link(
+    DossierLink.id, DossierLink.customer_id, DossierLink.public_id, DossierLink.last_opened_at,
+    Customer.language, Customer.postal_code, Customer.revision.label("customer_revision"),
+    BusinessSettings.dossier_check, BusinessSettings.revision.label("settings_revision"),
 )
 
 
@@ -102,15 +117,20 @@ class Resolved:
     running_plan_id: int | None
 
 
+def _public_id(token: str) -> str | None:
+    """The token's public id if its signature is ours: a forged token costs no query."""
+    public_id, sep, signature = (token or "").partition(_SEPARATOR)
+    if not sep or len(public_id) != 22 or len(signature) != 22:
+        return None
+    return public_id if hmac.compare_digest(_signature(public_id), signature) else None
+
+
 def resolve(token: str) -> Resolved | None:
     """The active link for a token, its customer, the business settings and the customer's
     running instalment plan id, or None for anything unknown, revoked, forged, or of an
     archived customer. One query: every dossier request starts here."""
-    public_id, sep, signature = (token or "").partition(_SEPARATOR)
-    if not sep or len(public_id) != 22 or len(signature) != 22:
-        return None
-    expected = _signature(public_id)
-    if not hmac.compare_digest(expected, signature):
+    public_id = _public_id(token)
+    if public_id is None:
         return None
     row = db.session.execute(_LIVE_LINK, {"public_id": public_id}).first()
     if row is None:
@@ -119,17 +139,24 @@ def resolve(token: str) -> Resolved | None:
     return Resolved(link, customer, settings if settings is not None else get_settings(), plan_id)
 
 
+def glance(token: str) -> Row | None:
+    """What `resolve` finds, as the few columns of `_GLANCE` (same rules, same None)."""
+    public_id = _public_id(token)
+    return db.session.execute(_GLANCE, {"public_id": public_id}).first() if public_id else None
+
+
 # --- the check before documents are shown (Payt's postcode check for letters) ----------
 
 def _normalised(value: str | None) -> str:
     return "".join((value or "").split()).upper()
 
 
-def needs_check(settings: BusinessSettings, customer: Customer) -> bool:
-    """A check is only asked when the customer has the value to check against."""
-    if settings.dossier_check == "postal_code":
-        return bool(_normalised(customer.postal_code))
-    return settings.dossier_check == "customer_number"
+def needs_check(dossier_check: str | None, postal_code: str | None) -> bool:
+    """A check is only asked when the customer has the value to check against (the
+    business's `dossier_check` setting, the customer's postal code)."""
+    if dossier_check == "postal_code":
+        return bool(_normalised(postal_code))
+    return dossier_check == "customer_number"
 
 
 def check_passes(settings: BusinessSettings, customer: Customer, answer: str) -> bool:
@@ -199,9 +226,10 @@ def invoices(customer: Customer) -> DossierInvoices:
 OPENED_RESOLUTION = timedelta(minutes=1)
 
 
-def record_opened(link: DossierLink) -> bool:
+def record_opened(link: DossierLink | Row) -> bool:
     """Staff see when the dossier was last opened, to the minute: a reload within the
-    minute writes nothing (no write per page view). One UPDATE, no entity reload."""
+    minute writes nothing (no write per page view). One UPDATE, no entity reload; `link`
+    may be the link or its `glance` row."""
     now = now_utc()
     if link.last_opened_at is not None and now - link.last_opened_at < OPENED_RESOLUTION:
         return False

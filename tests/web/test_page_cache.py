@@ -40,6 +40,11 @@ def business_revision_of(app) -> int:
         return revisions.business_revision()
 
 
+def kept_pages(app) -> int:
+    with app.app_context():
+        return len(page_cache.cache()._entries)
+
+
 def latest_notes(staff, customer) -> list[str]:
     section = staff.soup(f"/admin/customers/{customer.id}").find(id="latest-notes").find_parent("section")
     return [article.p.get_text(" ", strip=True) for article in section.find_all("article", class_="note")] or [
@@ -49,6 +54,14 @@ def latest_notes(staff, customer) -> list[str]:
 def latest_email_statuses(staff, customer) -> list[str]:
     section = staff.soup(f"/admin/customers/{customer.id}").find(id="latest-emails").find_parent("section")
     return [tr.find_all("td")[2].get_text(strip=True) for tr in section.tbody.find_all("tr")]
+
+
+@pytest.fixture
+def saved_settings(app):
+    """The settings row, which holds the business revision (before it exists nothing is kept)."""
+    with app.app_context():
+        get_settings(for_update=True)
+        db.session.commit()
 
 
 # --- the cache itself ------------------------------------------------------------------------
@@ -75,7 +88,7 @@ def test_a_note_moves_its_customers_revision_only(app, owner_client):
     assert (revision_of(app, other), business_revision_of(app)) == before[1:]
 
 
-def test_settings_move_the_business_revision(app, owner):
+def test_settings_move_the_business_revision(app, owner, saved_settings):
     before = business_revision_of(app)
     with app.app_context():
         get_settings(for_update=True).business_name = "Renamed B.V."
@@ -113,15 +126,16 @@ def test_a_core_write_that_says_nothing_about_revisions_is_an_error(app):
 # --- cached pages follow every kind of change -------------------------------------------------
 
 
-def test_the_overview_shows_a_note_added_after_it_was_cached(app, owner_client):
+def test_the_overview_shows_a_note_added_after_it_was_cached(app, owner_client, saved_settings):
     customer = factories.customer()
     assert latest_notes(owner_client, customer) == ["No notes yet."]
+    assert kept_pages(app) == 1
     assert latest_notes(owner_client, customer) == ["No notes yet."]  # served from the cache
     owner_client.post(f"/admin/customers/{customer.id}/notes", data={"body": "Promised to pay Friday"})
     assert latest_notes(owner_client, customer) == ["Promised to pay Friday"]
 
 
-def test_the_overview_follows_the_workers_core_statements(app, owner_client):
+def test_the_overview_follows_the_workers_core_statements(app, owner_client, saved_settings):
     customer = factories.customer(language="en")
     invoice = factories.invoice(customer)
     with app.app_context():
@@ -143,7 +157,7 @@ def test_the_overview_follows_the_workers_core_statements(app, owner_client):
     assert latest_email_statuses(owner_client, customer) == ["sent"]
 
 
-def test_a_business_change_shows_on_every_cached_page(app, owner_client, owner):
+def test_a_business_change_shows_on_every_cached_page(app, owner_client, owner, saved_settings):
     customer = factories.customer()
     owner_client.post(f"/admin/customers/{customer.id}/notes", data={"body": "Signed"})
     assert "Olga Owner" in staff_of_notes(owner_client, customer)
@@ -158,7 +172,7 @@ def staff_of_notes(staff, customer) -> str:
     return " ".join(footer.get_text(" ", strip=True) for footer in section.find_all("footer"))
 
 
-def test_each_staff_member_gets_their_own_page(app, owner_client):
+def test_each_staff_member_gets_their_own_page(app, owner_client, saved_settings):
     customer = factories.customer()
     admin = factories.staff(role="admin", name="Ada Admin")
     admin_client = StaffClient(login(app.test_client(), admin), admin)
@@ -167,7 +181,7 @@ def test_each_staff_member_gets_their_own_page(app, owner_client):
     assert "Ada Admin" in page and "Olga Owner" not in page
 
 
-def test_a_page_with_a_flashed_message_is_not_kept(app, owner_client):
+def test_a_page_with_a_flashed_message_is_not_kept(app, owner_client, saved_settings):
     customer = factories.customer()
     added = owner_client.post(f"/admin/customers/{customer.id}/notes", data={"body": "Hello", "back": "overview"},
                               follow_redirects=True)
@@ -188,11 +202,12 @@ def silent_link(owner_client):
     return customer, path_of(dossier_url(owner_client, customer))
 
 
-def test_two_visitors_of_a_cached_dossier_get_their_own_token(app, silent_link):
+def test_two_visitors_of_a_cached_dossier_get_their_own_token(app, silent_link, saved_settings):
     customer, link = silent_link
     first, second = app.test_client(), app.test_client()
     first_page = soup_of(first.get(link, headers=ENGLISH))
-    second_response = second.get(link, headers=ENGLISH)  # the cached copy
+    assert kept_pages(app) == 1
+    second_response = second.get(link, headers=ENGLISH)  # the kept copy
     second_page = soup_of(second_response)
 
     assert page_token(first_page) != page_token(second_page)
@@ -211,7 +226,22 @@ def test_two_visitors_of_a_cached_dossier_get_their_own_token(app, silent_link):
     assert not soup_of(first.get(link, headers=ENGLISH)).find("h2", string="Receive your invoices by e-mail")
 
 
-def test_the_dossier_shows_a_new_business_name(app, silent_link):
+def test_nothing_is_kept_before_the_settings_are_saved(app, owner_client, silent_link):
+    customer, link = silent_link
+    with app.app_context():
+        assert revisions.business_revision() is None
+    owner_client.soup(f"/admin/customers/{customer.id}")
+    app.test_client().get(link)
+    assert kept_pages(app) == 0
+    with app.app_context():
+        get_settings(for_update=True)
+        db.session.commit()
+    owner_client.soup(f"/admin/customers/{customer.id}")
+    app.test_client().get(link)
+    assert kept_pages(app) == 2
+
+
+def test_the_dossier_shows_a_new_business_name(app, silent_link, saved_settings):
     customer, link = silent_link
     client = app.test_client()
     assert "Renamed B.V." not in client.get(link).get_data(as_text=True)
@@ -221,9 +251,8 @@ def test_the_dossier_shows_a_new_business_name(app, silent_link):
     assert "Renamed B.V." in client.get(link).get_data(as_text=True)
 
 
-def test_the_cache_can_be_switched_off(app, owner_client, monkeypatch):
+def test_the_cache_can_be_switched_off(app, owner_client, monkeypatch, saved_settings):
     monkeypatch.setitem(app.config, "PAGE_CACHE_SIZE", 0)
     customer = factories.customer()
     owner_client.soup(f"/admin/customers/{customer.id}")
-    with app.app_context():
-        assert len(page_cache.cache()._entries) == 0
+    assert kept_pages(app) == 0
