@@ -105,6 +105,7 @@ def _seed(app, n: int) -> None:
     from models.contacts import ContactPerson, ContactRole
     from models.customers import Customer
     from models.db import db, now_utc
+    from models import revisions
     from models.services import demo
 
     with app.app_context():
@@ -121,7 +122,8 @@ def _seed(app, n: int) -> None:
             for cid in ids for k in (1, 2)
         ]
         for chunk in range(0, len(rows), 5000):
-            db.session.execute(insert(ContactPerson.__table__), rows[chunk:chunk + 5000])
+            db.session.execute(insert(ContactPerson.__table__), rows[chunk:chunk + 5000],
+                               execution_options={"revisions": revisions.HANDLED})  # a new database: nothing kept
         db.session.commit()
         db.session.remove()
 

@@ -12,6 +12,9 @@ The rule, kept here once and enforced rather than remembered:
   portal users, settings, tags, custom fields, invoice lines…) moves the business
   revision, which every cache key also holds. Objects marked dirty but unchanged move
   nothing.
+- A counter moves once per transaction (readers see the old value until the commit, so a
+  second move would change nothing), which keeps bulk work to one UPDATE per customer. A
+  page rendered inside a transaction that moved a counter is not kept (`unsettled`).
 - A Core INSERT/UPDATE/DELETE on a customer-scoped table bypasses the flush, so it must say
   what it did about revisions with `.execution_options(revisions=…)`: `touch_customers`
   / `touch_via` in the same transaction, or "not shown" for columns no page renders. A
@@ -25,6 +28,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import Connection, Table, event, select, update
 from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm.util import identity_key
 from sqlalchemy.orm.attributes import instance_state
 
 from models.customers import Customer
@@ -33,6 +37,9 @@ from models.settings import BusinessSettings
 HANDLED = "handled"  # the statement's customers are touched by the caller
 NOT_SHOWN = "not shown"  # only columns no cached page renders (leases, timestamps of claims)
 _PENDING = "revisions.pending"  # session.info: what a flush moved, expired after it
+_MOVED = "revisions.moved"  # session.info: customer ids (and _BUSINESS) moved in this transaction
+_UNSETTLED = "revisions.unsettled"  # session.info: the open transaction moved a counter
+_BUSINESS = "business"
 
 
 class RevisionWarning(UserWarning):
@@ -50,9 +57,15 @@ def business_revision() -> int | None:
     return db.session.scalar(_BUSINESS_REVISION)
 
 
+def unsettled(session: Session) -> bool:
+    """This transaction moved a counter: what it renders may still change before the commit
+    under the same revision, so it must not be kept."""
+    return session.info.get(_UNSETTLED, False)
+
+
 def touch_customers(session: Session, customer_ids: Iterable[int | None]) -> None:
     """Move these customers' revisions, in the caller's transaction."""
-    ids = _bump_customers(session.connection(), customer_ids)
+    ids = _bump_customers(session, customer_ids)
     _expire_loaded(session, ids, business=False)
 
 
@@ -66,27 +79,39 @@ def touch_via(session: Session, table: Table, row_ids: Iterable[int]) -> None:
         touch_customers(session, owners)
 
 
-def _bump_customers(connection: Connection, customer_ids: Iterable[int | None]) -> set[int]:
+def _bump_customers(session: Session, customer_ids: Iterable[int | None]) -> set[int]:
     """Sorted, so concurrent transactions lock customer rows in one order (no deadlock)."""
-    ids = sorted({i for i in customer_ids if i is not None})
+    moved = session.info.setdefault(_MOVED, set())
+    ids = sorted({i for i in customer_ids if i is not None} - moved)
     if ids:
         table = Customer.__table__
-        connection.execute(update(table).where(table.c.id.in_(ids)).values(revision=table.c.revision + 1))
+        session.connection().execute(update(table).where(table.c.id.in_(ids)).values(revision=table.c.revision + 1))
+        moved.update(ids)
+        session.info[_UNSETTLED] = True
     return set(ids)
 
 
-def _bump_business(connection: Connection) -> None:
+def _bump_business(session: Session) -> bool:
+    moved = session.info.setdefault(_MOVED, set())
+    if _BUSINESS in moved:
+        return False
     table = BusinessSettings.__table__
-    connection.execute(update(table).values(revision=table.c.revision + 1))
+    session.connection().execute(update(table).values(revision=table.c.revision + 1))
+    moved.add(_BUSINESS)
+    session.info[_UNSETTLED] = True
+    return True
 
 
 def _expire_loaded(session: Session, ids: set[int], *, business: bool) -> None:
     """The counters were moved in SQL: loaded objects must read them again, not reuse
     the number they were loaded with (a key built from it would be an old one)."""
-    for obj in list(session.identity_map.values()):
-        if (isinstance(obj, Customer) and obj.id in ids) or (business and isinstance(obj, BusinessSettings)):
-            if not instance_state(obj).deleted:
-                session.expire(obj, ["revision"])
+    loaded = (session.identity_map.get(identity_key(Customer, id_)) for id_ in ids)
+    if business:
+        settings = (obj for obj in session.identity_map.values() if isinstance(obj, BusinessSettings))
+        loaded = (*loaded, *settings)
+    for obj in loaded:
+        if obj is not None and not instance_state(obj).deleted:
+            session.expire(obj, ["revision"])
 
 
 @event.listens_for(Session, "after_flush")
@@ -101,10 +126,8 @@ def _after_flush(session: Session, _context) -> None:
             customers.add(obj.customer_id)
         else:
             business = True
-    connection = session.connection()
-    ids = _bump_customers(connection, customers)
-    if business:
-        _bump_business(connection)
+    ids = _bump_customers(session, customers)
+    business = business and _bump_business(session)
     if ids or business:
         session.info[_PENDING] = (ids, business)
 
@@ -114,6 +137,18 @@ def _after_flush_postexec(session: Session, _context) -> None:
     ids, business = session.info.pop(_PENDING, (set(), False))
     if ids or business:
         _expire_loaded(session, ids, business=business)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_moved(session: Session, transaction) -> None:
+    """Committed or rolled back, the next transaction moves counters afresh; after a
+    savepoint, too (its moves may be undone). A flush's own inner transaction is part of
+    the outer one and changes nothing."""
+    if transaction.nested:
+        session.info.pop(_MOVED, None)
+    elif transaction.parent is None:
+        session.info.pop(_MOVED, None)
+        session.info.pop(_UNSETTLED, None)
 
 
 @event.listens_for(Session, "do_orm_execute")

@@ -21,6 +21,8 @@ from collections.abc import Callable, Hashable
 from flask import Response, current_app, render_template, session
 from flask_wtf.csrf import generate_csrf
 
+from models import revisions
+from models.db import db
 from web.rendering import finish
 
 # Stands in for the CSRF token in stored HTML: random per process, so no text can forge it.
@@ -63,8 +65,11 @@ def init_app(app) -> None:
 
 
 def _store() -> PageCache | None:
-    """The cache, unless it is off or this response carries flashed messages."""
-    return cache() if current_app.config["PAGE_CACHE_SIZE"] and not session.get("_flashes") else None
+    """The cache, unless it is off, this response carries flashed messages or the request's
+    transaction already changed data (models.revisions.unsettled)."""
+    if not current_app.config["PAGE_CACHE_SIZE"] or session.get("_flashes") or revisions.unsettled(db.session):
+        return None
+    return cache()
 
 
 def kept(template: str, key: tuple | None, status: int = 200) -> Response | None:

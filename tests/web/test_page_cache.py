@@ -22,7 +22,7 @@ from models.services import outbox
 from models.services.settings import get_settings
 from models.staff import StaffUser
 from tests import factories
-from tests.conftest import StaffClient, login, soup_of
+from tests.conftest import StaffClient, count_queries, login, soup_of
 from tests.dossier.test_dossier_page import form_token, page_token
 from tests.portal.test_dossier_link import dossier_url, path_of
 from web import page_cache
@@ -121,6 +121,51 @@ def test_a_core_write_that_says_nothing_about_revisions_is_an_error(app):
         revisions.touch_customers(db.session, [customer.id])
         db.session.commit()
     assert revision_of(app, customer) == before + 1
+
+
+def test_a_bulk_transaction_moves_each_customer_once(app):
+    """One UPDATE per customer and transaction, however many flushes: queueing mail for
+    every customer in one go stays linear."""
+    customers = [factories.customer() for _ in range(3)]
+    before = [revision_of(app, c) for c in customers]
+    with app.app_context(), count_queries(app) as statements:
+        for customer in customers * 2:
+            outbox.queue_customer_email(db.session.get(Customer, customer.id), MailCategory.account, "account_notice")
+        assert revisions.unsettled(db.session)
+        db.session.commit()
+        assert not revisions.unsettled(db.session)
+    moves = [s for s in statements if s.startswith("UPDATE customers SET revision")]
+    assert len(moves) == 3
+    assert [revision_of(app, c) for c in customers] == [b + 1 for b in before]
+
+
+def test_a_savepoint_rolled_back_does_not_hide_a_later_change(app):
+    customer = factories.customer()
+    before = revision_of(app, customer)
+    with app.app_context():
+        loaded = db.session.get(Customer, customer.id)
+        with db.session.begin_nested() as savepoint:
+            loaded.phone = "020 1234567"
+            db.session.flush()  # moves the revision inside the savepoint ...
+            savepoint.rollback()  # ... and the move is undone with it
+        loaded.city = "Utrecht"
+        db.session.commit()  # so this change must move it again
+    assert revision_of(app, customer) == before + 1
+
+
+def test_a_page_rendered_after_a_change_in_its_own_transaction_is_not_kept(app, saved_settings):
+    """Its key already holds the moved revision, but more may change before the commit."""
+    customer = factories.customer()
+    with app.test_request_context("/admin/"):
+        db.session.get(Customer, customer.id).city = "Delft"
+        db.session.flush()
+        page = page_cache.render_page("error.html", ("test",), {"status": 200, "message": "Delft"}, dict)
+        assert b"Delft" in page.data
+        db.session.commit()
+    assert kept_pages(app) == 0
+    with app.test_request_context("/admin/"):  # after the commit the same page is kept
+        page_cache.render_page("error.html", ("test",), {"status": 200, "message": "Delft"}, dict)
+    assert kept_pages(app) == 1
 
 
 # --- cached pages follow every kind of change -------------------------------------------------
