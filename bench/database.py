@@ -50,8 +50,10 @@ def _counts(url: str) -> tuple[int, int, int] | None:
     try:
         with engine.connect() as conn:
             return (
-                conn.scalar(text("SELECT count(*) FROM customers")),
-                conn.scalar(text("SELECT count(*) FROM documents WHERE kind = 'invoice'")),
+                # the seeded data, without the dossier bench customer (ensure_dossier_customer)
+                conn.scalar(text("SELECT count(*) FROM customers WHERE number <> :n"), {"n": DOSSIER_CUSTOMER_NUMBER}),
+                conn.scalar(text("SELECT count(*) FROM documents WHERE kind = 'invoice' AND customer_id NOT IN "
+                                 "(SELECT id FROM customers WHERE number = :n)"), {"n": DOSSIER_CUSTOMER_NUMBER}),
                 conn.scalar(text("SELECT count(*) FROM staff_users WHERE email = 'owner@dossier.test'")),
             )
     except Exception:  # noqa: BLE001 - any error means "not a usable bench database"

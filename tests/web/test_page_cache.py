@@ -301,3 +301,14 @@ def test_the_cache_can_be_switched_off(app, owner_client, monkeypatch, saved_set
     customer = factories.customer()
     owner_client.soup(f"/admin/customers/{customer.id}")
     assert kept_pages(app) == 0
+
+
+def test_a_returning_visitor_gets_no_new_cookies(app, silent_link, saved_settings):
+    """The first visit starts a session (it holds the CSRF token); later visits leave it as
+    it is: no re-signed session, no cleared login cookies, from a kept page or not."""
+    customer, link = silent_link
+    visitor = app.test_client()
+    first = visitor.get(link)
+    assert [c.split("=")[0] for c in first.headers.getlist("Set-Cookie")] == [app.config["SESSION_COOKIE_NAME"]]
+    again = visitor.get(link)
+    assert again.status_code == 200 and again.headers.getlist("Set-Cookie") == []
