@@ -68,8 +68,9 @@ def deliver_batch(email_ids: list[int]) -> dict[int, str]:
 class _Recorder:
     """Collects outcomes and commits them in small groups; schedules retries after commit."""
 
-    def __init__(self, ids: list[int]):
-        self.open = set(ids)
+    def __init__(self, rows: list[Row]):
+        self.open = {r.id for r in rows}
+        self.owners = {r.id: r.customer_id for r in rows}  # whose pages show the outcome
         self.pending: list[dict[str, Any]] = []
         self.oldest = 0.0
         self.retries: dict[int, list[int]] = defaultdict(list)
@@ -91,7 +92,7 @@ class _Recorder:
 
     def flush(self) -> None:
         if self.pending:
-            outbox.record(self.pending)
+            outbox.record(self.pending, {self.owners[v["id"]] for v in self.pending})
             self.open.difference_update(v["id"] for v in self.pending)
             self.pending = []
         if time.monotonic() - self.renewed >= HEARTBEAT_SECONDS:
@@ -111,7 +112,7 @@ class _Batch:
     def __init__(self, rows: list[Row]):
         self.rows = rows
         self.results: dict[int, str] = {}
-        self.recorder = _Recorder([r.id for r in rows])
+        self.recorder = _Recorder(rows)
         self.unreachable: str | None = None
 
     def _load(self) -> None:

@@ -17,7 +17,7 @@ The rule, kept here once and enforced rather than remembered:
   page rendered inside a transaction that moved a counter is not kept (`unsettled`).
 - A Core INSERT/UPDATE/DELETE on a customer-scoped table bypasses the flush, so it must say
   what it did about revisions with `.execution_options(revisions=…)`: `touch_customers`
-  / `touch_via` in the same transaction, or "not shown" for columns no page renders. A
+  in the same transaction, or "not shown" for columns no page renders. A
   statement that says nothing raises `RevisionWarning` (an error in the test suite).
 """
 
@@ -26,7 +26,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, Table, event, select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.orm.attributes import instance_state
@@ -67,16 +67,6 @@ def touch_customers(session: Session, customer_ids: Iterable[int | None]) -> Non
     """Move these customers' revisions, in the caller's transaction."""
     ids = _bump_customers(session, customer_ids)
     _expire_loaded(session, ids, business=False)
-
-
-def touch_via(session: Session, table: Table, row_ids: Iterable[int]) -> None:
-    """Move the revisions of the customers owning these rows of a customer-scoped table."""
-    row_ids = sorted(set(row_ids))
-    if row_ids:
-        owners = session.connection().execute(
-            select(table.c.customer_id).where(table.c.id.in_(row_ids)).distinct()
-        ).scalars().all()
-        touch_customers(session, owners)
 
 
 def _bump_customers(session: Session, customer_ids: Iterable[int | None]) -> set[int]:

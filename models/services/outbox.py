@@ -6,7 +6,7 @@ after that transaction commits (see mailers.queue), so a rolled-back event sends
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -132,10 +132,11 @@ def extend_claims(email_ids: Sequence[int], now: datetime | None = None) -> None
 _BY_ID = OutboundEmail.__table__.c.id == bindparam("_id")
 
 
-def record(outcomes: Sequence[dict[str, Any]]) -> None:
+def record(outcomes: Sequence[dict[str, Any]], customer_ids: Iterable[int | None]) -> None:
     """Write many rows' outcomes (dicts of `id` and the columns to set, as made by
     sent_values / failed_values / retry_values) with one executemany per kind; the caller
-    commits. Core, not the ORM: no object per row."""
+    commits, and names the rows' customers (their pages show the new status). Core, not
+    the ORM: no object per row."""
     by_keys: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for outcome in outcomes:
         params = {("_id" if key == "id" else key): value for key, value in outcome.items()}
@@ -143,7 +144,7 @@ def record(outcomes: Sequence[dict[str, Any]]) -> None:
     for group in by_keys.values():
         db.session.execute(update(OutboundEmail.__table__).where(_BY_ID), group,
                            execution_options={"revisions": revisions.HANDLED})
-    revisions.touch_via(db.session, OutboundEmail.__table__, (outcome["id"] for outcome in outcomes))
+    revisions.touch_customers(db.session, customer_ids)
 
 
 def sent_values(email_id: int, *, subject: str, to: list[str], cc: list[str], refused: dict[str, str],

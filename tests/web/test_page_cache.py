@@ -196,7 +196,7 @@ def test_the_overview_follows_the_workers_core_statements(app, owner_client, sav
 
     with app.app_context():  # … and records the outcome with one executemany
         outbox.record([outbox.sent_values(email_id, subject="Invoice", to=[customer.email], cc=[],
-                                          refused={}, message_id="<m@test>")])
+                                          refused={}, message_id="<m@test>")], [customer.id])
         db.session.commit()
         assert db.session.get(OutboundEmail, email_id).status.value == "sent"
     assert latest_email_statuses(owner_client, customer) == ["sent"]
