@@ -191,6 +191,9 @@ def add_edit_remove(page) -> None:
     expect(email).to_have_value("not an address")
     expect(email).to_have_attribute("aria-invalid", "true")
     assert_not_reloaded(page)
+    # htmx moves the focus to the first field once the swap settles; typing before that
+    # would land in whichever field has the focus then (as it would for a person).
+    expect(name).to_be_focused()
 
     new_row.get_by_label("E-mail address").fill("carl@example.com")
     new_row.get_by_role("button", name="Save contact").click()
