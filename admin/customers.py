@@ -131,7 +131,8 @@ def customer_overview(customer_id: int):
     # Kept until this customer's or the business's data changes (web/page_cache.py); per
     # staff member, as the layout shows who is logged in and what they may open.
     business = revisions.business_revision()  # None: nothing is kept yet
-    key = (customer.id, customer.revision, business, current_user.id, current_locale_id(), today) if business is not None else None
+    key = None if business is None else (
+        customer.id, customer.revision, business, current_user.id, current_locale_id(), today)
     return page_cache.render_page(
         "admin/customers/overview.html", key, {"customer": customer, "today": today}, lambda: _overview(customer)
     )

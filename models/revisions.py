@@ -32,6 +32,7 @@ from sqlalchemy.orm.util import identity_key
 from sqlalchemy.orm.attributes import instance_state
 
 from models.customers import Customer
+from models.db import db
 from models.settings import BusinessSettings
 
 HANDLED = "handled"  # the statement's customers are touched by the caller
@@ -52,8 +53,6 @@ _BUSINESS_REVISION = select(BusinessSettings.revision).order_by(BusinessSettings
 def business_revision() -> int | None:
     """None before the settings row exists: business changes then move no counter, so no
     page may be kept until it does (the first save of the settings, or the demo seed)."""
-    from models.db import db
-
     return db.session.scalar(_BUSINESS_REVISION)
 
 

@@ -136,8 +136,9 @@ def dossier_page(token: str):
         abort(404)
     g.customer_language = seen.language
     verified = _verified(seen.dossier_check, seen.postal_code, seen.public_id)
-    response = verified and page_cache.kept(_PAGE, _kept_key(seen.id, seen.customer_revision, seen.settings_revision))
-    if not response:
+    key = _kept_key(seen.id, seen.customer_revision, seen.settings_revision) if verified else None
+    response = page_cache.kept(_PAGE, key)
+    if response is None:
         response = _page(open_dossier(token, verified=False))
     if verified and dossier.record_opened(seen):
         db.session.commit()

@@ -51,6 +51,9 @@ class PageCache:
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
 
+    def __len__(self) -> int:
+        return len(self._entries)
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
@@ -76,7 +79,7 @@ def kept(template: str, key: tuple | None, status: int = 200) -> Response | None
     """The page kept under (template, *key), with this session's CSRF token, or None.
     A key of None means "not to be kept" (a revision it needs does not exist yet)."""
     store = _store() if key is not None else None
-    html = store.get((template, *key)) if store else None
+    html = store.get((template, *key)) if store is not None else None
     return None if html is None else finish(html.replace(_TOKEN_HOLE, generate_csrf()), status)
 
 
@@ -90,6 +93,6 @@ def render_page(template: str, key: tuple | None, context: dict, content: Callab
     store = _store() if key is not None else None  # before rendering takes the flashes
     token = generate_csrf()
     html = render_template(template, **{**context, **content()})
-    if store:
+    if store is not None:
         store.put((template, *key), html.replace(token, _TOKEN_HOLE))
     return finish(html, status)

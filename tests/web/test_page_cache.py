@@ -42,7 +42,7 @@ def business_revision_of(app) -> int:
 
 def kept_pages(app) -> int:
     with app.app_context():
-        return len(page_cache.cache()._entries)
+        return len(page_cache.cache())
 
 
 def latest_notes(staff, customer) -> list[str]:
