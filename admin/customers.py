@@ -191,14 +191,18 @@ def _contact_urls(customer):  # noqa: N802 - reads like the class it builds
 
 
 def _contacts_load(customer_id: int):
-    customer = get_customer(current_user, customer_id)
-    actor = contact_service.Actor(staff=current_user._get_current_object())
-    return customer, actor, {"customer_id": customer.id}
+    """Access is checked by the contact lookups themselves (one statement per HTMX row)."""
+    staff = current_user._get_current_object()
+    scope = contact_service.Scope(customer_id=customer_id, staff=staff)
+    return scope, contact_service.Actor(staff=staff), {"customer_id": customer_id}
+
+
+def _contacts_page(owner, context: dict, status: int):
+    return info_page(get_customer(current_user, owner.id), context, status)
 
 
 contact_views.mount(
-    bp, "/customers/<int:customer_id>/contacts", "contacts",
-    load=_contacts_load, page=lambda customer, context, status: info_page(customer, context, status),
+    bp, "/customers/<int:customer_id>/contacts", "contacts", load=_contacts_load, page=_contacts_page,
 )
 
 

@@ -12,12 +12,12 @@ from web.rendering import render
 
 
 def _load():
-    context = g.portal_context  # set by auth.login_required
-    actor = contact_service.Actor(portal_user=context.user)
-    return context.customer, actor, {}
+    context = g.portal_context  # set by auth.login_required: the session proved this customer
+    scope = contact_service.Scope(customer_id=context.customer.id, customer=context.customer)
+    return scope, contact_service.Actor(portal_user=context.user), {}
 
 
-def _page(customer, contacts_context: dict, status: int = 200):
+def _page(owner, contacts_context: dict, status: int = 200):
     return render("portal/contacts.html", context=g.portal_context, status=status, **contacts_context)
 
 

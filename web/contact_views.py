@@ -1,8 +1,8 @@
 """Inline contact-person editing, mounted on both blueprints with the same templates.
 
 The admin mounts it under /admin/customers/<customer_id>/contacts, the portal under
-/portal/contacts; each passes how to find the customer (with its own authorisation) and
-who the actor is. Every route answers an HTMX fragment or, without JavaScript, a full
+/portal/contacts; each passes a `load` that says whose contacts the request may touch
+(a contacts.Scope carrying its own authorisation) and who the actor is. Every route answers an HTMX fragment or, without JavaScript, a full
 page / redirect, and the rules live in models.services.contacts. The CSRF token of every
 POST is checked app-wide by CSRFProtect (web.extensions) before a view here runs; the
 forms below are built with `csrf: False` so it is not checked a second time.
@@ -42,11 +42,10 @@ class ContactUrls:
     def remove(self, c): return self._url("remove", contact_id=c.id)
 
 
-def section_context(customer, urls: ContactUrls, *, adding=None, editing=None) -> dict:
+def section_context(owner, urls: ContactUrls, *, adding=None, editing=None) -> dict:
     """Everything the contacts section needs; `adding`/`editing` hold an open form."""
-    contacts = contact_service.contacts_of(customer)
+    contacts = contact_service.contacts_of(owner)
     return {
-        "customer": customer,
         "contacts": contacts,
         "contact_count": len(contacts),
         "contact_max": MAX_CONTACTS_PER_CUSTOMER,
@@ -70,8 +69,8 @@ def mount(
     rule: str,
     endpoint: str,
     *,
-    load: Callable[..., tuple],  # view kwargs -> (customer, actor, url args)
-    page: Callable[..., object],  # (customer, context) -> full-page response (no JS)
+    load: Callable[..., tuple],  # view kwargs -> (contacts.Scope, actor, url args)
+    page: Callable[..., object],  # (owner, context, status) -> full-page response (no JS)
     decorators: tuple = (),
 ) -> None:
     """Register the contact routes under `rule` with endpoint names `<endpoint>_<name>`."""
@@ -87,97 +86,103 @@ def mount(
     def urls_for(args) -> ContactUrls:
         return ContactUrls(f"{bp.name}.{endpoint}", args)
 
-    def answer(customer, urls, block, status=200, **extra):
+    def answer(owner, urls, block, status=200, **extra):
         if is_fragment_request():  # only what the block needs: a row, maybe the counter
             context = {"contact_urls": urls, "contact_max": MAX_CONTACTS_PER_CUSTOMER,
                        "adding": None, "editing": {}, **extra}
             if block in ("saved_row", "removed"):
-                context["contact_count"] = contact_service.count(customer)
+                context["contact_count"] = contact_service.count(owner)
             return render(FRAGMENTS, block=block, status=status, **context)
         if request.method == "GET" or status >= 400:
             # the whole page, with any open form
-            return page(customer, {**section_context(customer, urls), **extra}, status)
+            return page(owner, {**section_context(owner, urls), **extra}, status)
         return redirect(urls.list())  # a change without JavaScript: post, redirect, get
+
+    def _owner(scope):
+        owner = contact_service.owner(scope)
+        if owner is None:
+            abort(404)
+        return owner
+
+    def _contact(scope, contact_id):
+        """The contact and its owner in one statement, or 404 if the request may not see it."""
+        found = contact_service.find(scope, contact_id)
+        if found is None:
+            abort(404)
+        return found
 
     @route("", "list")
     def list_(**kwargs):
-        customer, actor, args = load(**kwargs)
-        urls = urls_for(args)
-        return page(customer, section_context(customer, urls), 200)
+        scope, actor, args = load(**kwargs)
+        owner, urls = _owner(scope), urls_for(args)
+        return page(owner, section_context(owner, urls), 200)
 
     @route("/new", "new")
     def new(**kwargs):
-        customer, actor, args = load(**kwargs)
-        urls = urls_for(args)
+        scope, actor, args = load(**kwargs)
+        owner, urls = _owner(scope), urls_for(args)
         if request.args.get("cancel") and is_fragment_request():
             return ""  # the open "new" row is swapped for nothing
         form = ContactForm(prefix="new", formdata=None, meta={"csrf": False})
-        return answer(customer, urls, "form_row", adding=form)
+        return answer(owner, urls, "form_row", adding=form)
 
     @route("", "create", methods=("POST",))
     def create(**kwargs):
-        customer, actor, args = load(**kwargs)
-        urls = urls_for(args)
+        scope, actor, args = load(**kwargs)
+        owner, urls = _owner(scope), urls_for(args)
         form = ContactForm(prefix="new", meta={"csrf": False})
         if form.validate():
             try:
-                contact = contact_service.add_contact(actor, customer, _input(form))
+                contact = contact_service.add_contact(actor, owner, _input(form))
             except DomainError as error:
                 db.session.rollback()
                 attach_error(form, error)
             else:
                 db.session.commit()
-                return answer(customer, urls, "saved_row", contact=contact, focus=True)
-        return answer(customer, urls, "form_row", status=422, adding=form)
-
-    def _contact(customer, contact_id):
-        contact = contact_service.get_contact(customer, contact_id)
-        if contact is None:
-            abort(404)
-        return contact
+                return answer(owner, urls, "saved_row", contact=contact, focus=True)
+        return answer(owner, urls, "form_row", status=422, adding=form)
 
     @route("/<int:contact_id>", "show")
     def show(contact_id, **kwargs):
-        customer, actor, args = load(**kwargs)
-        urls = urls_for(args)
-        return answer(customer, urls, "row", contact=_contact(customer, contact_id), focus=True)
+        scope, actor, args = load(**kwargs)
+        contact, owner = _contact(scope, contact_id)
+        return answer(owner, urls_for(args), "row", contact=contact, focus=True)
 
     @route("/<int:contact_id>/edit", "edit")
     def edit(contact_id, **kwargs):
-        customer, actor, args = load(**kwargs)
-        urls = urls_for(args)
-        contact = _contact(customer, contact_id)
+        scope, actor, args = load(**kwargs)
+        contact, owner = _contact(scope, contact_id)
         form = ContactForm(prefix=f"c{contact.id}", formdata=None, obj=contact, meta={"csrf": False})
         form.role.data = contact.role.value
-        return answer(customer, urls, "form_row", contact=contact, editing={contact.id: form})
+        return answer(owner, urls_for(args), "form_row", contact=contact, editing={contact.id: form})
 
     @route("/<int:contact_id>", "update", methods=("POST",))
     def update(contact_id, **kwargs):
-        customer, actor, args = load(**kwargs)
+        scope, actor, args = load(**kwargs)
+        contact, owner = _contact(scope, contact_id)
         urls = urls_for(args)
-        contact = _contact(customer, contact_id)
         form = ContactForm(prefix=f"c{contact.id}", meta={"csrf": False})
         if form.validate():
             try:
-                contact_service.update_contact(actor, customer, contact, _input(form))
+                contact_service.update_contact(actor, owner, contact, _input(form))
             except DomainError as error:
                 db.session.rollback()
-                contact = _contact(customer, contact_id)
+                contact, owner = _contact(scope, contact_id)
                 attach_error(form, error)
             else:
                 # Saving unchanged values writes nothing (and keeps the loaded row for the answer).
                 if db.session.new or any(db.session.is_modified(obj) for obj in db.session.dirty):
                     db.session.commit()
-                return answer(customer, urls, "row", contact=contact, focus=True)
-        return answer(customer, urls, "form_row", status=422, contact=contact, editing={contact.id: form})
+                return answer(owner, urls, "row", contact=contact, focus=True)
+        return answer(owner, urls, "form_row", status=422, contact=contact, editing={contact.id: form})
 
     @route("/<int:contact_id>/remove", "remove", methods=("GET", "POST"))
     def remove(contact_id, **kwargs):
-        customer, actor, args = load(**kwargs)
+        scope, actor, args = load(**kwargs)
+        contact, owner = _contact(scope, contact_id)
         urls = urls_for(args)
-        contact = _contact(customer, contact_id)
         if request.method == "GET":  # without JavaScript: a confirmation page
-            return page(customer, {**section_context(customer, urls), "confirm_remove": contact}, 200)
-        contact_service.remove_contact(actor, customer, contact)
+            return page(owner, {**section_context(owner, urls), "confirm_remove": contact}, 200)
+        contact_service.remove_contact(actor, contact)
         db.session.commit()
-        return answer(customer, urls, "removed")
+        return answer(owner, urls, "removed")

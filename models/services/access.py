@@ -30,21 +30,33 @@ def visible(stmt, staff: StaffUser):
     return stmt if clause is None else stmt.where(clause)
 
 
-# Built once: the customer page's first query, on every tab.
-_CUSTOMER = select(Customer).where(Customer.id == bindparam("customer_id"))
-_ASSIGNED_CUSTOMER = _CUSTOMER.where(
-    exists().where(
-        customer_assignments.c.customer_id == Customer.id,
-        customer_assignments.c.staff_user_id == bindparam("staff_id"),
-    )
+# Statements that name a customer are built once, in two variants: for staff who see every
+# customer, and limited to the customers assigned to the staff member bound as :staff_id.
+_ASSIGNED = exists().where(
+    customer_assignments.c.customer_id == Customer.id,
+    customer_assignments.c.staff_user_id == bindparam("staff_id"),
 )
 
 
+def both_variants(stmt) -> tuple:
+    """(`stmt`, `stmt` limited to the customers assigned to :staff_id), for `scoped`."""
+    return stmt, stmt.where(_ASSIGNED)
+
+
+def scoped(variants: tuple, staff: StaffUser | None, params: dict) -> tuple:
+    """The variant `staff` may run, with its parameters; staff None: the caller has already
+    proven access some other way (the portal's session)."""
+    if staff is None or staff.sees_all_customers:
+        return variants[0], params
+    return variants[1], {**params, "staff_id": staff.id}
+
+
+# The customer page's first query, on every tab.
+_CUSTOMER = both_variants(select(Customer).where(Customer.id == bindparam("customer_id")))
+
+
 def get_customer(staff: StaffUser, customer_id: int) -> Customer:
-    if staff.sees_all_customers:
-        customer = db.session.scalar(_CUSTOMER, {"customer_id": customer_id})
-    else:
-        customer = db.session.scalar(_ASSIGNED_CUSTOMER, {"customer_id": customer_id, "staff_id": staff.id})
+    customer = db.session.scalar(*scoped(_CUSTOMER, staff, {"customer_id": customer_id}))
     if customer is None:
         raise NotFound()
     return customer

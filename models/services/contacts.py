@@ -19,7 +19,7 @@ from models.customers import Customer
 from models import revisions
 from models.db import db
 from models.portal_access import PortalUser
-from models.services import addresses, audit
+from models.services import access, addresses, audit
 from models.services.errors import DomainError
 from models.staff import StaffUser
 
@@ -65,44 +65,84 @@ class Actor:
                      customer_id=contact.customer_id, changes=changes)
 
 
-def contacts_of(customer: Customer) -> list[ContactPerson]:
+@dataclass(frozen=True)
+class Owner:
+    """The customer whose contact persons are managed: all that the rules need of it."""
+
+    id: int
+    email: str | None
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose contact persons a request may touch, as its blueprint proved it.
+
+    The admin passes the customer id from the URL and the staff member: every lookup below
+    carries that member's visibility rule, so an id proves nothing. The portal passes the
+    customer its session already proved (`customer`), which no lookup needs to re-check.
+    """
+
+    customer_id: int
+    staff: StaffUser | None = None
+    customer: Customer | None = None
+
+
+_OWNER = access.both_variants(
+    select(Customer.id, Customer.email).where(Customer.id == bindparam("customer_id"))
+)
+# A contact row and its owner in one statement: the HTMX row routes run nothing else.
+_CONTACT = access.both_variants(
+    select(ContactPerson, Customer.email)
+    .join(Customer, Customer.id == ContactPerson.customer_id)
+    .where(ContactPerson.id == bindparam("contact_id"), Customer.id == bindparam("customer_id"))
+)
+
+
+def owner(scope: Scope) -> Owner | None:
+    if scope.customer is not None:
+        return Owner(scope.customer.id, scope.customer.email)
+    row = db.session.execute(*access.scoped(_OWNER, scope.staff, {"customer_id": scope.customer_id})).first()
+    return None if row is None else Owner(row.id, row.email)
+
+
+def find(scope: Scope, contact_id: int) -> tuple[ContactPerson, Owner] | None:
+    """A contact person only through a customer the request may see, with that customer."""
+    params = {"customer_id": scope.customer_id, "contact_id": contact_id}
+    row = db.session.execute(*access.scoped(_CONTACT, scope.staff, params)).first()
+    if row is None:
+        return None
+    contact, email = row
+    return contact, Owner(contact.customer_id, email)
+
+
+def contacts_of(owner: Owner | Customer) -> list[ContactPerson]:
     return list(db.session.scalars(
-        select(ContactPerson).where(ContactPerson.customer_id == customer.id)
+        select(ContactPerson).where(ContactPerson.customer_id == owner.id)
         .order_by(ContactPerson.name, ContactPerson.id)
     ))
 
 
-_CONTACT = select(ContactPerson).where(
-    ContactPerson.id == bindparam("contact_id"), ContactPerson.customer_id == bindparam("customer_id")
-)
-
-
-def get_contact(customer: Customer, contact_id: int) -> ContactPerson | None:
-    """Only through its customer: an id from a URL proves nothing."""
-    return db.session.scalar(_CONTACT, {"contact_id": contact_id, "customer_id": customer.id})
-
-
-def count(customer: Customer) -> int:
+def count(owner: Owner | Customer) -> int:
     return db.session.scalar(
-        select(func.count()).select_from(ContactPerson).where(ContactPerson.customer_id == customer.id)
+        select(func.count()).select_from(ContactPerson).where(ContactPerson.customer_id == owner.id)
     ) or 0
 
 
-def _clean(customer: Customer, data: ContactInput, contact: ContactPerson | None) -> ContactInput:
+def _clean(owner: Owner | Customer, data: ContactInput, contact: ContactPerson | None) -> ContactInput:
     name = (data.name or "").strip()
     if not name:
         raise DomainError(_l("Enter a name."), field="name")
     email = addresses.normalised((data.email or "").strip())
     if email is None:
         raise DomainError(_l("Enter a valid e-mail address."), field="email")
-    if customer.email and email.lower() == customer.email.lower():
+    if owner.email and email.lower() == owner.email.lower():
         raise DomainError(
             _l("This is the customer's own address; it already receives every e-mail."), field="email"
         )
     unchanged = contact is not None and contact.email.lower() == email.lower()
     if not unchanged:
         clash = select(ContactPerson.id).where(
-            ContactPerson.customer_id == customer.id, func.lower(ContactPerson.email) == email.lower()
+            ContactPerson.customer_id == owner.id, func.lower(ContactPerson.email) == email.lower()
         )
         if contact is not None:
             clash = clash.where(ContactPerson.id != contact.id)
@@ -112,19 +152,19 @@ def _clean(customer: Customer, data: ContactInput, contact: ContactPerson | None
                         role=data.role, invoice_emails=data.invoice_emails, account_emails=data.account_emails)
 
 
-def _lock_customer(customer: Customer) -> None:
+def _lock_customer(owner: Owner | Customer) -> None:
     db.session.execute(
-        update(Customer).where(Customer.id == customer.id).values(id=Customer.id)
+        update(Customer).where(Customer.id == owner.id).values(id=Customer.id)
         .execution_options(synchronize_session=False, revisions=revisions.NOT_SHOWN)
     )
 
 
-def add_contact(actor: Actor, customer: Customer, data: ContactInput) -> ContactPerson:
-    _lock_customer(customer)
-    if count(customer) >= MAX_CONTACTS_PER_CUSTOMER:
+def add_contact(actor: Actor, owner: Owner | Customer, data: ContactInput) -> ContactPerson:
+    _lock_customer(owner)
+    if count(owner) >= MAX_CONTACTS_PER_CUSTOMER:
         raise DomainError(_l("This customer has %(n)s contact persons, the maximum.", n=MAX_CONTACTS_PER_CUSTOMER))
-    clean = _clean(customer, data, None)
-    contact = ContactPerson(customer_id=customer.id, **clean.__dict__)
+    clean = _clean(owner, data, None)
+    contact = ContactPerson(customer_id=owner.id, **clean.__dict__)
     db.session.add(contact)
     db.session.flush()
     actor.record("contact.added", contact, {"name": [None, clean.name], "email": [None, clean.email]})
@@ -136,10 +176,11 @@ def _snapshot(contact: ContactPerson) -> dict:
             "invoice_emails": contact.invoice_emails, "account_emails": contact.account_emails}
 
 
-def update_contact(actor: Actor, customer: Customer, contact: ContactPerson, data: ContactInput) -> ContactPerson:
+def update_contact(actor: Actor, owner: Owner | Customer, contact: ContactPerson,
+                   data: ContactInput) -> ContactPerson:
     if (data.email or "").strip().lower() != contact.email.lower():
-        _lock_customer(customer)  # two racing updates cannot both take the same new address
-    clean = _clean(customer, data, contact)
+        _lock_customer(owner)  # two racing updates cannot both take the same new address
+    clean = _clean(owner, data, contact)
     before = _snapshot(contact)
     for key, value in clean.__dict__.items():
         setattr(contact, key, value)
@@ -149,7 +190,7 @@ def update_contact(actor: Actor, customer: Customer, contact: ContactPerson, dat
     return contact
 
 
-def remove_contact(actor: Actor, customer: Customer, contact: ContactPerson) -> None:
+def remove_contact(actor: Actor, contact: ContactPerson) -> None:
     """Removed at once: mail not yet sent is routed without them (routing happens at send)."""
     actor.record("contact.removed", contact, {"name": [contact.name, None], "email": [contact.email, None]})
     db.session.delete(contact)

@@ -12,7 +12,7 @@ import pytest
 from models.db import db
 from models.services.settings import get_settings
 from tests.conftest import count_queries, soup_of
-from tests.contacts.conftest import add_contacts, portal_login
+from tests.contacts.conftest import add_contacts, edit_data, hx, portal_login
 
 # staff member, customer, dossier link, history, portal logins (joined with their users),
 # contacts, custom field definitions, custom field values, tags, assigned staff
@@ -52,3 +52,30 @@ def test_portal_contacts_page(app, customer, size):
     client = portal_login(app, customer, "pat@acme.example")
     statements = _count(app, client, "/portal/contacts", size)
     assert len(statements) == PINNED_PORTAL_CONTACTS, "\n--\n".join(statements)
+
+
+# The inline rows (Show, Edit, Save): the staff member, then the contact together with its
+# customer's address and the access check, in one statement.
+PINNED_ADMIN_ROW = 2
+
+
+@pytest.mark.parametrize("action", ["show", "edit", "save unchanged", "save changed"])
+def test_admin_row_requests(app, owner_client, customer, action):
+    (contact_id,) = add_contacts(app, customer, 1)
+    url = f"/admin/customers/{customer.id}/contacts/{contact_id}"
+    unchanged = edit_data(contact_id, name="Person 01", email="person01@contacts.example")
+    request = {
+        "show": lambda: hx(owner_client, "GET", url),
+        "edit": lambda: hx(owner_client, "GET", url + "/edit"),
+        "save unchanged": lambda: hx(owner_client, "POST", url, unchanged),
+        "save changed": lambda: hx(owner_client, "POST", url, {**unchanged, f"c{contact_id}-phone": "+31 20 555 0101"}),
+    }[action]
+    request()  # warm up
+    with count_queries(app) as statements:
+        response = request()
+    assert response.status_code == 200, response.data[:500]
+    assert soup_of(response).find("tr", id=f"contact-{contact_id}") is not None
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(reads) == PINNED_ADMIN_ROW, "\n--\n".join(statements)
+    if action == "save unchanged":
+        assert statements == reads, "saving unchanged values writes nothing"
