@@ -20,6 +20,7 @@ from models.contacts import MAX_CONTACTS_PER_CUSTOMER, ContactRole
 from models.db import db
 from models.services import contacts as contact_service
 from models.services.errors import DomainError
+from web.autocommit import reads_then_writes
 from web.rendering import is_fragment_request, render
 
 FRAGMENTS = "contacts/fragments.html"
@@ -79,6 +80,9 @@ def mount(
         def register(view):
             for decorate in reversed(decorators):
                 view = decorate(view)
+            if "POST" in methods:
+                # A refused form or a row saved unchanged writes nothing: no transaction for it.
+                view = reads_then_writes(view)
             bp.add_url_rule(rule + path, f"{endpoint}_{name}", view, methods=list(methods))
             return view
         return register

@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, func, select, update
 from models.contacts import MAX_CONTACTS_PER_CUSTOMER, ContactPerson, ContactRole
 from models.customers import Customer
 from models import revisions
-from models.db import db
+from models.db import begin_writes, db
 from models.portal_access import PortalUser
 from models.services import access, addresses, audit
 from models.services.errors import DomainError
@@ -128,7 +128,8 @@ def count(owner: Owner | Customer) -> int:
     ) or 0
 
 
-def _clean(owner: Owner | Customer, data: ContactInput, contact: ContactPerson | None) -> ContactInput:
+def _normalised(owner: Owner | Customer, data: ContactInput) -> ContactInput:
+    """The input as it would be stored, or a DomainError for the field at fault (no query)."""
     name = (data.name or "").strip()
     if not name:
         raise DomainError(_l("Enter a name."), field="name")
@@ -139,17 +140,19 @@ def _clean(owner: Owner | Customer, data: ContactInput, contact: ContactPerson |
         raise DomainError(
             _l("This is the customer's own address; it already receives every e-mail."), field="email"
         )
-    unchanged = contact is not None and contact.email.lower() == email.lower()
-    if not unchanged:
-        clash = select(ContactPerson.id).where(
-            ContactPerson.customer_id == owner.id, func.lower(ContactPerson.email) == email.lower()
-        )
-        if contact is not None:
-            clash = clash.where(ContactPerson.id != contact.id)
-        if db.session.scalar(clash):
-            raise DomainError(_l("A contact person with this address exists already."), field="email")
     return ContactInput(name=name[:120], email=email, phone=(data.phone or "").strip()[:40] or None,
                         role=data.role, invoice_emails=data.invoice_emails, account_emails=data.account_emails)
+
+
+def _refuse_taken(owner: Owner | Customer, email: str, contact: ContactPerson | None) -> None:
+    """Unique per customer, ignoring case; the caller holds the customer lock."""
+    clash = select(ContactPerson.id).where(
+        ContactPerson.customer_id == owner.id, func.lower(ContactPerson.email) == email.lower()
+    )
+    if contact is not None:
+        clash = clash.where(ContactPerson.id != contact.id)
+    if db.session.scalar(clash):
+        raise DomainError(_l("A contact person with this address exists already."), field="email")
 
 
 def _lock_customer(owner: Owner | Customer) -> None:
@@ -160,10 +163,12 @@ def _lock_customer(owner: Owner | Customer) -> None:
 
 
 def add_contact(actor: Actor, owner: Owner | Customer, data: ContactInput) -> ContactPerson:
+    begin_writes()
     _lock_customer(owner)
     if count(owner) >= MAX_CONTACTS_PER_CUSTOMER:
         raise DomainError(_l("This customer has %(n)s contact persons, the maximum.", n=MAX_CONTACTS_PER_CUSTOMER))
-    clean = _clean(owner, data, None)
+    clean = _normalised(owner, data)
+    _refuse_taken(owner, clean.email, None)
     contact = ContactPerson(customer_id=owner.id, **clean.__dict__)
     db.session.add(contact)
     db.session.flush()
@@ -171,26 +176,30 @@ def add_contact(actor: Actor, owner: Owner | Customer, data: ContactInput) -> Co
     return contact
 
 
-def _snapshot(contact: ContactPerson) -> dict:
+def _snapshot(contact: ContactPerson | ContactInput) -> dict:
     return {"name": contact.name, "email": contact.email, "phone": contact.phone, "role": contact.role.value,
             "invoice_emails": contact.invoice_emails, "account_emails": contact.account_emails}
 
 
 def update_contact(actor: Actor, owner: Owner | Customer, contact: ContactPerson,
                    data: ContactInput) -> ContactPerson:
-    if (data.email or "").strip().lower() != contact.email.lower():
-        _lock_customer(owner)  # two racing updates cannot both take the same new address
-    clean = _clean(owner, data, contact)
+    clean = _normalised(owner, data)
     before = _snapshot(contact)
+    changes = audit.diff(before, _snapshot(clean))
+    if not changes:
+        return contact  # saved as it was: nothing to write, not even a transaction
+    begin_writes()
+    if clean.email.lower() != contact.email.lower():
+        _lock_customer(owner)  # two racing updates cannot both take the same new address
+        _refuse_taken(owner, clean.email, contact)
     for key, value in clean.__dict__.items():
         setattr(contact, key, value)
-    changes = audit.diff(before, _snapshot(contact))
-    if changes:
-        actor.record("contact.updated", contact, changes)
+    actor.record("contact.updated", contact, changes)
     return contact
 
 
 def remove_contact(actor: Actor, contact: ContactPerson) -> None:
     """Removed at once: mail not yet sent is routed without them (routing happens at send)."""
+    begin_writes()
     actor.record("contact.removed", contact, {"name": [contact.name, None], "email": [contact.email, None]})
     db.session.delete(contact)

@@ -17,7 +17,7 @@ from sqlalchemy import Row, bindparam, literal, select, true, union_all, update
 
 from models.customers import Customer
 from models import revisions
-from models.db import db, now_utc
+from models.db import begin_writes, db, now_utc
 from models.documents import UNPAID_STATUSES, Document, DocumentKind, DocumentStatus
 from models.dossier import DossierLink
 from models.instalments import InstalmentPlan
@@ -55,6 +55,7 @@ def current_link(customer: Customer | int) -> DossierLink:
         .limit(1)
     )
     if link is None:
+        begin_writes()
         link = DossierLink(customer_id=customer_id, public_id=_b64(secrets.token_bytes(16)))
         db.session.add(link)  # pending until the caller's commit (see admin.customer_info)
     return link
