@@ -24,16 +24,18 @@ def test_a_worker_freezes_what_the_app_built_and_again_once_warm():
         after_start = gc.get_freeze_count()
         assert after_start > 0
         warm_up = [object() for _ in range(10)] + [[] for _ in range(1000)]  # caches filled by requests
+        # (frozen objects that die leave the count, so it can only be compared one way)
         for _ in range(conf.WARM_AFTER_REQUESTS - 1):
             conf.post_request(None, None, None, None)
-        assert gc.get_freeze_count() == after_start  # not yet
+        before_warm = gc.get_freeze_count()
+        assert before_warm <= after_start  # not yet
         conf.post_request(None, None, None, None)
         warm = gc.get_freeze_count()
-        assert warm >= after_start + 1000
+        assert warm >= before_warm + 1000
         later = [[] for _ in range(1000)]  # per-request garbage stays with the collector
         for _ in range(conf.WARM_AFTER_REQUESTS):
             conf.post_request(None, None, None, None)
-        assert gc.get_freeze_count() == warm
+        assert gc.get_freeze_count() <= warm
         assert len(warm_up) + len(later) == 2010
     finally:
         gc.unfreeze()
