@@ -25,7 +25,7 @@ from models.audit import AuditEvent
 from models.db import db
 from tests import factories
 from tests.conftest import csrf_token, login
-from tests.contacts.conftest import add_contacts, contacts, new_data
+from tests.contacts.conftest import add_contacts, contacts, edit_data, new_data
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("TEST_DATABASE_URL", "").startswith(("postgresql:", "postgresql+", "postgres:")),
@@ -62,18 +62,16 @@ def _session(app, n: int) -> tuple[str, str]:
     return client.get_cookie(COOKIE).value, token
 
 
-def test_twenty_concurrent_adds_to_a_customer_with_nine_contacts(app, server, customer):
-    add_contacts(app, customer, 9)
-    sessions = [_session(app, n) for n in range(RACERS)]
-    path = f"/admin/customers/{customer.id}/contacts"
-    start = threading.Barrier(RACERS)
-    results: list[tuple[int, int, bytes] | tuple[int, str]] = [None] * RACERS  # type: ignore[list-item]
+def _race(server, posts: list[tuple[str, dict, tuple[str, str]]]) -> list[tuple[int, str, bytes]]:
+    """Send the POSTs (path, form data, session) at the same moment; (status, Location, body) each.
+    Half are sent like the HTMX row (token in a header), half like the plain form."""
+    start = threading.Barrier(len(posts))
+    results: list[tuple[int, str, bytes]] = [(-1, "not run", b"")] * len(posts)
 
     def race(n: int) -> None:
-        cookie, token = sessions[n]
-        htmx = n % 2 == 1  # half post like the HTMX row, half like the plain form
-        body = urlencode({**new_data(name=f"Racer Contact {n:02d}", email=f"racer{n:02d}@partner.example"),
-                          **({} if htmx else {"csrf_token": token})})
+        path, data, (cookie, token) = posts[n]
+        htmx = n % 2 == 1
+        body = urlencode({**data, **({} if htmx else {"csrf_token": token})})
         headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": f"{COOKIE}={cookie}",
                    **({"HX-Request": "true", "X-CSRFToken": token} if htmx else {})}
         connection = http.client.HTTPConnection("127.0.0.1", server, timeout=60)
@@ -83,17 +81,28 @@ def test_twenty_concurrent_adds_to_a_customer_with_nine_contacts(app, server, cu
             connection.request("POST", path, body=body, headers=headers)
             response = connection.getresponse()
             results[n] = (response.status, response.getheader("Location") or "", response.read())
-        except Exception as error:  # noqa: BLE001 - reported below, with the racer's number
+        except Exception as error:  # noqa: BLE001 - reported by the caller, with the racer's number
             results[n] = (-1, repr(error), b"")
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=race, args=(n,)) for n in range(RACERS)]
+    threads = [threading.Thread(target=race, args=(n,)) for n in range(len(posts))]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=90)
     assert not any(thread.is_alive() for thread in threads), "a request hung"
+    return results
+
+
+def test_twenty_concurrent_adds_to_a_customer_with_nine_contacts(app, server, customer):
+    add_contacts(app, customer, 9)
+    sessions = [_session(app, n) for n in range(RACERS)]
+    path = f"/admin/customers/{customer.id}/contacts"
+    results = _race(server, [
+        (path, new_data(name=f"Racer Contact {n:02d}", email=f"racer{n:02d}@partner.example"), sessions[n])
+        for n in range(RACERS)
+    ])
 
     statuses = [status for status, _location, _body in results]
     assert -1 not in statuses and 500 not in statuses, [r[:2] for r in results]
@@ -113,3 +122,24 @@ def test_twenty_concurrent_adds_to_a_customer_with_nine_contacts(app, server, cu
     with app.app_context():
         added = db.session.scalars(select(AuditEvent.actor_label).where(AuditEvent.action == "contact.added")).all()
         assert added == [f"Racer {winner} <racer{winner}@example.test>"]
+
+
+def test_ten_contacts_saved_with_the_same_new_address_at_once(app, server, customer):
+    """The row saves read in autocommit; the customer lock and the address check come
+    after begin_writes(), in the transaction that writes: one save takes the address."""
+    ids = add_contacts(app, customer, 10)
+    sessions = [_session(app, n) for n in range(10)]
+    taken = "shared@partner.example"
+    results = _race(server, [
+        (f"/admin/customers/{customer.id}/contacts/{contact_id}",
+         edit_data(contact_id, name=f"Person {n + 1:02d}", email=taken), sessions[n])
+        for n, contact_id in enumerate(ids)
+    ])
+
+    statuses = [status for status, _location, _body in results]
+    assert -1 not in statuses and 500 not in statuses, [r[:2] for r in results]
+    assert sorted(statuses).count(422) == 9, statuses
+    for status, _location, body in results:
+        if status == 422:
+            assert b"A contact person with this address exists already." in body, body[:500]
+    assert [c["email"] for c in contacts(app, customer)].count(taken) == 1
