@@ -14,6 +14,7 @@ from sqlalchemy import event, select, update
 from models.contacts import ContactPerson
 from models.customers import Customer
 from models.db import begin_writes, db, reads_first
+from models.dossier import DossierLink
 from models.revisions import NOT_SHOWN
 from tests.contacts.conftest import add_contacts, contacts, edit_data, hx, new_data
 
@@ -119,3 +120,16 @@ def test_begin_writes_keeps_what_was_read(app, customer):
         contact.name = "Renamed"
         db.session.commit()
     assert contacts(app, customer)[0]["name"] == "Renamed"
+
+
+def test_a_refused_form_without_javascript_may_still_create_the_dossier_link(app, owner_client, customer):
+    """The Info page it answers with creates the customer's dossier link on first view:
+    that write, too, comes after begin_writes(), in a transaction of its own."""
+    with statements_with_mode(app) as seen:
+        response = owner_client.post(f"/admin/customers/{customer.id}/contacts", new_data(email="not an address"))
+    assert response.status_code == 422
+    assert "not an address" in response.get_data(as_text=True)
+    inserts = [autocommit for verb, autocommit in seen if verb == "INSERT"]
+    assert inserts == [False], seen
+    with app.app_context():
+        assert db.session.scalar(select(DossierLink.id).where(DossierLink.customer_id == customer.id)) is not None
