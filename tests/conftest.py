@@ -155,12 +155,12 @@ def employee_client(app, employee):
 
 
 @contextmanager
-def count_queries(app):
-    """Counts the SQL statements the block sends to the database."""
-    statements: list[str] = []
+def count_queries(app, describe=lambda conn, statement: statement):
+    """The SQL statements the block sends to the database, each as `describe` puts it."""
+    statements: list = []
 
     def before(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
+        statements.append(describe(conn, statement))
 
     with app.app_context():
         engine = db.engine

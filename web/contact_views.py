@@ -2,8 +2,9 @@
 
 The admin mounts it under /admin/customers/<customer_id>/contacts, the portal under
 /portal/contacts; each passes a `load` that says whose contacts the request may touch
-(a contacts.Scope carrying its own authorisation) and who the actor is. Every route answers an HTMX fragment or, without JavaScript, a full
-page / redirect, and the rules live in models.services.contacts. The CSRF token of every
+(a contacts.Scope carrying its own authorisation) and who the actor is. Every route
+answers an HTMX fragment or, without JavaScript, a full page / redirect, and the rules
+live in models.services.contacts. The CSRF token of every
 POST is checked app-wide by CSRFProtect (web.extensions) before a view here runs; the
 forms below are built with `csrf: False` so it is not checked a second time.
 """

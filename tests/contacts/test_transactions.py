@@ -6,35 +6,24 @@ still writes the contact, its audit event and the customer's revision atomically
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from models.contacts import ContactPerson
 from models.customers import Customer
 from models.db import begin_writes, db, reads_first
 from models.dossier import DossierLink
 from models.revisions import NOT_SHOWN
+from tests.conftest import count_queries
 from tests.contacts.conftest import add_contacts, contacts, edit_data, hx, new_data
 
 
-@contextmanager
 def statements_with_mode(app):
     """[(first word of the statement, ran in autocommit?)] for what the block sends."""
-    seen: list[tuple[str, bool]] = []
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        autocommit = conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
-        seen.append((statement.split(None, 1)[0].upper(), autocommit))
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
+    return count_queries(app, describe=lambda conn, statement: (
+        statement.split(None, 1)[0].upper(),
+        conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT",
+    ))
 
 
 def _unchanged(contact_id: int) -> dict:
