@@ -9,6 +9,9 @@ app is loaded and again when the first requests have filled the caches.
 
 import gc
 
+# gunicorn's own lines as JSON, like the app's (web/logs.py).
+logger_class = "web.logs.GunicornLogger"
+
 WARM_AFTER_REQUESTS = 200
 _served = 0
 

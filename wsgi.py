@@ -5,35 +5,28 @@ gunicorn serves `wsgi:app`; the CLI is `flask --app wsgi …`.
 
 from __future__ import annotations
 
-from flask import Flask, g, redirect, url_for
+from flask import Flask, redirect, url_for
 from flask_babel import format_decimal, get_locale
 from flask_wtf.csrf import generate_csrf
 
 from mailers import queue as mail_queue
 from mailers import worker as mail_worker
+from models import formatting
 from models.services import contacts as contact_roles
-from models.services.settings import get_settings
-from web import auth, autocommit, cli, errors, formatting, page_cache
+from web import auth, cli, errors
+from web import logs
 from web.config import INSTANCE_DIR, PROJECT_ROOT, check_secret_key, from_environment
 from web.extensions import babel, csrf, limiter, login_manager, mail, migrate
 from web.i18n import (
     LANGUAGE_NAMES,
     audit_label,
     email_template_label,
-    install_template_gettext,
     login_status_label,
     mail_status_label,
     select_locale,
     status_label,
 )
 from web.security import add_security_headers
-
-
-def _business_name() -> str:
-    """For page headers; looked up once per request."""
-    if "business_name" not in g:
-        g.business_name = get_settings().business_name
-    return g.business_name
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -44,6 +37,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         static_folder=str(PROJECT_ROOT / "static"),
     )
     app.config.update(from_environment(overrides))
+    logs.configure(app)
     check_secret_key(app.config, debug=app.debug)
     INSTANCE_DIR.mkdir(exist_ok=True)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
@@ -59,8 +53,6 @@ def create_app(overrides: dict | None = None) -> Flask:
     mail.init_app(app)
     limiter.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
-    install_template_gettext(app)
-    page_cache.init_app(app)
     login_manager.init_app(app)
     login_manager.session_protection = "strong"
 
@@ -73,7 +65,6 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(health_bp)
 
     app.before_request(auth.enforce_timeouts)
-    autocommit.init_app(app)
     app.after_request(add_security_headers)
     errors.register(app)
     cli.register(app)
@@ -100,16 +91,10 @@ def create_app(overrides: dict | None = None) -> Flask:
         status_label=status_label,
         mail_status_label=mail_status_label,
         email_template_label=email_template_label,
-        business_name=_business_name,
         login_status_label=login_status_label,
         role_label=contact_roles.ROLE_LABELS.__getitem__,
         role_description=contact_roles.ROLE_DESCRIPTIONS.__getitem__,
     )
-
-    @app.get("/hello")
-    def hello():
-        """The bench's baseline: the cheapest response this stack can give."""
-        return "hello"
 
     @app.get("/")
     def index():

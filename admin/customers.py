@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import date
 
 from flask import flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
-
 from admin import bp, portal_logins
 from admin.forms import ArchiveForm, NoteForm, custom_field_initial, customer_form_class
-from admin.helpers import attach_error, page_arg
-from models.audit import AuditEvent
-from models import revisions
+from admin.helpers import page_arg
+from models import clock
 from models.db import db
 from models.services import customers as customer_service
 from models.services import contacts as contact_service
-from models.services import dossier, outbox, portal_access
+from models.services import audit, dossier, instalments, outbox, portal_access, questions
 from models.services.access import get_customer
-from models.services.errors import DomainError
 from models.services.staff import all_staff
-from web import contact_views, page_cache
-from web.autocommit import reads
-from web.i18n import current_locale_id
+from web import contact_views
 from web.rendering import external_url, render
+from web.transaction import commit_change
 
 
 @bp.get("/")
@@ -85,16 +79,8 @@ def _save(form, definitions, customer=None):
     """Validate, save, commit; on failure the form re-renders with its messages (422)."""
     if not form.validate_on_submit():
         return None
-    try:
-        saved = customer_service.save_customer(
-            current_user, form.service_data(definitions), customer=customer
-        )
-    except DomainError as error:
-        db.session.rollback()
-        attach_error(form, error)
-        return None
-    db.session.commit()
-    return saved
+    data = form.service_data(definitions)
+    return commit_change(lambda: customer_service.save_customer(current_user, data, customer=customer), form).value
 
 
 @bp.route("/customers/new", methods=["GET", "POST"])
@@ -124,30 +110,21 @@ def customer_edit(customer_id: int):
 
 
 @bp.get("/customers/<int:customer_id>")
-@reads
 def customer_overview(customer_id: int):
     customer = get_customer(current_user, customer_id)
-    today = date.today()
-    # Kept until this customer's or the business's data changes (web/page_cache.py); per
-    # staff member, as the layout shows who is logged in and what they may open.
-    business = revisions.business_revision()  # None: nothing is kept yet
-    key = None if business is None else (
-        customer.id, customer.revision, business, current_user.id, current_locale_id(), today)
-    return page_cache.render_page(
-        "admin/customers/overview.html", key, {"customer": customer, "today": today}, lambda: _overview(customer)
-    )
-
-
-def _overview(customer) -> dict:
     invoices, outstanding = customer_service.open_invoices(customer)
-    return {
-        "invoices": invoices,
-        "outstanding": outstanding,
-        "notes": customer_service.latest_notes(customer),
-        "emails": outbox.for_customer(customer, limit=5),
-        "logins": portal_access.login_activity(customer),
-        "note_form": NoteForm(),
-    }
+    return render(
+        "admin/customers/overview.html",
+        customer=customer,
+        today=clock.today(),
+        invoices=invoices,
+        outstanding=outstanding,
+        notes=customer_service.latest_notes(customer),
+        emails=outbox.for_customer(customer, limit=5),
+        logins=portal_access.login_activity(customer),
+        activity={"unanswered": questions.unanswered(customer), "plans": instalments.for_overview(customer)},
+        note_form=NoteForm(),
+    )
 
 
 @bp.get("/customers/<int:customer_id>/info")
@@ -157,23 +134,14 @@ def customer_info(customer_id: int):
 
 def info_page(customer, contacts_context: dict | None = None, status: int = 200):
     """The Info tab; the contacts section may come with an open form (no-JS flows)."""
-    link = dossier.current_link(customer)
+    link = dossier.current_link(customer)  # created on the first view, committed below
     token = dossier.token_for(link)
-    if link in db.session.new:
-        # Created on this first view: keep it. Commit before loading anything else, as a
-        # commit expires every loaded object (one reload per history row).
-        db.session.commit()
-    history = db.session.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.customer_id == customer.id)
-        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-        .limit(20)
-    ).all()
+    history = audit.history(customer.id)
     sections = {
         **portal_logins.section_context(customer),
         **(contacts_context or contact_views.section_context(customer, _contact_urls(customer))),
     }
-    return render(
+    response = render(
         "admin/customers/info.html",
         status=status,
         dossier_url=external_url(url_for("portal.dossier_page", token=token)),
@@ -184,6 +152,8 @@ def info_page(customer, contacts_context: dict | None = None, status: int = 200)
         history=history,
         archive_form=ArchiveForm(),
     )
+    db.session.commit()
+    return response
 
 
 def _contact_urls(customer):  # noqa: N802 - reads like the class it builds
@@ -212,8 +182,7 @@ def customer_archive(customer_id: int):
     form = ArchiveForm()
     if form.validate_on_submit():
         archive = request.form.get("restore") != "1"
-        customer_service.set_archived(current_user, customer, archive)
-        db.session.commit()
+        commit_change(lambda: customer_service.set_archived(current_user, customer, archive))
         flash(_("The customer was archived.") if archive else _("The customer was restored."), "success")
     return redirect(url_for("admin.customer_info", customer_id=customer.id))
 
@@ -224,16 +193,11 @@ def customer_notes(customer_id: int):
     form = NoteForm()
     status = 200
     if request.method == "POST":
-        if form.validate_on_submit():
-            try:
-                customer_service.add_note(current_user, customer, form.body.data)
-                db.session.commit()
-                flash(_("The note was added."), "success")
-                back = "admin.customer_overview" if request.form.get("back") == "overview" else "admin.customer_notes"
-                return redirect(url_for(back, customer_id=customer.id))
-            except DomainError as error:
-                db.session.rollback()
-                attach_error(form, error)
+        if form.validate_on_submit() and commit_change(
+                lambda: customer_service.add_note(current_user, customer, form.body.data), form):
+            flash(_("The note was added."), "success")
+            back = "admin.customer_overview" if request.form.get("back") == "overview" else "admin.customer_notes"
+            return redirect(url_for(back, customer_id=customer.id))
         status = 422
     return render(
         "admin/customers/notes.html",

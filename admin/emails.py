@@ -5,18 +5,15 @@ from __future__ import annotations
 from flask import abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
 from admin import bp
 from admin.forms import AccountNoticeForm, ActionForm
-from admin.helpers import attach_error
-from models.db import db
-from models.outbox import MailStatus, OutboundEmail
+from models.outbox import MailStatus
 from models.services import dossier, notifications, outbox, provided_email
 from models.services import documents as document_service
 from models.services.access import get_customer
-from models.services.errors import DomainError
 from web.rendering import render
+from web.transaction import commit_change
 
 
 def _queued_message(customer) -> str:
@@ -29,15 +26,8 @@ def _queued_message(customer) -> str:
 def invoice_send(invoice_id: int):
     invoice = document_service.get_invoice(current_user, invoice_id)
     action = notifications.send_reminder if request.form.get("reminder") == "1" else notifications.send_invoice
-    if ActionForm().validate_on_submit():
-        try:
-            action(current_user, invoice)
-        except DomainError as error:
-            db.session.rollback()
-            flash(error.message, "error")
-        else:
-            db.session.commit()
-            flash(_queued_message(invoice.customer), "success" if invoice.customer.email else "error")
+    if ActionForm().validate_on_submit() and commit_change(lambda: action(current_user, invoice), flash_error=True):
+        flash(_queued_message(invoice.customer), "success" if invoice.customer.email else "error")
     return redirect(url_for("admin.invoice_detail", invoice_id=invoice.id))
 
 
@@ -45,16 +35,10 @@ def invoice_send(invoice_id: int):
 def customer_notice(customer_id: int):
     customer = get_customer(current_user, customer_id)
     form = AccountNoticeForm()
-    if form.validate_on_submit():
-        try:
-            notifications.send_account_notice(current_user, customer, form.notice.data, form.message.data)
-        except DomainError as error:
-            db.session.rollback()
-            attach_error(form, error)
-        else:
-            db.session.commit()
-            flash(_queued_message(customer), "success" if customer.email else "error")
-            return redirect(url_for("admin.customer_emails", customer_id=customer.id))
+    if form.validate_on_submit() and commit_change(
+            lambda: notifications.send_account_notice(current_user, customer, form.notice.data, form.message.data), form):
+        flash(_queued_message(customer), "success" if customer.email else "error")
+        return redirect(url_for("admin.customer_emails", customer_id=customer.id))
     return render("admin/customers/notice.html", customer=customer, form=form,
                   status=422 if request.method == "POST" else 200)
 
@@ -69,17 +53,14 @@ def customer_emails(customer_id: int):
 @bp.post("/customers/<int:customer_id>/emails/<int:email_id>/resend")
 def customer_email_resend(customer_id: int, email_id: int):
     customer = get_customer(current_user, customer_id)
-    email = db.session.scalar(
-        select(OutboundEmail).where(OutboundEmail.id == email_id, OutboundEmail.customer_id == customer.id)
-    )
+    email = outbox.of_customer(customer, email_id)
     if email is None:
         abort(404)
     if ActionForm().validate_on_submit():
         if email.status != MailStatus.failed:  # e.g. a second click: it was queued again already
             flash(_("Only an e-mail that failed can be sent again."), "error")
         else:
-            outbox.resend(current_user, email)
-            db.session.commit()
+            commit_change(lambda: outbox.resend(current_user, email))
             flash(_("The e-mail was queued again."), "success")
     return redirect(url_for("admin.customer_emails", customer_id=customer.id))
 
@@ -88,8 +69,7 @@ def customer_email_resend(customer_id: int, email_id: int):
 def customer_dossier_link(customer_id: int):
     customer = get_customer(current_user, customer_id)
     if ActionForm().validate_on_submit():
-        dossier.rotate(current_user, customer)
-        db.session.commit()
+        commit_change(lambda: dossier.rotate(current_user, customer))
         flash(_("A new dossier link was issued; the old link no longer works."), "success")
     return redirect(url_for("admin.customer_info", customer_id=customer.id))
 
@@ -100,13 +80,8 @@ def customer_provided_email(customer_id: int):
     customer = get_customer(current_user, customer_id)
     if ActionForm().validate_on_submit():
         adopt = request.form.get("action") == "adopt"
-        try:
-            (provided_email.adopt if adopt else provided_email.dismiss)(current_user, customer)
-        except DomainError as error:
-            db.session.rollback()
-            flash(error.message, "error")
-        else:
-            db.session.commit()
+        if commit_change(lambda: (provided_email.adopt if adopt else provided_email.dismiss)(current_user, customer),
+                         flash_error=True):
             flash(_("The address is now the primary e-mail address.") if adopt
                   else _("The provided address was dismissed."), "success")
     return redirect(url_for("admin.customer_info", customer_id=customer.id, _anchor="dossier-h"))

@@ -15,35 +15,20 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from admin import bp
-from models.db import db
 from models.services import instalments as plans
 from models.services import questions
-from models.services.errors import DomainError
-
-
-def dossier_activity(customer) -> dict:
-    """Unanswered questions (one statement) and the latest plans with their schedules (one)."""
-    return {
-        "unanswered": questions.unanswered(customer),
-        "plans": plans.for_overview(customer),
-    }
+from web.transaction import commit_change
 
 
 @bp.context_processor
 def _instalment_helpers():
-    return {"dossier_activity": dossier_activity, "plan_status_label": plans.status_label}
+    return {"plan_status_label": plans.status_label}
 
 
 def _decide(plan_id: int, action, done: str):
     """Look the plan up with the staff member's visibility, decide, commit, back to the Overview."""
     plan = plans.get_plan(current_user, plan_id)
-    try:
-        action(current_user, plan)
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-    else:
-        db.session.commit()
+    if commit_change(lambda: action(current_user, plan), flash_error=True):
         flash(done, "success")
     return redirect(url_for("admin.customer_overview", customer_id=plan.customer_id, _anchor="dossier-activity-h"))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from flask import flash, redirect, request, url_for
 from flask_babel import gettext as _
@@ -10,13 +10,14 @@ from flask_login import current_user
 
 from admin import bp
 from admin.forms import ActionForm, InvoiceForm
-from admin.helpers import attach_error, page_arg
-from models.db import db
+from admin.helpers import page_arg
+from models import clock
 from models.services import documents as document_service
+from models.services import questions
 from models.services.access import get_customer
-from models.services.errors import DomainError
 from models.services.settings import get_settings
 from web.rendering import render
+from web.transaction import commit_change
 
 
 @bp.get("/invoices")
@@ -24,7 +25,7 @@ def invoices():
     status = request.args.get("status") or None
     attention = request.args.get("attention") or None
     query = request.args.get("q", "")[:40].replace("\x00", "")  # PostgreSQL refuses NUL
-    today = date.today()
+    today = clock.today()
     page = document_service.list_invoices(
         current_user,
         status=status if status in document_service.STATUS_FILTERS else None,
@@ -47,7 +48,8 @@ def invoices():
 @bp.get("/invoices/<int:invoice_id>")
 def invoice_detail(invoice_id: int):
     invoice = document_service.get_invoice(current_user, invoice_id)
-    return render("admin/invoices/detail.html", invoice=invoice, today=date.today(), action_form=ActionForm())
+    return render("admin/invoices/detail.html", invoice=invoice, today=clock.today(), action_form=ActionForm(),
+                  thread=questions.thread(invoice, with_staff=True))
 
 
 @bp.route("/customers/<int:customer_id>/invoices/new", methods=["GET", "POST"])
@@ -60,7 +62,7 @@ def invoice_new(customer_id: int):
     customer = get_customer(current_user, customer_id)
     form = InvoiceForm()
     if request.method == "GET":
-        today = date.today()
+        today = clock.today()
         form.issue_date.data = today
         form.due_date.data = today + timedelta(days=14)
         form.currency.data = get_settings().default_currency
@@ -74,21 +76,16 @@ def invoice_new(customer_id: int):
         form = InvoiceForm(formdata=None, data={**form.data, "lines": kept})
         return render("admin/invoices/new.html", block="lines", form=form, customer=customer)
     if action == "save" and form.validate_on_submit():
-        try:
-            invoice = document_service.create_invoice(
-                current_user,
-                customer,
-                issue_date=form.issue_date.data,
-                due_date=form.due_date.data,
-                currency=form.currency.data,
-                lines=[document_service.LineInput(**entry.data) for entry in form.lines],
-            )
-        except DomainError as error:
-            db.session.rollback()
-            attach_error(form, error)
-        else:
-            db.session.commit()
-            flash(_("Invoice %(number)s was created.", number=invoice.number), "success")
-            return redirect(url_for("admin.invoice_detail", invoice_id=invoice.id))
+        created = commit_change(lambda: document_service.create_invoice(
+            current_user,
+            customer,
+            issue_date=form.issue_date.data,
+            due_date=form.due_date.data,
+            currency=form.currency.data,
+            lines=[document_service.LineInput(**entry.data) for entry in form.lines],
+        ), form)
+        if created:
+            flash(_("Invoice %(number)s was created.", number=created.value.number), "success")
+            return redirect(url_for("admin.invoice_detail", invoice_id=created.value.id))
     status = 422 if request.method == "POST" and action == "save" else 200
     return render("admin/invoices/new.html", form=form, customer=customer, status=status)

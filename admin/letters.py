@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import os
-from datetime import date
 
 from flask import Response, current_app, render_template, request, url_for
 from flask_babel import force_locale, get_locale
@@ -18,12 +17,13 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from admin import bp
-from models.db import db
+from models import clock
 from models.services import documents as document_service
 from models.services import letters
 from models.services.errors import DomainError
 from web.errors import error_page
 from web.rendering import external_url
+from web.transaction import commit_change
 
 STYLESHEET = "css/letter.css"
 
@@ -43,14 +43,9 @@ def _issue(invoice, output: str) -> letters.Letter | tuple:
         kind = letters.parse_kind(request.args.get("kind"))
     except DomainError as error:
         return error_page(400, str(error.message))
-    try:
-        letter = letters.build_letter(current_user, invoice, kind, link_url=_public_url,
-                                      today=date.today(), output=output)
-    except DomainError as error:
-        db.session.rollback()
-        return error_page(409, str(error.message))
-    db.session.commit()
-    return letter
+    built = commit_change(lambda: letters.build_letter(current_user, invoice, kind, link_url=_public_url,
+                                                       today=clock.today(), output=output))
+    return built.value if built else error_page(409, str(built.error.message))
 
 
 def _render(letter: letters.Letter, *, print_view: bool) -> str:

@@ -10,11 +10,11 @@ from flask_login import current_user
 
 from admin import bp
 from admin.forms import ActionForm, PortalLoginForm, PortalNotifyForm
-from models.db import db
 from models.services import portal_access
 from models.services.access import get_customer
 from models.services.errors import DomainError
 from web.rendering import is_fragment_request, render
+from web.transaction import commit_change
 
 # The section's forms share one CSRF token (checked once by ActionForm per request).
 NO_CSRF = {"csrf": False}
@@ -54,17 +54,16 @@ def customer_portal_logins(customer_id: int):
         access = portal_access.get_access(customer, int(access_id)) if access_id.isdigit() else None
         if access is None:
             abort(404)
-    add_form, row_forms, row_errors = None, {}, {}
-    status = 200
-    try:
-        if not ActionForm().validate_on_submit():
-            abort(400)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    add_form = PortalLoginForm(prefix="add", meta=NO_CSRF) if action == "add" else None
+    row_forms, row_errors = {}, {}
+
+    def change():
         if action == "add":
-            add_form = PortalLoginForm(prefix="add", meta=NO_CSRF)
             if not add_form.validate():
                 raise DomainError(add_form.email.errors[0], field="email")
             portal_access.add_login(current_user, customer, add_form.email.data)
-            add_form = None
         elif action in ("login_on", "login_off") and access:
             portal_access.set_login(current_user, customer, access, action == "login_on")
         elif action == "resend" and access:
@@ -74,7 +73,6 @@ def customer_portal_logins(customer_id: int):
             if not form.validate():
                 raise DomainError(form.email.errors[0], field="email")
             portal_access.change_login_email(current_user, customer, access, form.email.data)
-            del row_forms[("email", access.id)]
         elif action == "notifications" and access:
             form = PortalNotifyForm(prefix=f"n{access.id}", meta=NO_CSRF)
             portal_access.set_notifications(current_user, access, notify=form.notify.data,
@@ -83,15 +81,15 @@ def customer_portal_logins(customer_id: int):
             portal_access.set_customer_portal_access(current_user, customer, action == "portal_on")
         else:
             abort(400)
-    except DomainError as error:
-        db.session.rollback()
-        status = 422
-        if action == "add":
-            add_form.email.errors = [error.message]
-        elif access is not None:
-            row_errors[access.id] = error.message
-    else:
-        db.session.commit()
+
+    done = commit_change(change)
+    status = 200 if done else 422
+    if done:
+        add_form, row_forms = None, {}  # the section shows what is saved
+    elif action == "add":
+        add_form.email.errors = [done.error.message]
+    elif access is not None:
+        row_errors[access.id] = done.error.message
     if is_fragment_request():
         return render("admin/customers/info.html", block="portal_logins", status=status,
                       **section_context(customer, add_form, row_forms, row_errors))

@@ -8,7 +8,6 @@ the invoice page's view is admin/invoices.py, so the template reaches the thread
 
 from __future__ import annotations
 
-from datetime import date
 
 from flask import flash, redirect, url_for
 from flask_babel import gettext as _
@@ -18,12 +17,12 @@ from wtforms import SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from admin import bp
-from models.db import db
+from models import clock
 from models.services import documents as document_service
 from models.services import questions
-from models.services.errors import DomainError
-from web.forms import ActionForm, AppForm, attach_error
+from web.forms import ActionForm, AppForm
 from web.rendering import render
+from web.transaction import commit_change
 
 
 class AnswerForm(AppForm):
@@ -39,22 +38,15 @@ class AnswerForm(AppForm):
 
 @bp.context_processor
 def _question_helpers():
-    return {"question_thread": questions.thread, "new_answer_form": AnswerForm}
+    return {"new_answer_form": AnswerForm}
 
 
 @bp.post("/invoices/<int:invoice_id>/answer")
 def invoice_answer(invoice_id: int):
     invoice = document_service.get_invoice(current_user, invoice_id)
     form = AnswerForm()
-    if form.validate_on_submit():
-        try:
-            questions.answer(current_user, invoice, form.body.data)
-        except DomainError as error:
-            db.session.rollback()
-            attach_error(form, error)
-        else:
-            db.session.commit()
-            flash(_("Your answer was sent to the customer."), "success")
-            return redirect(url_for("admin.invoice_detail", invoice_id=invoice.id, _anchor="questions-h"))
-    return render("admin/invoices/detail.html", status=422, invoice=invoice, today=date.today(),
-                  action_form=ActionForm(), answer_form=form)
+    if form.validate_on_submit() and commit_change(lambda: questions.answer(current_user, invoice, form.body.data), form):
+        flash(_("Your answer was sent to the customer."), "success")
+        return redirect(url_for("admin.invoice_detail", invoice_id=invoice.id, _anchor="questions-h"))
+    return render("admin/invoices/detail.html", status=422, invoice=invoice, today=clock.today(),
+                  action_form=ActionForm(), answer_form=form, thread=questions.thread(invoice, with_staff=True))

@@ -6,18 +6,14 @@ from flask import abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
-from sqlalchemy import select
 
 from admin import bp, manager_required
 from admin.forms import CustomFieldForm, DeleteForm, PortalApplyForm, SettingsForm
-from admin.helpers import attach_error
-from models.customers import CustomFieldDefinition
-from models.db import db
 from models.services import customers as customer_service
 from models.services import portal_access
-from models.services.errors import DomainError
 from models.services.settings import LOGO_MAX_BYTES, get_settings, update_settings
 from web.rendering import render
+from web.transaction import commit_change
 
 
 @bp.route("/settings", methods=["GET", "POST"])
@@ -28,13 +24,8 @@ def settings():
     if form.validate_on_submit():
         upload = form.logo.data
         logo = upload.read(LOGO_MAX_BYTES + 1) if upload and getattr(upload, "filename", "") else None
-        try:
-            update_settings(current_user, form.data, logo=logo, remove_logo=form.remove_logo.data)
-        except DomainError as error:
-            db.session.rollback()
-            attach_error(form, error)
-        else:
-            db.session.commit()
+        if commit_change(lambda: update_settings(current_user, form.data, logo=logo, remove_logo=form.remove_logo.data),
+                         form):
             flash(_("The settings were saved."), "success")
             return redirect(url_for("admin.settings"))
     return render(
@@ -59,8 +50,7 @@ def portal_access_apply():
     """Portal access for every existing customer at once, after an explicit confirmation."""
     form = PortalApplyForm()
     if form.validate_on_submit():
-        changed = portal_access.apply_portal_access_to_all(current_user, form.enabled.data == "on")
-        db.session.commit()
+        changed = commit_change(lambda: portal_access.apply_portal_access_to_all(current_user, form.enabled.data == "on")).value
         flash(ngettext("Portal access changed for %(num)s customer.",
                        "Portal access changed for %(num)s customers.", changed), "success")
         return redirect(url_for("admin.settings"))
@@ -72,16 +62,10 @@ def portal_access_apply():
 @manager_required
 def custom_fields():
     form = CustomFieldForm()
-    if form.validate_on_submit():
-        try:
-            customer_service.define_custom_field(current_user, form.label.data, form.kind.data)
-        except DomainError as error:
-            db.session.rollback()
-            attach_error(form, error)
-        else:
-            db.session.commit()
-            flash(_("The field was added."), "success")
-            return redirect(url_for("admin.custom_fields"))
+    if form.validate_on_submit() and commit_change(
+            lambda: customer_service.define_custom_field(current_user, form.label.data, form.kind.data), form):
+        flash(_("The field was added."), "success")
+        return redirect(url_for("admin.custom_fields"))
     return render(
         "admin/custom_fields.html", form=form, delete_form=DeleteForm(),
         fields=customer_service.custom_field_definitions(),
@@ -92,11 +76,10 @@ def custom_fields():
 @bp.post("/settings/fields/<int:field_id>/delete")
 @manager_required
 def custom_field_delete(field_id: int):
-    field = db.session.scalar(select(CustomFieldDefinition).where(CustomFieldDefinition.id == field_id))
+    field = customer_service.custom_field(field_id)
     if field is None:
         abort(404)
     if DeleteForm().validate_on_submit():
-        customer_service.remove_custom_field(current_user, field)
-        db.session.commit()
+        commit_change(lambda: customer_service.remove_custom_field(current_user, field))
         flash(_("The field was removed."), "success")
     return redirect(url_for("admin.custom_fields"))

@@ -8,12 +8,11 @@ from flask_login import current_user
 
 from admin import bp, manager_required
 from admin.forms import StaffCreateForm, StaffEditForm
-from admin.helpers import attach_error
 from models.db import db
 from models.services import staff as staff_service
-from models.services.errors import DomainError
 from models.staff import StaffRole, StaffUser
 from web.rendering import render
+from web.transaction import commit_change
 
 
 @bp.get("/staff")
@@ -27,22 +26,17 @@ def staff_list():
 def staff_new():
     form = StaffCreateForm()
     if form.validate_on_submit():
-        try:
-            user = staff_service.create_staff(
-                current_user,
-                email=form.email.data,
-                name=form.name.data,
-                role=StaffRole(form.role.data),
-                password=form.password.data,
-                view_all_customers=form.view_all_customers.data,
-                language=form.language.data,
-            )
-        except DomainError as error:
-            db.session.rollback()
-            attach_error(form, error)
-        else:
-            db.session.commit()
-            flash(_("%(name)s can now log in.", name=user.name), "success")
+        created = commit_change(lambda: staff_service.create_staff(
+            current_user,
+            email=form.email.data,
+            name=form.name.data,
+            role=StaffRole(form.role.data),
+            password=form.password.data,
+            view_all_customers=form.view_all_customers.data,
+            language=form.language.data,
+        ), form)
+        if created:
+            flash(_("%(name)s can now log in.", name=created.value.name), "success")
             return redirect(url_for("admin.staff_list"))
     return render("admin/staff/form.html", form=form, member=None, status=422 if request.method == "POST" else 200)
 
@@ -56,21 +50,14 @@ def staff_edit(user_id: int):
     form = StaffEditForm(obj=member if request.method == "GET" else None)
     if request.method == "GET":
         form.role.data = member.role.value
-    if form.validate_on_submit():
-        try:
-            staff_service.update_staff(
-                current_user,
-                member,
-                name=form.name.data,
-                role=StaffRole(form.role.data),
-                view_all_customers=form.view_all_customers.data,
-                active=form.active.data,
-            )
-        except DomainError as error:
-            db.session.rollback()
-            attach_error(form, error)
-        else:
-            db.session.commit()
-            flash(_("The changes were saved."), "success")
-            return redirect(url_for("admin.staff_list"))
+    if form.validate_on_submit() and commit_change(lambda: staff_service.update_staff(
+        current_user,
+        member,
+        name=form.name.data,
+        role=StaffRole(form.role.data),
+        view_all_customers=form.view_all_customers.data,
+        active=form.active.data,
+    ), form):
+        flash(_("The changes were saved."), "success")
+        return redirect(url_for("admin.staff_list"))
     return render("admin/staff/form.html", form=form, member=member, status=422 if request.method == "POST" else 200)

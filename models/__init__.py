@@ -20,4 +20,3 @@ from models import (  # noqa: F401
     settings,
     staff,
 )
-from models import revisions  # noqa: F401,E402  (after the entities: it listens to their flushes)

@@ -83,9 +83,6 @@ class Customer(db.Model):
     # An address the debtor left on the dossier page; staff adopt it (becomes `email`) or dismiss it.
     provided_email: Mapped[str | None] = mapped_column(String(254))
     provided_email_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Moves with every write to the customer or its rows (models/revisions.py): part of the
-    # key under which its pages keep their rendered HTML.
-    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     tags: Mapped[list[Tag]] = relationship(secondary=customer_tags, order_by=Tag.name)
     assigned_staff: Mapped[list[StaffUser]] = relationship(

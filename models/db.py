@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import BigInteger, DateTime, MetaData, TypeDecorator, event
-from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session
+from sqlalchemy import BigInteger, DateTime, MetaData, TypeDecorator
+from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.sql import operators
 
 # Deterministic constraint names, so Alembic can alter them on SQLite and PostgreSQL alike.
@@ -24,7 +24,10 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(model_class=Base)
+# A view commits once, then renders what it loaded and changed: expiring every object at
+# that commit would only re-read each one (a statement per object shown). Code that changes
+# rows behind the ORM's back (a Core UPDATE) expires or refreshes what it shows itself.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 
 
 def now_utc() -> datetime:
@@ -88,60 +91,3 @@ class ScaledDecimal(TypeDecorator):
 
 def Money() -> ScaledDecimal:  # noqa: N802 - reads like a type in column declarations
     return ScaledDecimal(2)
-
-
-def autocommit_reads() -> None:
-    """Run this request's statements in autocommit: one round trip each, without the BEGIN
-    before the first and the ROLLBACK that ends a read-only transaction (on a page of one
-    or two statements those were two of its three round trips). Reads see what they would
-    under READ COMMITTED anyway; a write the view makes commits on its own. Call it before
-    the request's first statement."""
-    db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-
-
-_READS_FIRST = "reads_first"
-
-
-def reads_first() -> None:
-    """Read in autocommit until begin_writes() opens a transaction: for a POST that often
-    writes nothing (a row saved unchanged, a refused form), which then costs no BEGIN and
-    no ROLLBACK round trip. Call it before the request's first statement; every write
-    must come after begin_writes(), or it raises (a write in autocommit would be alone,
-    not atomic with the ones after it)."""
-    autocommit_reads()
-    db.session.info[_READS_FIRST] = True
-
-
-def begin_writes() -> None:
-    """Domain functions that write call this first; a no-op unless reads_first() is on.
-
-    Ends the autocommit reads (their transaction is empty: nothing to commit) without
-    expiring what they loaded, so the next statement opens a real transaction on those
-    objects. Under READ COMMITTED that transaction could not have seen anything else.
-    """
-    session = db.session()  # the request's Session itself (its settings are not proxied)
-    if not session.info.pop(_READS_FIRST, False):
-        return
-    if session.new or session.dirty or session.deleted:
-        raise RuntimeError("begin_writes() must come before the first change to a loaded object")
-    expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = expire_on_commit
-
-
-def _refuse_autocommit_write(session: Session) -> None:
-    if session.info.get(_READS_FIRST):
-        raise RuntimeError("a write while reads_first() is on: call begin_writes() first (models/db.py)")
-
-
-@event.listens_for(Session, "before_flush")
-def _before_flush(session: Session, _context, _instances) -> None:
-    _refuse_autocommit_write(session)
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _before_execute(state: ORMExecuteState) -> None:
-    if state.is_insert or state.is_update or state.is_delete:
-        _refuse_autocommit_write(state.session)

@@ -28,9 +28,6 @@ class BusinessSettings(db.Model):
     logo: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     logo_content_type: Mapped[str | None] = mapped_column(String(40))
     logo_version: Mapped[int] = mapped_column(Integer, default=0)
-    # Moves with every write not scoped to one customer (models/revisions.py): staff,
-    # portal users, these settings. Part of every cached page's key.
-    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Portal access for customers created from now on (Billomat's default switch).
     portal_access_default: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
 

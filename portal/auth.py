@@ -15,8 +15,15 @@ from models.customers import Customer
 from models.db import db
 from models.portal_access import PortalAccess, PortalUser
 from models.services import portal_access
+from models.services.settings import get_settings
+from web.rendering import render
 
 KEY = "portal"
+
+
+def page(template: str, **context):
+    """A page of the login area: its layout shows the business's name (templates run no queries)."""
+    return render(template, business_name=get_settings().business_name, **context)
 
 
 @dataclass

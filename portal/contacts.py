@@ -8,7 +8,6 @@ from flask import g
 from models.services import contacts as contact_service
 from portal import auth, bp
 from web import contact_views
-from web.rendering import render
 
 
 def _load():
@@ -18,7 +17,7 @@ def _load():
 
 
 def _page(owner, contacts_context: dict, status: int = 200):
-    return render("portal/contacts.html", context=g.portal_context, status=status, **contacts_context)
+    return auth.page("portal/contacts.html", context=g.portal_context, status=status, **contacts_context)
 
 
 def _with_login(view):

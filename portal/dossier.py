@@ -9,27 +9,23 @@ Pay, questions and instalment routes (portal/dossier_*.py) use the same entry po
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 from flask import abort, current_app, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 
+from models import clock
 from models.customers import Customer
 from models.db import db
 from models.documents import Document
 from models.dossier import DossierLink
-from models.services import dossier, instalments, provided_email
-from models.services.errors import DomainError
+from models.services import dossier, instalments, provided_email, questions
 from models.settings import BusinessSettings
 from portal import bp
 from portal.forms import DossierCheckForm, ProvideEmailForm
 from web.extensions import limiter
 from web.errors import MAX_ID
-from web.forms import attach_error
-from web import page_cache
-from web.autocommit import reads
-from web.i18n import current_locale_id
 from web.rendering import render
+from web.transaction import commit_change
 
 _PAGE = "portal/dossier.html"
 _VERIFIED = "dossier_verified"  # session: public ids of links whose check was passed
@@ -84,27 +80,14 @@ def private(response):
 
 
 def _page(opened: Dossier, *, check_form=None, email_form=None, status: int = 200):
-    today = date.today()
+    today = clock.today()
     context = {"dossier": opened, "customer": opened.customer, "business": opened.settings,
                "token": opened.token, "check_form": check_form, "email_form": email_form, "today": today}
-    if opened.verified and check_form is None and email_form is None:
-        saved = opened.settings.id is not None  # not the unsaved defaults of get_settings()
-        key = _kept_key(opened.link.id, opened.customer.revision, opened.settings.revision if saved else None)
-        return private(page_cache.render_page(_PAGE, key, context, lambda: _documents(opened), status))
     if opened.verified:
         context.update(_documents(opened, email_form))
     elif check_form is None:
         context["check_form"] = _check_form(opened)
     return private(render(_PAGE, status=status, **context))
-
-
-def _kept_key(link_id: int, customer_revision: int, settings_revision: int | None) -> tuple | None:
-    """The page as every visit sees it is kept until the customer's or the business's data
-    changes (web/page_cache.py), the day turns or the language differs. Not before the
-    settings row exists (models.revisions.business_revision)."""
-    if settings_revision is None:
-        return None
-    return link_id, customer_revision, settings_revision, current_locale_id(), date.today()
 
 
 def _documents(opened: Dossier, email_form=None) -> dict:
@@ -127,22 +110,14 @@ def _check_form(opened: Dossier) -> DossierCheckForm:
 
 @bp.get("/d/<token>")
 @dossier_limit
-@reads  # "last opened" is one UPDATE at most, once a minute
 def dossier_page(token: str):
-    """Most visits find the page kept: a glance at the link (one row of ten columns) gives
-    the key, and nothing more is read. Otherwise the dossier is opened and rendered."""
-    seen = dossier.glance(token)
-    if seen is None:
-        abort(404)
-    g.customer_language = seen.language
-    verified = _verified(seen.dossier_check, seen.postal_code, seen.public_id)
-    key = _kept_key(seen.id, seen.customer_revision, seen.settings_revision) if verified else None
-    response = page_cache.kept(_PAGE, key)
-    if response is None:
-        response = _page(open_dossier(token, verified=False))
-    if verified and dossier.record_opened(seen):
-        db.session.commit()
-    return private(response)
+    """The dossier; staff see when it was last opened (written with this request)."""
+    opened = open_dossier(token, verified=False)
+    response = _page(opened)
+    if opened.verified:
+        dossier.record_opened(opened.link)
+    db.session.commit()
+    return response
 
 
 @bp.post("/d/<token>/check")
@@ -163,15 +138,8 @@ def dossier_check(token: str):
 def dossier_email(token: str):
     opened = open_dossier(token)
     form = ProvideEmailForm()
-    if form.validate_on_submit():
-        try:
-            provided_email.provide(opened.customer, form.email.data)
-        except DomainError as error:
-            db.session.rollback()
-            attach_error(form, error)
-        else:
-            db.session.commit()
-            return redirect(url_for("portal.dossier_page", token=token, _anchor="email-h"))
+    if form.validate_on_submit() and commit_change(lambda: provided_email.provide(opened.customer, form.email.data), form):
+        return redirect(url_for("portal.dossier_page", token=token, _anchor="email-h"))
     return _page(opened, email_form=form, status=422)
 
 
@@ -183,8 +151,9 @@ def dossier_invoice(token: str, invoice_id: int):
     invoice = invoice_of(opened, invoice_id)
     response = private(render(
         "portal/dossier_invoice.html", dossier=opened, customer=opened.customer, business=opened.settings,
-        token=token, invoice=invoice, print_view=request.args.get("print") == "1", today=date.today(),
+        token=token, invoice=invoice, print_view=request.args.get("print") == "1", today=clock.today(),
+        thread=questions.thread(invoice),
     ))
-    if dossier.record_viewed(invoice):
-        db.session.commit()
+    dossier.record_viewed(invoice)
+    db.session.commit()
     return response

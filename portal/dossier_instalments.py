@@ -13,7 +13,6 @@ models/services/instalments.py; the page shows a running plan instead of the for
 
 from __future__ import annotations
 
-from datetime import date
 
 from flask import abort, flash, redirect, url_for
 from flask_babel import gettext as _
@@ -22,13 +21,15 @@ from wtforms import DateField, HiddenField, IntegerField, SelectField, SubmitFie
 from wtforms.validators import InputRequired
 from wtforms.widgets import HiddenInput
 
+from models import clock
 from models.db import db
 from models.services import instalments
 from models.services.errors import DomainError
 from portal import bp
 from portal.dossier import Dossier, dossier_limit, open_dossier, private
-from web.forms import AppForm, attach_error, options
+from web.forms import AppForm, options
 from web.rendering import render
+from web.transaction import attach_error, commit_change
 
 
 class InstalmentForm(AppForm):
@@ -84,7 +85,7 @@ def _form(opened: Dossier, groups: dict, formdata=True, data=None) -> Instalment
 
 
 def _page(opened: Dossier, *, form=None, proposal=None, confirm_form=None, status: int = 200):
-    today = date.today()
+    today = clock.today()
     plan = instalments.running_plan(opened.customer)
     groups = {} if plan else instalments.open_by_currency(opened.customer)
     if plan is None and form is None:
@@ -117,7 +118,7 @@ def dossier_instalments_preview(token: str):
         try:
             proposal = instalments.propose(
                 opened.settings, opened.customer, currency=form.currency.data, count=form.count.data,
-                start_date=form.start_date.data, today=date.today(),
+                start_date=form.start_date.data, today=clock.today(),
             )
         except DomainError as error:
             attach_error(form, error)
@@ -137,16 +138,12 @@ def dossier_instalments_confirm(token: str):
     confirm = ConfirmForm()
     values = {"currency": confirm.currency.data, "count": confirm.count.data, "start_date": confirm.start_date.data}
     if confirm.validate_on_submit():
-        try:
-            plan = instalments.request_plan(
-                opened.settings, opened.customer, **values, today=date.today(), expected_total=confirm.total.data or "",
-            )
-        except DomainError as error:
-            db.session.rollback()
-            problem = error
-        else:
-            db.session.commit()
-            if plan.status == instalments.PlanStatus.active:
+        requested = commit_change(lambda: instalments.request_plan(
+            opened.settings, opened.customer, **values, today=clock.today(), expected_total=confirm.total.data or "",
+        ))
+        problem = requested.error
+        if requested:
+            if requested.value.status == instalments.PlanStatus.active:
                 flash(_("Your instalment plan is confirmed. We have sent you the schedule by e-mail."), "success")
             else:
                 flash(_("Your request was sent. We will let you know by e-mail when we have checked it."), "success")
@@ -158,7 +155,7 @@ def dossier_instalments_confirm(token: str):
     # The same values once more, against the invoices as they are now: if they still make a
     # plan (only the total changed), its schedule is shown right away to confirm again.
     try:
-        proposal = instalments.propose(opened.settings, opened.customer, **values, today=date.today())
+        proposal = instalments.propose(opened.settings, opened.customer, **values, today=clock.today())
     except DomainError:
         return _page(opened, form=form, status=422)
     confirm = ConfirmForm(formdata=None, data={**values, "total": str(proposal.total)})

@@ -8,7 +8,6 @@ portal/dossier.py, so the template reaches the thread through `question_thread`.
 
 from __future__ import annotations
 
-from datetime import date
 
 from flask import abort, flash, redirect, url_for
 from flask_babel import gettext as _
@@ -16,13 +15,13 @@ from flask_babel import lazy_gettext as _l
 from wtforms import SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from models.db import db
+from models import clock
 from models.services import questions
-from models.services.errors import DomainError
 from portal import bp
 from portal.dossier import dossier_limit, invoice_of, open_dossier, private
-from web.forms import AppForm, attach_error
+from web.forms import AppForm
 from web.rendering import render
+from web.transaction import commit_change
 
 
 
@@ -38,8 +37,8 @@ class QuestionForm(AppForm):
 
 @bp.context_processor
 def _question_helpers():
-    """For the invoice page's slot: the thread (one statement, only where it is shown)."""
-    return {"question_thread": questions.thread, "new_question_form": QuestionForm}
+    """For the invoice page's slot: a new question form."""
+    return {"new_question_form": QuestionForm}
 
 
 @bp.post("/d/<token>/invoices/<int:invoice_id>/questions")
@@ -50,20 +49,12 @@ def dossier_ask(token: str, invoice_id: int):
     if not opened.settings.allow_questions:
         abort(404)
     form = QuestionForm()
-    if form.validate_on_submit():
-        try:
-            questions.ask(opened.customer, invoice, form.body.data)
-        except DomainError as error:
-            db.session.rollback()
-            attach_error(form, error)
-        else:
-            db.session.commit()
-            flash(_("Your question was sent. We will answer by e-mail and on this page."), "success")
-            return redirect(url_for("portal.dossier_invoice", token=token, invoice_id=invoice_id,
-                                    _anchor="questions-h"))
+    if form.validate_on_submit() and commit_change(lambda: questions.ask(opened.customer, invoice, form.body.data), form):
+        flash(_("Your question was sent. We will answer by e-mail and on this page."), "success")
+        return redirect(url_for("portal.dossier_invoice", token=token, invoice_id=invoice_id, _anchor="questions-h"))
     return private(render(
         "portal/dossier_invoice.html", status=422, dossier=opened, customer=opened.customer,
-        business=opened.settings, token=token, invoice=invoice, print_view=False, today=date.today(),
-        question_form=form,
+        business=opened.settings, token=token, invoice=invoice, print_view=False, today=clock.today(),
+        question_form=form, thread=questions.thread(invoice),
     ))
 

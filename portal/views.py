@@ -12,12 +12,11 @@ from models.customers import Customer
 from models.db import db
 from models.services import customers as customer_service
 from models.services import portal_access
-from models.services.errors import DomainError
 from portal import auth, bp
 from portal.forms import AcceptForm, ActionForm, ForgotForm, LoginForm, NewPasswordForm, NotificationForm
 from web.extensions import limiter
-from web.forms import attach_error
 from web.rendering import is_safe_next, render
+from web.transaction import commit_change
 
 def _is_portal_path(target: str | None) -> bool:
     """A local /portal/… path; no dot segments (a browser resolves "/portal/../admin" to /admin)."""
@@ -44,7 +43,7 @@ def login():
         if user is not None and not accounts:
             db.session.rollback()
             form.form_errors.append(_("Your login has no account you can open at the moment."))
-            return render("portal/login.html", form=form, next_url=next_url, status=403)
+            return auth.page("portal/login.html", form=form, next_url=next_url, status=403)
         if user is not None:
             only = accounts[0] if len(accounts) == 1 else None
             portal_access.record_login(user, only[0] if only else None)
@@ -56,7 +55,7 @@ def login():
             return redirect(url_for("portal.accounts"))
         db.session.rollback()
         form.form_errors.append(_("The e-mail address or password is not correct."))
-    return render("portal/login.html", form=form, next_url=next_url,
+    return auth.page("portal/login.html", form=form, next_url=next_url,
                   status=422 if request.method == "POST" else 200)
 
 
@@ -82,24 +81,17 @@ def forgot():
         # The same answer whether or not the address has a login (no enumeration).
         flash(_("If this address has a login, we have sent it a link to choose a new password."), "info")
         return redirect(url_for("portal.login"))
-    return render("portal/forgot.html", form=form, status=422 if request.method == "POST" else 200)
+    return auth.page("portal/forgot.html", form=form, status=422 if request.method == "POST" else 200)
 
 
 @bp.route("/portal/reset/<token>", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_IP"], methods=["POST"])
 def reset(token: str):
     form = NewPasswordForm()
-    if form.validate_on_submit():
-        try:
-            portal_access.reset_password(token, form.password.data)
-        except DomainError as error:
-            db.session.rollback()
-            attach_error(form, error)
-        else:
-            db.session.commit()
-            flash(_("Your password was changed. Log in with the new password."), "success")
-            return redirect(url_for("portal.login"))
-    return render("portal/reset.html", form=form, status=422 if request.method == "POST" else 200)
+    if form.validate_on_submit() and commit_change(lambda: portal_access.reset_password(token, form.password.data), form):
+        flash(_("Your password was changed. Log in with the new password."), "success")
+        return redirect(url_for("portal.login"))
+    return auth.page("portal/reset.html", form=form, status=422 if request.method == "POST" else 200)
 
 
 @bp.route("/portal/invite/<token>", methods=["GET", "POST"])
@@ -107,30 +99,24 @@ def reset(token: str):
 def accept(token: str):
     access, problem = portal_access.invitation_for(token)
     if access is None:
-        return render("portal/invitation_invalid.html", problem=problem, status=410 if problem == "expired" else 404)
+        return auth.page("portal/invitation_invalid.html", problem=problem, status=410 if problem == "expired" else 404)
     g.customer_language = db.session.get(Customer, access.customer_id).language
     new_login = access.user.password_hash is None
     form = AcceptForm()
     if form.validate_on_submit():
-        try:
-            user = portal_access.accept_invitation(token, form.password.data if new_login else None)
-        except DomainError as error:
-            db.session.rollback()
-            attach_error(form, error)
-        else:
-            if not new_login:
-                # The link proves the address, not the person: an existing login still
-                # signs in with its own password.
-                db.session.commit()
-                flash(_("The account was added to your login. Log in with your password."), "success")
-                return redirect(url_for("portal.login"))
-            portal_access.record_login(user, access)
-            db.session.commit()
-            auth.start(user)
+        accepted = commit_change(lambda: portal_access.accept_invitation(
+            token, form.password.data if new_login else None, record_login=new_login), form)
+        if accepted and not new_login:
+            # The link proves the address, not the person: an existing login still
+            # signs in with its own password.
+            flash(_("The account was added to your login. Log in with your password."), "success")
+            return redirect(url_for("portal.login"))
+        if accepted:
+            auth.start(accepted.value)
             auth.open_customer(access.customer_id)
             flash(_("Welcome! Your login is active."), "success")
             return redirect(url_for("portal.home"))
-    return render("portal/accept.html", form=form, access=access, new_login=new_login,
+    return auth.page("portal/accept.html", form=form, access=access, new_login=new_login,
                   status=422 if request.method == "POST" else 200)
 
 
@@ -150,14 +136,14 @@ def accounts():
         db.session.commit()
         auth.open_customer(opened[1].id)
         return redirect(url_for("portal.home"))
-    return render("portal/accounts.html", accounts=accounts, context=context, form=form)
+    return auth.page("portal/accounts.html", accounts=accounts, context=context, form=form)
 
 
 @bp.get("/portal/")
 @auth.login_required
 def home(context):
     invoices, outstanding = customer_service.open_invoices(context.customer, released_only=True)
-    return render("portal/home.html", context=context, invoices=invoices, outstanding=outstanding)
+    return auth.page("portal/home.html", context=context, invoices=invoices, outstanding=outstanding)
 
 
 @bp.route("/portal/preferences", methods=["GET", "POST"])
@@ -171,4 +157,4 @@ def preferences(context):
         db.session.commit()
         flash(_("Your preferences were saved."), "success")
         return redirect(url_for("portal.preferences"))
-    return render("portal/preferences.html", context=context, form=form)
+    return auth.page("portal/preferences.html", context=context, form=form)

@@ -76,7 +76,6 @@ def _clean_database(app):
     No app context stays open during a test: requests then get their own, as in
     production (a shared one would share `g` and the ORM session between requests).
     """
-    from web import page_cache
     from web.extensions import limiter
 
     yield
@@ -89,7 +88,6 @@ def _clean_database(app):
                 db.session.execute(text(f"DELETE FROM {name}"))
         db.session.commit()
         limiter.reset()
-        page_cache.cache().clear()
 
 
 @pytest.fixture

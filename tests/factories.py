@@ -7,9 +7,7 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import update
 
-from models import revisions
 from models.customers import Customer, CustomerKind
 from models.db import db
 from models.documents import DocumentStatus
@@ -40,12 +38,8 @@ def _saving():
 
 def write_directly(statement, params=None):
     """A Core write behind the services' back (bulk test data, or what another process did
-    to a row). It moves every customer's revision, as a service moves those it touches
-    (models/revisions.py), so no cached page outlives it."""
-    result = db.session.execute(statement.execution_options(revisions=revisions.HANDLED), params)
-    db.session.execute(update(Customer).values(revision=Customer.revision + 1)
-                       .execution_options(revisions=revisions.HANDLED))
-    return result
+    to a row)."""
+    return db.session.execute(statement, params)
 
 
 _sequence = itertools.count(1)

@@ -100,9 +100,9 @@ def from_environment(overrides: dict | None = None) -> dict:
         "LOGIN_LIMIT_PER_IP": os.environ.get("LOGIN_LIMIT_PER_IP", "20 per minute"),
         "LOGIN_LIMIT_PER_ACCOUNT": os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per minute"),
         "DOSSIER_LIMIT_PER_IP": os.environ.get("DOSSIER_LIMIT_PER_IP", "60 per minute"),
-        # Rendered pages kept per worker process (web/page_cache.py); 0 turns it off.
-        "PAGE_CACHE_SIZE": _int("PAGE_CACHE_SIZE", 500),
         "PASSWORD_HASH_PROFILE": os.environ.get("PASSWORD_HASH_PROFILE", "rfc9106-low-memory"),
+        # JSON lines on stderr (web/logs.py); INFO shows one access line per request.
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO").upper(),
         # Payment providers (models/services/providers): a provider without its keys is never offered.
         "MOLLIE_API_KEY": os.environ.get("MOLLIE_API_KEY", ""),
         "MOLLIE_API_ENDPOINT": os.environ.get("MOLLIE_API_ENDPOINT", ""),  # empty: Mollie's own

@@ -16,13 +16,11 @@ from typing import Callable
 
 from flask import Blueprint, abort, redirect, request, url_for
 
-from web.forms import ActionForm, ContactForm, attach_error
+from web.forms import ActionForm, ContactForm
 from models.contacts import MAX_CONTACTS_PER_CUSTOMER, ContactRole
-from models.db import db
 from models.services import contacts as contact_service
-from models.services.errors import DomainError
-from web.autocommit import reads_then_writes
 from web.rendering import is_fragment_request, render
+from web.transaction import commit_change
 
 FRAGMENTS = "contacts/fragments.html"
 
@@ -81,9 +79,6 @@ def mount(
         def register(view):
             for decorate in reversed(decorators):
                 view = decorate(view)
-            if "POST" in methods:
-                # A refused form or a row saved unchanged writes nothing: no transaction for it.
-                view = reads_then_writes(view)
             bp.add_url_rule(rule + path, f"{endpoint}_{name}", view, methods=list(methods))
             return view
         return register
@@ -137,14 +132,9 @@ def mount(
         owner, urls = _owner(scope), urls_for(args)
         form = ContactForm(prefix="new", meta={"csrf": False})
         if form.validate():
-            try:
-                contact = contact_service.add_contact(actor, owner, _input(form))
-            except DomainError as error:
-                db.session.rollback()
-                attach_error(form, error)
-            else:
-                db.session.commit()
-                return answer(owner, urls, "saved_row", contact=contact, focus=True)
+            added = commit_change(lambda: contact_service.add_contact(actor, owner, _input(form)), form)
+            if added:
+                return answer(owner, urls, "saved_row", contact=added.value, focus=True)
         return answer(owner, urls, "form_row", status=422, adding=form)
 
     @route("/<int:contact_id>", "show")
@@ -168,17 +158,9 @@ def mount(
         urls = urls_for(args)
         form = ContactForm(prefix=f"c{contact.id}", meta={"csrf": False})
         if form.validate():
-            try:
-                contact_service.update_contact(actor, owner, contact, _input(form))
-            except DomainError as error:
-                db.session.rollback()
-                contact, owner = _contact(scope, contact_id)
-                attach_error(form, error)
-            else:
-                # Saving unchanged values writes nothing (and keeps the loaded row for the answer).
-                if db.session.new or any(db.session.is_modified(obj) for obj in db.session.dirty):
-                    db.session.commit()
+            if commit_change(lambda: contact_service.update_contact(actor, owner, contact, _input(form)), form):
                 return answer(owner, urls, "row", contact=contact, focus=True)
+            contact, owner = _contact(scope, contact_id)  # as stored, after the rollback
         return answer(owner, urls, "form_row", status=422, contact=contact, editing={contact.id: form})
 
     @route("/<int:contact_id>/remove", "remove", methods=("GET", "POST"))
@@ -188,6 +170,5 @@ def mount(
         urls = urls_for(args)
         if request.method == "GET":  # without JavaScript: a confirmation page
             return page(owner, {**section_context(owner, urls), "confirm_remove": contact}, 200)
-        contact_service.remove_contact(actor, contact)
-        db.session.commit()
+        commit_change(lambda: contact_service.remove_contact(actor, contact))
         return answer(owner, urls, "removed")

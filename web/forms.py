@@ -11,17 +11,7 @@ from wtforms import BooleanField, SelectChoice, SelectField, StringField, Submit
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from models.services import addresses
-from models.services.errors import DomainError
 from web.i18n import current_locale_id
-
-
-def attach_error(form: FlaskForm, error: DomainError) -> None:
-    """Show a domain error next to the field it concerns (or above the form)."""
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        form.form_errors.append(error.message)
 
 
 def options(pairs) -> list[SelectChoice]:

@@ -1,16 +1,18 @@
-"""Which language a page is in: the staff member's choice, else the browser's."""
+"""Which language a page is in (the customer's, else the staff member's choice, else the
+browser's), and the labels pages show for stored codes.
+
+Translation itself is Flask-Babel as shipped: `babel.init_app(app, locale_selector=
+select_locale)` in wsgi.py; Python code uses `flask_babel.gettext` / `lazy_gettext`, mail
+`force_locale(language)`, and templates the `_` / `gettext` / `ngettext` that Flask-Babel
+installs into Jinja (newstyle: autoescaped, `%(name)s` variables as keywords).
+"""
 
 from __future__ import annotations
 
-import functools
-
-from flask import Flask, current_app, g, has_request_context, request
-from flask_babel import Domain, get_domain, get_locale
+from flask import current_app, g, has_request_context, request
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from babel.support import NullTranslations
-from jinja2 import pass_context
-from markupsafe import Markup
 
 LANGUAGE_NAMES = {"en": "English", "nl": "Nederlands", "de": "Deutsch"}
 
@@ -25,69 +27,9 @@ def select_locale() -> str:
     return request.accept_languages.best_match(current_app.config["LANGUAGES"]) or "en"
 
 
-def _current() -> tuple[object, str, NullTranslations]:
-    """(locale, its id, its catalogue), looked up once per request and locale.
-
-    Flask-Babel finds the locale and catalogue anew for every string and every formatted
-    amount (several `g` proxy lookups each); a page has a hundred or more. This reads the
-    locale Flask-Babel already chose for this request (it keeps it on `g._flask_babel`,
-    and `force_locale` replaces it there) and keys the cache by that Locale object, so a
-    mail in the customer's language gets its own entry.
-    """
-    real_g = g._get_current_object()
-    state = real_g.__dict__
-    babel_state = state.get("_flask_babel")
-    locale = getattr(babel_state, "babel_locale", None) or get_locale()
-    cached = state.get("_dossier_i18n")
-    if cached is None or cached[0] is not locale:
-        catalogue = Domain.get_translations(get_domain())  # Flask-Babel's own lookup
-        cached = state["_dossier_i18n"] = (locale, str(locale or "en"), catalogue)
-    return cached
-
-
-class RequestCachedDomain(Domain):
-    """Flask-Babel's message domain, reading the catalogue `_current()` keeps per request:
-    `gettext` and every lazy string (form labels, messages) otherwise look the locale and
-    catalogue up again each time, which made a form's labels a tenth of a request."""
-
-    def get_translations(self):
-        return _current()[2] if g else super().get_translations()
-
-
 def current_locale_id() -> str:
-    return _current()[1] if g else "en"
-
-
-def install_template_gettext(app: Flask) -> None:
-    """Gettext in Python and in templates through the catalogue cached per request."""
-    configuration = app.extensions["babel"]
-    configuration.instance.domain_instance = RequestCachedDomain(domain=configuration.default_domain)
-    app.jinja_env.install_gettext_callables(
-        gettext=lambda s: _current()[2].ugettext(s),
-        ngettext=lambda s, p, n: _current()[2].ungettext(s, p, n),
-        pgettext=lambda c, s: _current()[2].upgettext(c, s),
-        npgettext=lambda c, s, p, n: _current()[2].unpgettext(c, s, p, n),
-        newstyle=True,
-    )
-    # `_` and `gettext`, the strings of every page: the same newstyle semantics as Jinja's
-    # (autoescaped, always %-formatted), without its two Context.call hops per string.
-    app.jinja_env.globals.update(_=_template_gettext, gettext=_template_gettext)
-
-
-@pass_context
-def _template_gettext(context, string: str, **variables) -> str:
-    catalogue = _current()[2]
-    if not variables:
-        return _constant(catalogue, string, context.eval_ctx.autoescape)
-    text = catalogue.ugettext(string)
-    return (Markup(text) if context.eval_ctx.autoescape else text) % variables
-
-
-@functools.lru_cache(maxsize=4096)
-def _constant(catalogue: NullTranslations, string: str, autoescape: bool) -> str:
-    """A string without variables comes out the same every time (per catalogue)."""
-    text = catalogue.ugettext(string)
-    return (Markup(text) if autoescape else text) % {}
+    """The current locale as text ("nl"), e.g. as a cache key."""
+    return str(get_locale() or "en")
 
 
 AUDIT_LABELS = {

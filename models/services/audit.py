@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
 from models.audit import AuditEvent
 from models.db import db
 from models.staff import StaffUser
@@ -33,6 +35,16 @@ def record(
     )
     db.session.add(event)
     return event
+
+
+def history(customer_id: int, limit: int = 20) -> list[AuditEvent]:
+    """A customer's latest audit events, newest first (the Info tab's history)."""
+    return list(db.session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.customer_id == customer_id)
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .limit(limit)
+    ))
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list]:

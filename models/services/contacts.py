@@ -16,8 +16,7 @@ from sqlalchemy import bindparam, func, select, update
 
 from models.contacts import MAX_CONTACTS_PER_CUSTOMER, ContactPerson, ContactRole
 from models.customers import Customer
-from models import revisions
-from models.db import begin_writes, db
+from models.db import db
 from models.portal_access import PortalUser
 from models.services import access, addresses, audit
 from models.services.errors import DomainError
@@ -158,12 +157,11 @@ def _refuse_taken(owner: Owner | Customer, email: str, contact: ContactPerson | 
 def _lock_customer(owner: Owner | Customer) -> None:
     db.session.execute(
         update(Customer).where(Customer.id == owner.id).values(id=Customer.id)
-        .execution_options(synchronize_session=False, revisions=revisions.NOT_SHOWN)
+        .execution_options(synchronize_session=False)
     )
 
 
 def add_contact(actor: Actor, owner: Owner | Customer, data: ContactInput) -> ContactPerson:
-    begin_writes()
     _lock_customer(owner)
     if count(owner) >= MAX_CONTACTS_PER_CUSTOMER:
         raise DomainError(_l("This customer has %(n)s contact persons, the maximum.", n=MAX_CONTACTS_PER_CUSTOMER))
@@ -187,8 +185,7 @@ def update_contact(actor: Actor, owner: Owner | Customer, contact: ContactPerson
     before = _snapshot(contact)
     changes = audit.diff(before, _snapshot(clean))
     if not changes:
-        return contact  # saved as it was: nothing to write, not even a transaction
-    begin_writes()
+        return contact  # saved as it was: nothing to write
     if clean.email.lower() != contact.email.lower():
         _lock_customer(owner)  # two racing updates cannot both take the same new address
         _refuse_taken(owner, clean.email, contact)
@@ -200,6 +197,5 @@ def update_contact(actor: Actor, owner: Owner | Customer, contact: ContactPerson
 
 def remove_contact(actor: Actor, contact: ContactPerson) -> None:
     """Removed at once: mail not yet sent is routed without them (routing happens at send)."""
-    begin_writes()
     actor.record("contact.removed", contact, {"name": [contact.name, None], "email": [contact.email, None]})
     db.session.delete(contact)

@@ -122,6 +122,10 @@ def custom_field_definitions() -> list[CustomFieldDefinition]:
     )
 
 
+def custom_field(field_id: int) -> CustomFieldDefinition | None:
+    return db.session.get(CustomFieldDefinition, field_id)
+
+
 def custom_field_values(customer: Customer) -> dict[int, str]:
     rows = db.session.execute(
         select(CustomFieldValue.field_id, CustomFieldValue.value).where(

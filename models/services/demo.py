@@ -8,14 +8,14 @@ totals still come from `compute_totals`, the one place invoices are summed.
 from __future__ import annotations
 
 import random
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, insert, select, update
 
+from models import clock
 from models.counters import Counter
 from models.customers import Customer, CustomerKind, Note, Tag, customer_assignments, customer_tags
-from models import revisions
 from models.db import db, now_utc
 from models.documents import Document, DocumentKind, DocumentLine, DocumentStatus
 from models.portal_access import PortalAccess, PortalUser
@@ -80,10 +80,6 @@ VAT = {"NL": [Decimal("21"), Decimal("9")], "BE": [Decimal("21"), Decimal("6")],
 TAGS = ["vip", "wholesale", "retail", "direct-debit", "new", "slow-payer"]
 IBANS = ["NL91ABNA0417164300", "DE89370400440532013000", "BE68539007547034", "NL20INGB0001234567", "DE02120300000000202051"]
 
-# Rows of customers created by this very seed: no page of theirs can be cached yet.
-_NEW_ROWS = {"revisions": revisions.HANDLED}
-
-
 def is_empty() -> bool:
     return not db.session.scalar(select(func.count()).select_from(StaffUser))
 
@@ -109,7 +105,7 @@ def seed(customers: int = 60, invoices: int = 300, seed_value: int = 20261123) -
     db.session.add_all(tags.values())
     db.session.flush()
 
-    today = date.today()
+    today = clock.today()
     created = now_utc()
     customer_rows, countries = [], []
     for n in range(1, customers + 1):
@@ -143,18 +139,16 @@ def seed(customers: int = 60, invoices: int = 300, seed_value: int = 20261123) -
             }
         )
         countries.append(country)
-    db.session.execute(insert(Customer.__table__), customer_rows, execution_options=_NEW_ROWS)
+    db.session.execute(insert(Customer.__table__), customer_rows)
     ids = list(db.session.scalars(select(Customer.id).order_by(Customer.id)))[-customers:]
 
     db.session.execute(
         insert(customer_tags),
         [{"customer_id": cid, "tag_id": tags[t].id} for cid in ids if rng.random() < 0.4 for t in rng.sample(TAGS, rng.randint(1, 2))],
-        execution_options=_NEW_ROWS,
     )
     db.session.execute(
         insert(customer_assignments),
         [{"customer_id": cid, "staff_user_id": staff["employee@dossier.test"].id} for cid in ids[:3]],
-        execution_options=_NEW_ROWS,
     )
     db.session.add_all(
         Note(customer_id=cid, author=staff["owner@dossier.test"], body=text)
@@ -203,7 +197,7 @@ def seed(customers: int = 60, invoices: int = 300, seed_value: int = 20261123) -
             for pos, line in enumerate(lines, start=1)
         )
     for chunk in range(0, len(doc_rows), 5000):
-        db.session.execute(insert(Document.__table__), doc_rows[chunk:chunk + 5000], execution_options=_NEW_ROWS)
+        db.session.execute(insert(Document.__table__), doc_rows[chunk:chunk + 5000])
     for chunk in range(0, len(line_rows), 5000):
         db.session.execute(insert(DocumentLine.__table__), line_rows[chunk:chunk + 5000])
     _seed_portal_logins(ids, password_hash)
@@ -243,14 +237,12 @@ def _seed_dossier_activity(customer_ids: list[int], customer_rows: list[dict], d
     without = next((cid for cid, row in zip(customer_ids, customer_rows) if row["email"] is None), None)
     if without is not None:
         db.session.execute(update(Customer).where(Customer.id == without)
-                           .values(provided_email="new.address@example.com", provided_email_at=now),
-                           execution_options=_NEW_ROWS)
+                           .values(provided_email="new.address@example.com", provided_email_at=now))
     asked = next((row for row in doc_rows if row["status"] == DocumentStatus.open), None)
     if asked is not None:
         db.session.add(DocumentMessage(document_id=asked["id"], customer_id=asked["customer_id"], author_kind="customer",
                                        body="Could I pay this invoice in two parts?", created_at=now))
-        db.session.execute(update(Document).where(Document.id == asked["id"]).values(awaiting_answer_since=now),
-                           execution_options=_NEW_ROWS)
+        db.session.execute(update(Document).where(Document.id == asked["id"]).values(awaiting_answer_since=now))
 
 
 def _fix_postgres_sequences() -> None:

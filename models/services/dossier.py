@@ -13,11 +13,10 @@ from flask import current_app
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Row, bindparam, literal, select, true, union_all, update
+from sqlalchemy import bindparam, literal, select, true, union_all
 
 from models.customers import Customer
-from models import revisions
-from models.db import begin_writes, db, now_utc
+from models.db import db, now_utc
 from models.documents import UNPAID_STATUSES, Document, DocumentKind, DocumentStatus
 from models.dossier import DossierLink
 from models.instalments import InstalmentPlan
@@ -55,9 +54,8 @@ def current_link(customer: Customer | int) -> DossierLink:
         .limit(1)
     )
     if link is None:
-        begin_writes()
         link = DossierLink(customer_id=customer_id, public_id=_b64(secrets.token_bytes(16)))
-        db.session.add(link)  # pending until the caller's commit (see admin.customer_info)
+        db.session.add(link)  # written with the caller's transaction
     return link
 
 
@@ -101,13 +99,6 @@ def _live_link(*columns):
 
 _LIVE_LINK = _live_link(DossierLink, Customer, BusinessSettings, _RUNNING_PLAN_ID)
 
-# What a visit to a kept page needs (web/page_cache.py): the key's revisions, what the check
-# depends on, "last opened". Ten columns, no entities: most visits read nothing else.
-_GLANCE = _live_link(
-    DossierLink.id, DossierLink.customer_id, DossierLink.public_id, DossierLink.last_opened_at,
-    Customer.language, Customer.postal_code, Customer.revision.label("customer_revision"),
-    BusinessSettings.dossier_check, BusinessSettings.revision.label("settings_revision"),
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,12 +129,6 @@ def resolve(token: str) -> Resolved | None:
         return None
     link, customer, settings, plan_id = row
     return Resolved(link, customer, settings if settings is not None else get_settings(), plan_id)
-
-
-def glance(token: str) -> Row | None:
-    """What `resolve` finds, as the few columns of `_GLANCE` (same rules, same None)."""
-    public_id = _public_id(token)
-    return db.session.execute(_GLANCE, {"public_id": public_id}).first() if public_id else None
 
 
 # --- the check before documents are shown (Payt's postcode check for letters) ----------
@@ -227,23 +212,16 @@ def invoices(customer: Customer) -> DossierInvoices:
 OPENED_RESOLUTION = timedelta(minutes=1)
 
 
-def record_opened(link: DossierLink | Row) -> bool:
+def record_opened(link: DossierLink) -> None:
     """Staff see when the dossier was last opened, to the minute: a reload within the
-    minute writes nothing (no write per page view). One UPDATE, no entity reload; `link`
-    may be the link or its `glance` row."""
+    minute writes nothing (no write per page view)."""
     now = now_utc()
-    if link.last_opened_at is not None and now - link.last_opened_at < OPENED_RESOLUTION:
-        return False
-    db.session.execute(update(DossierLink).where(DossierLink.id == link.id).values(last_opened_at=now),
-                       execution_options={"revisions": revisions.HANDLED})
-    revisions.touch_customers(db.session, [link.customer_id])
-    return True
+    if link.last_opened_at is None or now - link.last_opened_at >= OPENED_RESOLUTION:
+        link.last_opened_at = now
 
 
-def record_viewed(document: Document) -> bool:
+def record_viewed(document: Document) -> None:
     """Staff see "viewed" per invoice, to the minute like `record_opened`."""
     now = now_utc()
-    if document.last_viewed_at is not None and now - document.last_viewed_at < OPENED_RESOLUTION:
-        return False
-    document.last_viewed_at = now
-    return True
+    if document.last_viewed_at is None or now - document.last_viewed_at >= OPENED_RESOLUTION:
+        document.last_viewed_at = now

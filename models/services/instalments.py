@@ -27,15 +27,15 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from babel import dates as babel_dates
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from models.customers import Customer
-from models import revisions
 from models.db import db, now_utc
 from models.documents import UNPAID_STATUSES, Document
+from models.formatting import format_currency, format_date
 from models.instalments import Instalment, InstalmentPlan, PlanStatus, plan_documents
 from models.outbox import MailCategory
 from models.services import audit, outbox
@@ -45,7 +45,6 @@ from models.services.customers import InvoiceSummary, open_invoices
 from models.services.errors import DomainError, NotFound
 from models.settings import BusinessSettings
 from models.staff import StaffUser
-from web.formatting import format_currency, format_date
 
 RUNNING = (PlanStatus.pending, PlanStatus.active)
 STATUS_LABELS = {
@@ -213,7 +212,7 @@ def _lock_customer(customer: Customer) -> None:
     write lock, so two requests cannot both find "no plan yet"."""
     db.session.execute(
         update(Customer).where(Customer.id == customer.id).values(id=Customer.id)
-        .execution_options(synchronize_session=False, revisions=revisions.NOT_SHOWN)
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -271,11 +270,10 @@ def _decide(actor: StaffUser, plan: InstalmentPlan, allowed: tuple[PlanStatus, .
         update(InstalmentPlan)
         .where(InstalmentPlan.id == plan.id, InstalmentPlan.status.in_(allowed))
         .values(status=to, decided_at=now_utc(), decided_by_id=actor.id)
-        .execution_options(synchronize_session=False, revisions=revisions.HANDLED)
+        .execution_options(synchronize_session=False)
     ).rowcount
     if changed != 1:
         raise DomainError(_l("This plan has already been decided or has ended."))
-    revisions.touch_customers(db.session, [plan.customer_id])
     db.session.refresh(plan)
     customer = db.session.get(Customer, plan.customer_id)
     audit.record(actor, action, "instalment_plan", plan.id, customer_id=plan.customer_id,
@@ -317,14 +315,12 @@ def complete_settled(customer: Customer) -> None:
         plan_documents.c.document_id == Document.id,
         Document.status.in_(UNPAID_STATUSES),
     )
-    completed = db.session.execute(
+    db.session.execute(
         update(InstalmentPlan)
         .where(InstalmentPlan.customer_id == customer.id, InstalmentPlan.status == PlanStatus.active, ~unpaid)
         .values(status=PlanStatus.completed)
-        .execution_options(synchronize_session=False, revisions=revisions.HANDLED)
-    ).rowcount
-    if completed:
-        revisions.touch_customers(db.session, [customer.id])
+        .execution_options(synchronize_session=False)
+    )
 
 
 _OVERVIEW_PLANS = (
@@ -349,7 +345,8 @@ def _mail(customer: Customer, plan: InstalmentPlan, template: str) -> None:
     """Queue an instalment mail. The outbox context is JSON, so the schedule travels as
     text; dates are written out in the customer's language now (amounts are formatted
     when the mail is built)."""
-    language = customer.language or "en"
+    with force_locale(customer.language or "en"):
+        dates = [format_date(i.due_date) for i in plan.instalments]
     outbox.queue_customer_email(customer, MailCategory.invoice, template, context={
         "plan_id": plan.id,
         "currency": plan.currency,
@@ -357,8 +354,8 @@ def _mail(customer: Customer, plan: InstalmentPlan, template: str) -> None:
         "count": plan.count,
         "schedule": [
             {"position": i.position, "due_date": i.due_date.isoformat(), "amount": str(i.amount),
-             "date": babel_dates.format_date(i.due_date, format="medium", locale=language)}
-            for i in plan.instalments
+             "date": text}
+            for i, text in zip(plan.instalments, dates)
         ],
         "invoices": [d.number for d in plan.documents],
     })

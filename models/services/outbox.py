@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import Row, and_, bindparam, or_, select, update
 
 from models.customers import Customer
-from models import revisions
 from models.db import db, now_utc
 from models.documents import Document
 from models.outbox import MailCategory, MailStatus, OutboundEmail
@@ -110,9 +109,8 @@ def claim_batch(email_ids: Sequence[int], now: datetime | None = None) -> list[R
         .where(OutboundEmail.id.in_(sorted(set(email_ids))), _claimable(now))
         .values(status=MailStatus.sending, claimed_at=now, attempts=OutboundEmail.attempts + 1)
         .returning(*CLAIMED_COLUMNS)
-        .execution_options(synchronize_session=False, revisions=revisions.HANDLED)
+        .execution_options(synchronize_session=False)
     ).all()
-    revisions.touch_customers(db.session, (row.customer_id for row in rows))  # "sending" shows
     db.session.commit()
     return sorted(rows, key=lambda row: row.id)
 
@@ -125,26 +123,23 @@ def extend_claims(email_ids: Sequence[int], now: datetime | None = None) -> None
             update(OutboundEmail)
             .where(OutboundEmail.id.in_(sorted(email_ids)), OutboundEmail.status == MailStatus.sending)
             .values(claimed_at=now or now_utc())
-            .execution_options(synchronize_session=False, revisions=revisions.NOT_SHOWN)
+            .execution_options(synchronize_session=False)
         )
 
 
 _BY_ID = OutboundEmail.__table__.c.id == bindparam("_id")
 
 
-def record(outcomes: Sequence[dict[str, Any]], customer_ids: Iterable[int | None]) -> None:
+def record(outcomes: Sequence[dict[str, Any]]) -> None:
     """Write many rows' outcomes (dicts of `id` and the columns to set, as made by
     sent_values / failed_values / retry_values) with one executemany per kind; the caller
-    commits, and names the rows' customers (their pages show the new status). Core, not
-    the ORM: no object per row."""
+    commits. Core, not the ORM: no object per row."""
     by_keys: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for outcome in outcomes:
         params = {("_id" if key == "id" else key): value for key, value in outcome.items()}
         by_keys.setdefault(tuple(sorted(params)), []).append(params)
     for group in by_keys.values():
-        db.session.execute(update(OutboundEmail.__table__).where(_BY_ID), group,
-                           execution_options={"revisions": revisions.HANDLED})
-    revisions.touch_customers(db.session, customer_ids)
+        db.session.execute(update(OutboundEmail.__table__).where(_BY_ID), group)
 
 
 def sent_values(email_id: int, *, subject: str, to: list[str], cc: list[str], refused: dict[str, str],
@@ -217,6 +212,13 @@ _LOG = (
     .order_by(OutboundEmail.created_at.desc(), OutboundEmail.id.desc())
 )
 _LATEST = _LOG.limit(5)
+
+
+def of_customer(customer: Customer, email_id: int) -> OutboundEmail | None:
+    """One of this customer's e-mails (an id of another customer's is not found)."""
+    return db.session.scalar(
+        select(OutboundEmail).where(OutboundEmail.id == email_id, OutboundEmail.customer_id == customer.id)
+    )
 
 
 def for_customer(customer: Customer, limit: int | None = None) -> Sequence[Row]:

@@ -34,7 +34,6 @@ from sqlalchemy import case, literal, select, update
 
 from models.audit import AuditEvent
 from models.customers import Customer
-from models import revisions
 from models.db import db, now_utc
 from models.documents import UNPAID_STATUSES, Document, DocumentKind, DocumentStatus
 from models.outbox import MailCategory
@@ -243,12 +242,11 @@ def record_state(payment: Payment, state: ProviderState) -> str:
             update(Payment)
             .where(Payment.id == payment.id, Payment.booked_at.is_(None))
             .values(status=PaymentStatus.paid, paid_at=state.paid_at or now, booked_at=now)
-            .execution_options(synchronize_session=False, revisions=revisions.HANDLED)
+            .execution_options(synchronize_session=False)
         ).rowcount
         db.session.expire(payment)
         if booked != 1:
             return "already booked"
-        revisions.touch_customers(db.session, [payment.customer_id])  # the payment and its invoices
         _book(payment)
         return "booked"
     if state.status in FINAL_FAILURES:
@@ -256,11 +254,9 @@ def record_state(payment: Payment, state: ProviderState) -> str:
             update(Payment)
             .where(Payment.id == payment.id, Payment.booked_at.is_(None), Payment.status == PaymentStatus.open)
             .values(status=state.status)
-            .execution_options(synchronize_session=False, revisions=revisions.HANDLED)
+            .execution_options(synchronize_session=False)
         ).rowcount
         db.session.expire(payment)
-        if changed:
-            revisions.touch_customers(db.session, [payment.customer_id])
         return "updated" if changed else "ignored"
     return "ignored"
 
@@ -286,8 +282,7 @@ def _book(payment: Payment) -> None:
                     else_=literal(DocumentStatus.partially_paid, _STATUS_TYPE),
                 ),
             )
-            # The payment's own customer's invoices: record_state touched that customer.
-            .execution_options(synchronize_session=False, revisions=revisions.HANDLED)
+            .execution_options(synchronize_session=False)
         )
     booked_ids = {document_id for document_id, _ in items}
     for loaded in list(db.session.identity_map.values()):  # loaded invoices show the new totals

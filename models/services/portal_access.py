@@ -19,7 +19,6 @@ from sqlalchemy.orm import contains_eager
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from models.customers import Customer
-from models import revisions
 from models.db import db, now_utc
 from models.portal_access import AccessStatus, PasswordReset, PortalAccess, PortalUser
 from models.services import addresses, audit, outbox, passwords
@@ -207,8 +206,8 @@ def count_portal_access_changes(enabled: bool) -> int:
 def apply_portal_access_to_all(actor: StaffUser, enabled: bool) -> int:
     result = db.session.execute(
         update(Customer).where(Customer.portal_access.is_not(enabled))
-        .values(portal_access=enabled, revision=Customer.revision + 1)
-        .execution_options(synchronize_session=False, revisions=revisions.HANDLED)
+        .values(portal_access=enabled)
+        .execution_options(synchronize_session=False)
     )
     audit.record(actor, "settings.portal_access_applied", "settings", None,
                  changes={"portal_access": [None, str(enabled)], "customers": [None, str(result.rowcount)]})
@@ -244,8 +243,9 @@ def invitation_for(token: str) -> tuple[PortalAccess | None, str | None]:
     return access, None
 
 
-def accept_invitation(token: str, password: str | None) -> PortalUser:
-    """Single use. A new identity sets its password; an existing one keeps its own."""
+def accept_invitation(token: str, password: str | None, *, record_login: bool = False) -> PortalUser:
+    """Single use. A new identity sets its password (and, with `record_login`, is logged in
+    now); an existing one keeps its own."""
     access, problem = invitation_for(token)
     if access is None:
         raise DomainError(_l("This invitation link is no longer valid."))
@@ -258,6 +258,9 @@ def accept_invitation(token: str, password: str | None) -> PortalUser:
     access.invite_token_hash = None
     audit.record(None, "portal_login.accepted", "portal_access", access.id, customer_id=access.customer_id,
                  changes={"email": [None, user.email]})
+    if record_login:
+        now = now_utc()
+        user.last_login_at = access.last_login_at = now
     return user
 
 

@@ -125,8 +125,8 @@ def test_twenty_concurrent_adds_to_a_customer_with_nine_contacts(app, server, cu
 
 
 def test_ten_contacts_saved_with_the_same_new_address_at_once(app, server, customer):
-    """The row saves read in autocommit; the customer lock and the address check come
-    after begin_writes(), in the transaction that writes: one save takes the address."""
+    """The customer lock and the address check run in the transaction that writes: one
+    save takes the address, the other nine are told it is taken."""
     ids = add_contacts(app, customer, 10)
     sessions = [_session(app, n) for n in range(10)]
     taken = "shared@partner.example"

@@ -1,4 +1,9 @@
-"""Money, dates and times in the page's language, fast enough for every row of a list.
+"""Money, dates and times in the current language, fast enough for every row of a list.
+
+One formatter for pages, mail and services alike: the language is Flask-Babel's
+`get_locale()` (the request's, or the one `force_locale` set for a mail) and the time zone
+its `get_timezone()` (the business `TIMEZONE`). Templates get these as the globals
+`format_currency`, `format_date`, `format_datetime` and the filters `money` and `date`.
 
 Why not Flask-Babel's helpers directly: Babel re-reads the locale's pattern and symbols
 and re-applies the CLDR pattern on every call, which was the largest single cost of the
@@ -22,12 +27,16 @@ from babel import Locale
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
 from flask_babel import format_datetime as babel_format_datetime
-from flask_babel import get_timezone
-
-from web.i18n import current_locale_id
+from flask_babel import get_locale, get_timezone
 
 _CHECK_VALUES = ("0", "-0.004", "0.005", "0.015", "1", "-1.5", "999.999", "1000", "-1234.565",
                  "12345.67", "-1234567.891", "100000000")
+
+
+def _locale_id() -> str:
+    """The current locale as Flask-Babel chose it; English outside an application."""
+    locale = get_locale()
+    return str(locale) if locale is not None else "en"
 
 
 @functools.lru_cache(maxsize=256)
@@ -66,7 +75,7 @@ def _money_formatter(locale_id: str, currency: str):
 
 def format_currency(amount, currency: str) -> str:
     """Like flask_babel.format_currency(amount, currency), in the request's locale."""
-    return _money_formatter(current_locale_id(), currency)(amount)
+    return _money_formatter(_locale_id(), currency)(amount)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -80,7 +89,7 @@ def format_date(value: date | datetime | None, format: str = "medium") -> str:
         return ""
     if isinstance(value, datetime):  # naive ones are UTC, as in Flask-Babel
         value = (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(get_timezone()).date()
-    return _date(current_locale_id(), value, format)
+    return _date(_locale_id(), value, format)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -97,4 +106,4 @@ def format_datetime(value: datetime | None, format: str = "medium") -> str:
         return babel_format_datetime(value, format)
     if value.tzinfo is None:  # naive ones are UTC, as in Flask-Babel
         value = value.replace(tzinfo=timezone.utc)
-    return _short_datetime(current_locale_id(), str(get_timezone()), value.replace(second=0, microsecond=0))
+    return _short_datetime(_locale_id(), str(get_timezone()), value.replace(second=0, microsecond=0))

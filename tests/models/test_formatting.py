@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from web import formatting
+from models import formatting
 
 LOCALES = ("en", "nl", "de")
 CURRENCIES = ("EUR", "USD", "GBP", "CHF", "JPY", "SEK", "KWD")
