@@ -12,19 +12,14 @@ SQLite has a single writer and no row locks worth the name: the race is only mea
 
 from __future__ import annotations
 
-import http.client
 import os
-import threading
-from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from models.audit import AuditEvent
 from models.db import db
-from tests import factories
-from tests.conftest import csrf_token, login
+from tests.concurrency import race, serve, staff_session
 from tests.contacts.conftest import add_contacts, contacts, edit_data, new_data
 
 pytestmark = pytest.mark.skipif(
@@ -34,72 +29,19 @@ pytestmark = pytest.mark.skipif(
 )
 
 RACERS = 20
-COOKIE = "dossier_session"
 
 
 @pytest.fixture
 def server(app):
-    """The session's app on a free port, one thread per request."""
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, name="contacts-test-server", daemon=True)
-    thread.start()
-    try:
-        yield httpd.server_port
-    finally:
-        httpd.shutdown()
-        thread.join(timeout=10)
-        httpd.server_close()
-
-
-def _session(app, n: int) -> tuple[str, str]:
-    """A staff member of their own, logged in: (session cookie value, CSRF token)."""
-    user = factories.staff(role="employee", view_all=True, email=f"racer{n}@example.test", name=f"Racer {n}")
-    client = app.test_client()
-    # each from its own address, as 20 colleagues would be: the per-IP login limit is not under test
-    client.environ_base["REMOTE_ADDR"] = f"10.0.0.{n + 1}"
-    login(client, user)
-    token = csrf_token(client, "/admin/account")  # stores the token in the session: read the cookie after
-    return client.get_cookie(COOKIE).value, token
-
-
-def _race(server, posts: list[tuple[str, dict, tuple[str, str]]]) -> list[tuple[int, str, bytes]]:
-    """Send the POSTs (path, form data, session) at the same moment; (status, Location, body) each.
-    Half are sent like the HTMX row (token in a header), half like the plain form."""
-    start = threading.Barrier(len(posts))
-    results: list[tuple[int, str, bytes]] = [(-1, "not run", b"")] * len(posts)
-
-    def race(n: int) -> None:
-        path, data, (cookie, token) = posts[n]
-        htmx = n % 2 == 1
-        body = urlencode({**data, **({} if htmx else {"csrf_token": token})})
-        headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": f"{COOKIE}={cookie}",
-                   **({"HX-Request": "true", "X-CSRFToken": token} if htmx else {})}
-        connection = http.client.HTTPConnection("127.0.0.1", server, timeout=60)
-        try:
-            connection.connect()
-            start.wait(timeout=30)
-            connection.request("POST", path, body=body, headers=headers)
-            response = connection.getresponse()
-            results[n] = (response.status, response.getheader("Location") or "", response.read())
-        except Exception as error:  # noqa: BLE001 - reported by the caller, with the racer's number
-            results[n] = (-1, repr(error), b"")
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=race, args=(n,)) for n in range(len(posts))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=90)
-    assert not any(thread.is_alive() for thread in threads), "a request hung"
-    return results
+    with serve(app) as port:
+        yield port
 
 
 def test_twenty_concurrent_adds_to_a_customer_with_nine_contacts(app, server, customer):
     add_contacts(app, customer, 9)
-    sessions = [_session(app, n) for n in range(RACERS)]
+    sessions = [staff_session(app, n) for n in range(RACERS)]
     path = f"/admin/customers/{customer.id}/contacts"
-    results = _race(server, [
+    results = race(server, [
         (path, new_data(name=f"Racer Contact {n:02d}", email=f"racer{n:02d}@partner.example"), sessions[n])
         for n in range(RACERS)
     ])
@@ -128,9 +70,9 @@ def test_ten_contacts_saved_with_the_same_new_address_at_once(app, server, custo
     """The customer lock and the address check run in the transaction that writes: one
     save takes the address, the other nine are told it is taken."""
     ids = add_contacts(app, customer, 10)
-    sessions = [_session(app, n) for n in range(10)]
+    sessions = [staff_session(app, n) for n in range(10)]
     taken = "shared@partner.example"
-    results = _race(server, [
+    results = race(server, [
         (f"/admin/customers/{customer.id}/contacts/{contact_id}",
          edit_data(contact_id, name=f"Person {n + 1:02d}", email=taken), sessions[n])
         for n, contact_id in enumerate(ids)
