@@ -10,7 +10,7 @@ Steps (all inside `run()`):
    PostgreSQL is unreachable), migrated with `flask db upgrade`, seeded with N customers
    (all with an address), 2 invoice-subscribed contacts each, one invoice each.
 2. N outbox rows queued with `queue_customer_email` and committed, so the commit hook
-   enqueues them on a dedicated Redis DB (BENCH_MAIL_REDIS_URL, flushed first).
+   enqueues them on the bench's own redis-server (bench/server.py; flushed first).
 3. The same N messages pre-built with `routing.recipients_for` + `messages.build` (same
    bytes and Message-IDs the workers will send); the dossier links that building creates
    are committed, so the workers find them as they would in steady state.
@@ -28,9 +28,8 @@ Steps (all inside `run()`):
 
 The sink (bench/smtp_sink.py) runs in its own process and counts per phase.
 
-Environment: BENCH_MAIL_MESSAGES (10000), BENCH_SKIP_MAIL=1 (run.py skips this),
-BENCH_MAIL_REDIS_URL (redis://127.0.0.1:6379/11; that DB is flushed).
-`python -m bench.mail` runs this benchmark alone.
+Environment: BENCH_MAIL_MESSAGES (10000), BENCH_SKIP_MAIL=1 (run.py skips this).
+`python -m bench.mail` runs this benchmark alone (with a redis-server of its own).
 """
 
 from __future__ import annotations
@@ -40,7 +39,6 @@ import os
 import re
 import resource
 import secrets
-import signal
 import smtplib
 import subprocess
 import sys
@@ -50,7 +48,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from bench import database
+from bench import database, server
 from bench.smtp_sink import Sink
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,7 +60,6 @@ WORKERS = 2
 BASELINE = "mail raw smtplib"
 OUTBOX = f"mail outbox {WORKERS} workers"
 TARGET_RATIO = 0.7
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/11"
 BASE_URL = "https://dossier.bench.test"  # only shapes the Message-ID domain and links
 
 
@@ -95,8 +92,7 @@ def _fresh_database(env: dict) -> tuple[str, str]:
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{SQLITE_PATH}{suffix}").unlink(missing_ok=True)
         kind, url = "sqlite", f"sqlite:///{SQLITE_PATH}"
-    subprocess.run([str(FLASK), "--app", "wsgi", "db", "upgrade"], cwd=ROOT,
-                   env={**env, "DATABASE_URL": url}, check=True, stdout=subprocess.DEVNULL)
+    database.flask({**env, "DATABASE_URL": url}, "db", "upgrade")
     return kind, url
 
 
@@ -107,7 +103,6 @@ def _seed(app, n: int) -> None:
     from models.contacts import ContactPerson, ContactRole
     from models.customers import Customer
     from models.db import db, now_utc
-    from models import revisions
     from models.services import demo
 
     with app.app_context():
@@ -124,8 +119,7 @@ def _seed(app, n: int) -> None:
             for cid in ids for k in (1, 2)
         ]
         for chunk in range(0, len(rows), 5000):
-            db.session.execute(insert(ContactPerson.__table__), rows[chunk:chunk + 5000],
-                               execution_options={"revisions": revisions.HANDLED})  # a new database: nothing kept
+            db.session.execute(insert(ContactPerson.__table__), rows[chunk:chunk + 5000])
         db.session.commit()
         db.session.remove()
 
@@ -236,17 +230,6 @@ def _status_counts(engine) -> dict[str, int]:
         return dict(conn.execute(text("SELECT status, count(*) FROM outbound_emails GROUP BY status")).all())
 
 
-def _stop(proc: subprocess.Popen, timeout: float = 10) -> None:
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)  # our own group: start_new_session below
-        proc.wait(timeout=5)
-
-
 HELD_KEY = "bench:mail:held-jobs"
 
 
@@ -344,7 +327,7 @@ def _outbox(sink: Sink, env: dict, db_url: str, redis_url: str, expected: list[s
         # Every row is done. What is left on the queue are the duplicate jobs the workers'
         # own flush added (see duplicate_jobs): they would only be skipped, so don't wait.
         for proc in procs:
-            _stop(proc, timeout=30)  # SIGTERM = RQ's warm shutdown: the current job finishes
+            server.stop(proc, timeout=30)  # SIGTERM = RQ's warm shutdown: the current job finishes
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = usage.ru_utime + usage.ru_stime - cpu_before
         sink_cpu_ms = _sink_cpu_ms(sink, sink_cpu, n)
@@ -355,7 +338,7 @@ def _outbox(sink: Sink, env: dict, db_url: str, redis_url: str, expected: list[s
                                         " AND message_id IS NULL"))
     finally:
         for proc in procs:
-            _stop(proc)
+            server.stop(proc)
         engine.dispose()
         client.close()
     output = []
@@ -392,13 +375,13 @@ def _outbox(sink: Sink, env: dict, db_url: str, redis_url: str, expected: list[s
 
 # --- entry point -----------------------------------------------------------------------
 
-def run(messages: int) -> list[dict]:
-    """Run the benchmark; return its two results.json entries (baseline first)."""
+def run(messages: int, redis_url: str) -> list[dict]:
+    """Run the benchmark against the Redis at `redis_url` (flushed); return its two
+    results.json entries (baseline first)."""
     import redis
 
     started = time.perf_counter()
     load_before = os.getloadavg()[0]
-    redis_url = os.environ.get("BENCH_MAIL_REDIS_URL") or DEFAULT_REDIS_URL
     secret_key = "bench-mail-" + secrets.token_urlsafe(48)
     base_env = {
         **os.environ,
@@ -413,7 +396,7 @@ def run(messages: int) -> list[dict]:
     try:
         client.flushdb()
     except redis.RedisError as error:
-        raise RuntimeError(f"mail bench needs Redis at {redis_url} (BENCH_MAIL_REDIS_URL): {error}") from error
+        raise RuntimeError(f"mail bench needs Redis at {redis_url}: {error}") from error
 
     kind, db_url = _fresh_database(base_env)
     from wsgi import create_app
@@ -512,7 +495,8 @@ def targets(rows: list[dict]) -> None:
 def main() -> int:
     messages = int(os.environ.get("BENCH_MAIL_MESSAGES") or 10_000)
     started = time.perf_counter()
-    rows = run(messages)
+    with server.redis_server() as redis_url:
+        rows = run(messages, redis_url)
     print_table(rows)
     print()
     targets(rows)

@@ -1,56 +1,40 @@
-"""Drive wrk and read back the JSON line that report.lua's `done()` prints."""
+"""Drive wrk over a list of requests (cold.lua) and read back the JSON line it prints."""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).with_name("report.lua")
+SCRIPT = Path(__file__).with_name("cold.lua")
 MARKER = "BENCH_JSON "
 
 
-def ensure_wrk() -> str:
-    """Path to wrk; installed with apt-get when missing and running as root, else exit."""
+def find() -> str:
     path = shutil.which("wrk")
-    if path:
-        return path
-    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
-        print("bench: wrk not found; installing it with apt-get")
-        subprocess.run(["apt-get", "install", "-y", "wrk"], check=False)
-        path = shutil.which("wrk")
-        if not path:
-            subprocess.run(["apt-get", "update"], check=False)
-            subprocess.run(["apt-get", "install", "-y", "wrk"], check=False)
-            path = shutil.which("wrk")
-        if path:
-            return path
-    sys.exit("bench: wrk is required. Install it with `sudo apt-get install -y wrk` "
-             "(Debian/Ubuntu) or `brew install wrk` (macOS), then run `make bench` again.")
+    if not path:
+        sys.exit("bench: wrk is required: `sudo apt-get install -y wrk` (Debian/Ubuntu) "
+                 "or `brew install wrk` (macOS), then run `make bench` again.")
+    return path
 
 
-def run(
-    wrk: str,
-    url: str,
-    *,
-    threads: int,
-    connections: int,
-    duration: str,
-    headers: dict[str, str],
-    method: str = "GET",
-    body: str = "",
-    content_type: str = "",
-) -> dict:
-    """One wrk run; returns the parsed summary (req_per_s, p50/p95/p99_ms, non_2xx, errors)."""
-    cmd = [wrk, f"-t{threads}", f"-c{connections}", f"-d{duration}", "--latency", "-s", str(SCRIPT)]
+def _seconds(duration: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600}
+    return float(duration[:-1]) * units[duration[-1]] if duration[-1] in units else float(duration)
+
+
+def run(wrk: str, base_url: str, list_file: Path, start: int, *, threads: int, connections: int,
+        duration: str, headers: dict[str, str]) -> dict:
+    """One wrk run sending the lines of `list_file` from index `start` on; returns the
+    summary (requests, req_per_s, p50/p95/p99_ms, status classes, socket_errors)."""
+    cmd = [wrk, f"-t{threads}", f"-c{connections}", f"-d{duration}", "-s", str(SCRIPT)]
     for name, value in headers.items():
         cmd += ["-H", f"{name}: {value}"]
-    cmd.append(url)
-    env = {**os.environ, "BENCH_METHOD": method, "BENCH_BODY": body, "BENCH_CONTENT_TYPE": content_type}
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    cmd += [base_url + "/", "--", str(list_file), str(start), str(threads)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False,
+                         timeout=_seconds(duration) + 60)
     for line in reversed(out.stdout.splitlines()):
         if line.startswith(MARKER):
             return json.loads(line[len(MARKER):])
