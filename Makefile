@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
+# gunicorn listens on this address only: the demo logins and the test payment provider must
+# not be reachable from the LAN. `make run BIND=0.0.0.0` opens it up on purpose.
+BIND ?= 127.0.0.1
 STAMP := $(VENV)/.installed
 
 .PHONY: run test bench install translations messages clean
@@ -13,7 +16,7 @@ $(BIN)/python:
 
 # Re-install whenever pyproject.toml changes; compile the message catalogs every time.
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[dev,test]'
 	touch $(STAMP)
 
 install: $(STAMP) translations
@@ -32,13 +35,14 @@ run: install
 	SECRET_KEY=$$(cat instance/secret_key) $(BIN)/flask --app wsgi db upgrade
 	SECRET_KEY=$$(cat instance/secret_key) $(BIN)/flask --app wsgi seed-demo --if-empty
 	@echo ""
-	@echo "  Dossier runs at http://localhost:$(PORT)/admin"
+	@echo "  Dossier runs at http://localhost:$(PORT)/admin (listening on $(BIND) only; BIND=0.0.0.0 opens it to the LAN)"
 	@echo "  Staff logins (password dossier-demo): owner@dossier.test, admin@dossier.test, employee@dossier.test"
 	@echo "  Customer portal: http://localhost:$(PORT)/portal/ as customer@dossier.test (password dossier-demo)"
 	@echo "  Outgoing e-mail is caught by a local SMTP sink: one .eml file per message in instance/mail/"
+	@echo "  Logs are JSON lines (LOG_LEVEL=WARNING hides the access lines); Ctrl-C stops everything"
 	@echo ""
 	PATH=$(CURDIR)/$(BIN):$$PATH SECRET_KEY=$$(cat instance/secret_key) \
-		BASE_URL=$${BASE_URL:-http://localhost:$(PORT)} DOSSIER_PORT=$(PORT) \
+		BASE_URL=$${BASE_URL:-http://localhost:$(PORT)} PAYMENTS_TEST_PROVIDER=$${PAYMENTS_TEST_PROVIDER:-1} DOSSIER_PORT=$(PORT) BIND=$(BIND) \
 		MAIL_SERVER=$${MAIL_SERVER:-127.0.0.1} MAIL_PORT=$${MAIL_PORT:-8025} \
 		$(BIN)/honcho start -f Procfile
 

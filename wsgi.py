@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import Flask, redirect, url_for
 from flask_babel import format_decimal, get_locale
 from flask_wtf.csrf import generate_csrf
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from mailers import queue as mail_queue
 from mailers import worker as mail_worker
@@ -37,6 +38,9 @@ def create_app(overrides: dict | None = None) -> Flask:
         static_folder=str(PROJECT_ROOT / "static"),
     )
     app.config.update(from_environment(overrides))
+    if app.config["TRUSTED_PROXIES"]:
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     logs.configure(app)
     check_secret_key(app.config, debug=app.debug)
     INSTANCE_DIR.mkdir(exist_ok=True)

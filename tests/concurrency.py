@@ -13,7 +13,6 @@ from werkzeug.serving import make_server
 from tests import factories
 from tests.conftest import csrf_token, login
 
-COOKIE = "dossier_session"
 
 
 @contextmanager
@@ -38,10 +37,11 @@ def staff_session(app, n: int, role: str = "employee") -> tuple[str, str]:
     client.environ_base["REMOTE_ADDR"] = f"10.0.{n // 250}.{n % 250 + 1}"
     login(client, user)
     token = csrf_token(client, "/admin/account")  # stores the token in the session: read the cookie after
-    return client.get_cookie(COOKIE).value, token
+    return client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value, token
 
 
-def race(port: int, posts: list[tuple[str, dict, tuple[str, str]]]) -> list[tuple[int, str, bytes]]:
+def race(port: int, posts: list[tuple[str, dict, tuple[str, str]]],
+         cookie_name: str = "__Host-dossier_session") -> list[tuple[int, str, bytes]]:
     """Send the POSTs (path, form data, session) at the same moment; (status, Location, body) each.
     Half are sent like an HTMX request (token in a header), half like the plain form."""
     start = threading.Barrier(len(posts))
@@ -51,7 +51,7 @@ def race(port: int, posts: list[tuple[str, dict, tuple[str, str]]]) -> list[tupl
         path, data, (cookie, token) = posts[n]
         htmx = n % 2 == 1
         body = urlencode({**data, **({} if htmx else {"csrf_token": token})})
-        headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": f"{COOKIE}={cookie}",
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": f"{cookie_name}={cookie}",
                    **({"HX-Request": "true", "X-CSRFToken": token} if htmx else {})}
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         try:

@@ -46,6 +46,7 @@ TEST_CONFIG = {
     "BASE_URL": "https://dossier.example",
     "PASSWORD_HASH_PROFILE": "owasp-minimum",
     "RATELIMIT_STORAGE_URI": "memory://",
+    "PAYMENTS_TEST_PROVIDER": True,
     "SERVER_NAME": None,
 }
 

@@ -77,7 +77,6 @@ def from_environment(overrides: dict | None = None) -> dict:
         # Sessions: server-side invalidation lives in web.auth; these are the cookie rules.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": urlsplit(base_url).scheme == "https",
         "SESSION_COOKIE_NAME": "dossier_session",
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
         # The cookie's expiry is the absolute limit; re-signing it on every response
@@ -107,6 +106,12 @@ def from_environment(overrides: dict | None = None) -> dict:
         "PASSWORD_HASH_PROFILE": os.environ.get("PASSWORD_HASH_PROFILE", "rfc9106-low-memory"),
         # JSON lines on stderr (web/logs.py); INFO shows one access line per request.
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO").upper(),
+        # The built-in test provider lets a debtor mark invoices paid without paying: only
+        # when switched on explicitly (`make run` and the tests do), never inferred.
+        "PAYMENTS_TEST_PROVIDER": _bool("PAYMENTS_TEST_PROVIDER"),
+        # Behind a TLS proxy: how many proxies' X-Forwarded-For / -Proto to trust (ProxyFix),
+        # so rate limits key on the visitor's address, not the proxy's.
+        "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
         # Payment providers (models/services/providers): a provider without its keys is never offered.
         "MOLLIE_API_KEY": os.environ.get("MOLLIE_API_KEY", ""),
         "MOLLIE_API_ENDPOINT": os.environ.get("MOLLIE_API_ENDPOINT", ""),  # empty: Mollie's own
@@ -115,13 +120,13 @@ def from_environment(overrides: dict | None = None) -> dict:
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE", ""),  # empty: Stripe's own
     }
     config.update(overrides)
-    if "PAYMENTS_TEST_PROVIDER" not in overrides:
-        # The built-in test provider lets a debtor mark invoices paid without paying: on by
-        # default only for a local or test installation, never silently in production.
-        local = urlsplit(config["BASE_URL"]).hostname in {"localhost", "127.0.0.1", "::1"}
-        config["PAYMENTS_TEST_PROVIDER"] = _bool("PAYMENTS_TEST_PROVIDER", local or bool(config.get("TESTING")))
+    https = urlsplit(config["BASE_URL"]).scheme == "https"
     if "SESSION_COOKIE_SECURE" not in overrides:
-        config["SESSION_COOKIE_SECURE"] = urlsplit(config["BASE_URL"]).scheme == "https"
+        config["SESSION_COOKIE_SECURE"] = https
+    if "SESSION_COOKIE_NAME" not in overrides and config["SESSION_COOKIE_SECURE"]:
+        # Over https: only this host, over TLS, may set it (no subdomain can plant one).
+        config["SESSION_COOKIE_NAME"] = "__Host-" + config["SESSION_COOKIE_NAME"]
+    config.setdefault("HSTS", https)
     return config
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, request
+from flask import Response, current_app, request
 
 CSP = "; ".join(
     [
@@ -28,6 +28,8 @@ def add_security_headers(response: Response) -> Response:
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if current_app.config["HSTS"]:  # BASE_URL is https: browsers never try plain http again
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     if not request.path.startswith("/static/") and "Cache-Control" not in headers:
         # Pages carry personal data: never keep them in a shared or back-button cache.
         headers["Cache-Control"] = "no-store"

@@ -154,7 +154,7 @@ def test_login_form_works_with_the_keyboard_alone(page, page_problems, owner):
     expect(page.get_by_role("heading", name="Customers", exact=True)).to_be_visible()
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
     # The session cookie keeps its production flags (Chromium stores Secure cookies on 127.0.0.1).
-    session = next(c for c in page.context.cookies() if c["name"] == "dossier_session")
+    session = next(c for c in page.context.cookies() if c["name"] == "__Host-dossier_session")
     assert session["secure"] and session["httpOnly"] and session["sameSite"] == "Lax"
 
     # Enter in the password field submits as well (a fresh login after logging out).

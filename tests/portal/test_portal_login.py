@@ -35,7 +35,7 @@ from tests.portal.conftest import (
 )
 
 WRONG = "The e-mail address or password is not correct."
-COOKIE = "dossier_session"
+COOKIE = "__Host-dossier_session"
 
 
 @pytest.fixture
