@@ -120,8 +120,16 @@ def dossier_page(token: str):
     return response
 
 
+def _link_key() -> str:
+    """The link's public part: guesses at one link's postal code are counted from every
+    address together."""
+    return "dossier-check:" + (request.view_args or {}).get("token", "").partition(".")[0]
+
+
 @bp.post("/d/<token>/check")
 @dossier_limit
+@limiter.limit(lambda: current_app.config["DOSSIER_CHECK_LIMIT_PER_LINK"], key_func=_link_key,
+               deduct_when=lambda response: response.status_code == 422)
 def dossier_check(token: str):
     opened = open_dossier(token, verified=False)
     form = _check_form(opened)

@@ -214,3 +214,30 @@ def test_dossier_forms_never_answer_5xx(app, client, link, monkeypatch, answer, 
     for path, data in ((f"{link}/check", {"answer": answer}), (f"{link}/email", {"email": email})):
         response = client.post(path, data={**data, "csrf_token": token})
         assert response.status_code < 500, (path, data, response.status_code)
+
+
+def test_wrong_answers_to_one_links_check_are_limited_from_every_address(app, debtor, link):
+    """Ten wrong postal codes from ten addresses lock the link's check for the hour; a
+    right answer by then is refused too, and other links are not affected."""
+    set_settings(app, dossier_check="postal_code")
+    for n in range(10):
+        guesser = app.test_client()
+        guesser.environ_base["REMOTE_ADDR"] = f"192.0.2.{n + 1}"
+        soup = soup_of(guesser.get(link, headers=ENGLISH))
+        answer = guesser.post(f"{link}/check", data={"answer": f"{n:04d} ZZ", "csrf_token": form_token(soup, "/check")})
+        assert answer.status_code == 422
+    debtor_client = app.test_client()
+    debtor_client.environ_base["REMOTE_ADDR"] = "198.51.100.1"
+    soup = soup_of(debtor_client.get(link, headers=ENGLISH))
+    right = debtor_client.post(f"{link}/check", data={"answer": "1234 AB", "csrf_token": form_token(soup, "/check")})
+    assert right.status_code == 429
+
+    other = factories.customer(language="en", email=None, postal_code="5678 CD")
+    with app.app_context():
+        from models.services import dossier
+
+        other_link = f"/d/{dossier.current_token(other.id)}"
+        db.session.commit()
+    soup = soup_of(debtor_client.get(other_link, headers=ENGLISH))
+    assert debtor_client.post(f"{other_link}/check", data={"answer": "5678 CD",
+                                                           "csrf_token": form_token(soup, "/check")}).status_code == 302
