@@ -294,7 +294,7 @@ class LanguageForm(AppForm):
 
 class PasswordChangeForm(AppForm):
     current_password = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=1024)])
-    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=1024)])
+    new_password = PasswordField(_l("New password"), description=_l("At least 12 characters; common passwords are refused."), validators=[DataRequired(), Length(max=1024)])
     confirm_password = PasswordField(_l("Repeat the new password"), validators=[DataRequired(), EqualTo("new_password", message=_l("The two passwords differ."))])
     submit = SubmitField(_l("Change password"))
 

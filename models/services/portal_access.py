@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import contains_eager
-from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from models.customers import Customer
 from models.db import db, now_utc
@@ -27,9 +26,7 @@ from models.staff import StaffUser
 
 INVITATION_VALID = timedelta(days=7)
 RESET_VALID = timedelta(hours=1)
-MIN_PASSWORD_LENGTH = 12
-# zxcvbn's list of the 30,000 most common passwords (a kept library, not ours to curate).
-COMMON_PASSWORDS = frozenset(FREQUENCY_LISTS["passwords"])
+COMMON_PASSWORDS = passwords.COMMON_PASSWORDS  # the policy lives in models.services.passwords
 
 
 def _hash(token: str) -> str:
@@ -46,13 +43,6 @@ def normalise_email(email: str, field: str = "email") -> str:
     if address is None:
         raise DomainError(_l("Enter a valid e-mail address."), field=field)
     return address.lower()
-
-
-def check_password(password: str, field: str = "password") -> None:
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise DomainError(_l("Use at least %(n)s characters.", n=MIN_PASSWORD_LENGTH), field=field)
-    if password.lower() in COMMON_PASSWORDS:
-        raise DomainError(_l("This password is too common. Choose another one."), field=field)
 
 
 def _user_for(email: str) -> PortalUser:
@@ -251,7 +241,7 @@ def accept_invitation(token: str, password: str | None, *, record_login: bool = 
         raise DomainError(_l("This invitation link is no longer valid."))
     user = access.user
     if user.password_hash is None:
-        check_password(password or "")
+        passwords.check_password(password)
         user.password_hash = passwords.hash_password(password)
         user.password_changed_at = now_utc()
     access.accepted_at = now_utc()
@@ -292,7 +282,7 @@ def reset_password(token: str, password: str) -> PortalUser:
         or (user.password_changed_at and user.password_changed_at > reset.created_at)
     ):
         raise DomainError(_l("This reset link is no longer valid. Ask for a new one."))
-    check_password(password)
+    passwords.check_password(password)
     user.password_hash = passwords.hash_password(password)
     user.password_changed_at = now_utc()
     user.session_epoch += 1
@@ -303,7 +293,7 @@ def reset_password(token: str, password: str) -> PortalUser:
 def change_password(user: PortalUser, current: str, new: str) -> None:
     if not passwords.verify_password(user.password_hash, current):
         raise DomainError(_l("The current password is not correct."), field="current_password")
-    check_password(new, field="new_password")
+    passwords.check_password(new, field="new_password")
     user.password_hash = passwords.hash_password(new)
     user.password_changed_at = now_utc()
     user.session_epoch += 1

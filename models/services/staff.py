@@ -29,13 +29,6 @@ def authenticate(email: str, password: str) -> StaffUser | None:
     return user
 
 
-def check_password_strength(password: str, field: str = "password") -> None:
-    if len(password or "") < passwords.MIN_LENGTH:
-        raise DomainError(
-            _l("Use at least %(n)s characters.", n=passwords.MIN_LENGTH), field=field
-        )
-
-
 def create_staff(
     actor: StaffUser | None,
     *,
@@ -51,7 +44,7 @@ def create_staff(
         raise DomainError(_l("A staff member with this e-mail address exists already."), field="email")
     if actor is not None and role == StaffRole.owner and actor.role != StaffRole.owner:
         raise DomainError(_l("Only an owner can add another owner."), field="role")
-    check_password_strength(password)
+    passwords.check_password(password)
     user = StaffUser(
         email=email,
         name=name.strip(),
@@ -109,7 +102,7 @@ def change_password(user: StaffUser, current: str, new: str) -> None:
     """Change a password; every other session of the user ends (the epoch moves on)."""
     if not passwords.verify_password(user.password_hash, current):
         raise DomainError(_l("The current password is not correct."), field="current_password")
-    check_password_strength(new, field="new_password")
+    passwords.check_password(new, field="new_password")
     user.password_hash = passwords.hash_password(new)
     end_sessions(user)
     audit.record(user, "staff.password_changed", "staff_user", user.id)
