@@ -66,7 +66,7 @@ def render_item(type_, obj, autogen_context):
 
 
 # Indexes created by hand in migrations that the models cannot express portably.
-UNMODELLED_INDEXES = {"ix_customers_search_trgm"}
+UNMODELLED_INDEXES = {"ix_customers_search_trgm", "ix_customers_search_text_trgm"}
 
 
 def include_object(obj, name, type_, reflected, compare_to):

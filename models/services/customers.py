@@ -18,6 +18,7 @@ from models.customers import (
     CustomFieldValue,
     Note,
     Tag,
+    search_text,
 )
 from models.db import db, now_utc
 from models.documents import UNPAID_STATUSES, Document, DocumentKind, DocumentStatus, Payable
@@ -93,14 +94,7 @@ def search_customers(
         stmt = stmt.where(Customer.archived_at.is_(None))
     query = (query or "").strip().lower()
     if query:
-        stmt = stmt.where(
-            or_(
-                func.lower(Customer.name).contains(query, autoescape=True),
-                func.lower(Customer.company_name).contains(query, autoescape=True),
-                func.lower(Customer.number).contains(query, autoescape=True),
-                func.lower(Customer.email).contains(query, autoescape=True),
-            )
-        )
+        stmt = stmt.where(search_text().contains(query, autoescape=True))
     if tag:
         stmt = stmt.where(Customer.tags.any(Tag.name == tag))
     if no_email:
