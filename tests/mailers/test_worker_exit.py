@@ -1,0 +1,85 @@
+"""`flask --app wsgi worker` without REDIS_URL starts an embedded redis-server, and stops it
+again when it is stopped itself, as honcho stops it on Ctrl-C in `make run`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.conftest import TEST_CONFIG
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+# The worker as `make run` starts it, with the embedded server's socket and pid file in a
+# directory of the test's own instead of instance/ (which a developer's `make run` may use).
+WORKER = """
+import sys
+from pathlib import Path
+from mailers import embedded_redis, queue
+here = Path(sys.argv[1])
+embedded_redis.INSTANCE_DIR = here
+embedded_redis.SOCKET = queue.EMBEDDED_SOCKET = here / "redis.sock"
+embedded_redis.PIDFILE = here / "redis.pid"
+from flask.cli import main
+sys.argv = ["flask", "--app", "wsgi", "worker"]
+main()
+"""
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a daemon's exit is reaped by init, maybe later)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+def _wait(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.1)
+
+
+def test_stopping_the_worker_stops_the_embedded_redis_it_started(app):
+    directory = Path(tempfile.mkdtemp(prefix="dossier-redis-"))  # short: a unix socket path has a limit
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "FLASK_DEBUG"}}
+    env.update(DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"], SECRET_KEY=TEST_CONFIG["SECRET_KEY"],
+               RATELIMIT_STORAGE_URI="memory://", MAIL_SERVER="127.0.0.1", PYTHONUNBUFFERED="1")
+    err = directory / "worker.err"
+    worker = subprocess.Popen(
+        [sys.executable, "-c", WORKER, str(directory)], cwd=PROJECT_ROOT, env=env,
+        stdout=subprocess.DEVNULL, stderr=err.open("wb"), start_new_session=True,
+    )
+    redis_pid = None
+    try:
+        _wait(lambda: "subscribing to channel" in err.read_text() or worker.poll() is not None, 60, "the worker")
+        assert worker.poll() is None, err.read_text()
+        redis_pid = int((directory / "redis.pid").read_text())
+        assert _running(redis_pid)
+        # The worker's lines, RQ's INFO lines among them, are JSON.
+        lines = [json.loads(line) for line in err.read_text().splitlines() if line.strip()]
+        assert any(e["logger"] == "rq.worker" and e["level"] == "INFO" for e in lines)
+
+        stopped = time.monotonic()
+        os.killpg(worker.pid, signal.SIGTERM)  # what honcho sends each process group on Ctrl-C
+        assert worker.wait(timeout=90) == 0, err.read_text()[-3000:]  # a warm shutdown
+        # before honcho's SIGKILL (5 s later), which would leave the server running
+        assert time.monotonic() - stopped < 5
+        _wait(lambda: not _running(redis_pid), 10, "the embedded redis-server to stop")
+        assert not (directory / "redis.sock").exists()
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)  # the group this test started
+            worker.wait(timeout=10)
+        if redis_pid and _running(redis_pid) and str(directory).encode() in Path(f"/proc/{redis_pid}/cmdline").read_bytes():
+            os.kill(redis_pid, signal.SIGKILL)  # the server our worker started, nothing else
+        shutil.rmtree(directory, ignore_errors=True)
