@@ -92,14 +92,15 @@ def finite_number(form, field) -> None:
 
 
 class LineList(FieldList):
-    """A FieldList whose index parsing survives names like "lines-²-x" ("²".isdigit(), int() fails)."""
+    """A FieldList whose index parsing survives names like "lines-²-x" ("²".isdigit(), int() fails)
+    and "lines-<5,000 digits>-x" (int() refuses more than 4,300 digits)."""
 
     def _extract_indices(self, prefix, formdata):
         offset = len(prefix) + 1
         for key in formdata:
             if key.startswith(prefix):
                 index = key[offset:].split(self._field_separator, 1)[0]
-                if index.isascii() and index.isdigit():
+                if index.isascii() and index.isdigit() and len(index) <= 6:
                     yield int(index)
 
 

@@ -13,6 +13,7 @@ from admin.forms import ActionForm, PortalLoginForm, PortalNotifyForm
 from models.services import portal_access
 from models.services.access import get_customer
 from models.services.errors import DomainError
+from web.errors import parse_id
 from web.rendering import is_fragment_request, render
 from web.transaction import commit_change
 
@@ -50,8 +51,8 @@ def customer_portal_logins(customer_id: int):
     action = request.form.get("action", "")
     access = None
     if "access_id" in request.form:
-        access_id = request.form["access_id"]
-        access = portal_access.get_access(customer, int(access_id)) if access_id.isdigit() else None
+        access_id = parse_id(request.form["access_id"])
+        access = portal_access.get_access(customer, access_id) if access_id else None
         if access is None:
             abort(404)
     if not ActionForm().validate_on_submit():

@@ -1,27 +1,27 @@
-"""Customer-facing forms."""
+"""Customer-facing forms. Every one is an AppForm: CSRF plus the NUL check (PostgreSQL
+refuses NUL in text, so it is refused next to the field instead of failing the request)."""
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from web.forms import EMAIL, ActionForm, AppForm, strip  # noqa: F401 (ActionForm: the portal's buttons use the shared one)
 
 
-class LoginForm(FlaskForm):
+class LoginForm(AppForm):
     email = StringField(_l("E-mail address"), validators=[DataRequired(), Length(max=254)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
     submit = SubmitField(_l("Log in"))
 
 
-class ForgotForm(FlaskForm):
+class ForgotForm(AppForm):
     email = StringField(_l("E-mail address"), validators=[DataRequired(), Length(max=254)])
     submit = SubmitField(_l("Send reset link"))
 
 
-class NewPasswordForm(FlaskForm):
+class NewPasswordForm(AppForm):
     password = PasswordField(
         _l("New password"),
         description=_l("At least 12 characters; common passwords are refused."),
@@ -34,7 +34,7 @@ class NewPasswordForm(FlaskForm):
     submit = SubmitField(_l("Save password"))
 
 
-class AcceptForm(FlaskForm):
+class AcceptForm(AppForm):
     """The password fields appear only for a new login (see the view)."""
 
     password = PasswordField(
@@ -48,7 +48,7 @@ class AcceptForm(FlaskForm):
     submit = SubmitField(_l("Activate my login"))
 
 
-class NotificationForm(FlaskForm):
+class NotificationForm(AppForm):
     notify = BooleanField(_l("Send me e-mails about this account"))
     notify_invoice = BooleanField(_l("Invoice e-mails (invoices, payments, reminders)"))
     notify_account = BooleanField(_l("Account e-mails (orders, deliveries, subscription changes)"))

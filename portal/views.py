@@ -14,6 +14,7 @@ from models.services import customers as customer_service
 from models.services import portal_access
 from portal import auth, bp
 from portal.forms import AcceptForm, ActionForm, ForgotForm, LoginForm, NewPasswordForm, NotificationForm
+from web.errors import parse_id
 from web.extensions import limiter
 from web.rendering import is_safe_next, render
 from web.transaction import commit_change
@@ -128,8 +129,8 @@ def accounts():
     accounts = portal_access.open_accounts(context.user)
     form = ActionForm()
     if request.method == "POST" and form.validate_on_submit():
-        chosen = request.form.get("customer_id", "")
-        opened = portal_access.open_account(context.user, int(chosen)) if chosen.isdigit() else None
+        chosen = parse_id(request.form.get("customer_id"))
+        opened = portal_access.open_account(context.user, chosen) if chosen else None
         if opened is None:
             return render("error.html", status=404, message=_("This page does not exist, or you do not have access to it."))
         portal_access.record_login(context.user, opened[0])

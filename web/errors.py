@@ -22,6 +22,19 @@ MESSAGES = {
 
 # Ids are INTEGER columns: PostgreSQL refuses a larger parameter, SQLite overflows above 2**63.
 MAX_ID = 2**31 - 1
+_ID_DIGITS = len(str(MAX_ID))
+
+
+def parse_id(value: str | None) -> int | None:
+    """An id sent in a form or query string, or None when it cannot be one.
+
+    Only ASCII digits: `"²".isdigit()` is True yet int("²") fails, int("٣") is 3, and
+    int() of more than 4,300 digits raises. Nothing above MAX_ID reaches the database.
+    """
+    if not value or len(value) > _ID_DIGITS or not (value.isascii() and value.isdigit()):
+        return None
+    number = int(value)
+    return number if 0 < number <= MAX_ID else None
 
 
 def refuse_impossible_ids() -> None:
