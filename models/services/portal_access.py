@@ -234,18 +234,29 @@ def invitation_for(token: str) -> tuple[PortalAccess | None, str | None]:
 
 
 def accept_invitation(token: str, password: str | None, *, record_login: bool = False) -> PortalUser:
-    """Single use. A new identity sets its password (and, with `record_login`, is logged in
-    now); an existing one keeps its own."""
+    """Single use, even when the link is posted twice at once. A new identity sets its
+    password (and, with `record_login`, is logged in now); an existing one keeps its own."""
     access, problem = invitation_for(token)
     if access is None:
         raise DomainError(_l("This invitation link is no longer valid."))
     user = access.user
     if user.password_hash is None:
         passwords.check_password(password)
+    # Claim the link in one conditional UPDATE: a concurrent accept of the same link waits
+    # for this row and then finds the token gone (0 rows), so only one request goes on.
+    claimed = db.session.execute(
+        update(PortalAccess)
+        .where(PortalAccess.id == access.id, PortalAccess.invite_token_hash == _hash(token),
+               PortalAccess.accepted_at.is_(None), PortalAccess.revoked_at.is_(None))
+        .values(accepted_at=now_utc(), invite_token_hash=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        raise DomainError(_l("This invitation link is no longer valid."))
+    db.session.expire(access, ["accepted_at", "invite_token_hash"])
+    if user.password_hash is None:
         user.password_hash = passwords.hash_password(password)
         user.password_changed_at = now_utc()
-    access.accepted_at = now_utc()
-    access.invite_token_hash = None
     audit.record(None, "portal_login.accepted", "portal_access", access.id, customer_id=access.customer_id,
                  changes={"email": [None, user.email]})
     if record_login:
@@ -274,7 +285,8 @@ def request_password_reset(email: str, language: str = "en") -> None:
 
 
 def reset_password(token: str, password: str) -> PortalUser:
-    """Single use, one hour, void after any password change; does not log in."""
+    """Single use (even when the link is posted twice at once), one hour, void after any
+    password change; does not log in."""
     reset = db.session.scalar(select(PasswordReset).where(PasswordReset.token_hash == _hash(token or "")))
     user = db.session.get(PortalUser, reset.portal_user_id) if reset else None
     if (
@@ -283,10 +295,20 @@ def reset_password(token: str, password: str) -> PortalUser:
     ):
         raise DomainError(_l("This reset link is no longer valid. Ask for a new one."))
     passwords.check_password(password)
+    # Claim the link in one conditional UPDATE: a concurrent use of the same link waits for
+    # this row and then finds it used (0 rows).
+    claimed = db.session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.id == reset.id, PasswordReset.used_at.is_(None))
+        .values(used_at=now_utc())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        raise DomainError(_l("This reset link is no longer valid. Ask for a new one."))
+    db.session.expire(reset, ["used_at"])
     user.password_hash = passwords.hash_password(password)
     user.password_changed_at = now_utc()
     user.session_epoch += 1
-    reset.used_at = now_utc()
     return user
 
 
