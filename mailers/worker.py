@@ -10,8 +10,6 @@ Each job is a batch of rows (mailers.jobs); its sending thread gets the GIL back
 from __future__ import annotations
 
 import logging
-import signal
-import sys
 import threading
 
 import click
@@ -52,9 +50,6 @@ def register(app: Flask) -> None:
     @click.option("--name", default=None, help="Worker name (default: host and pid).")
     def worker(burst: bool, name: str | None) -> None:
         """Deliver e-mail from the outbox."""
-        # SIGTERM (honcho's stop) exits normally until RQ installs its own handlers (a warm
-        # shutdown), so an embedded Redis started here is stopped at exit either way.
-        signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
         if not current_app.config.get("REDIS_URL"):
             from mailers import embedded_redis
 
