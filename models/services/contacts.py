@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 
 from models.contacts import MAX_CONTACTS_PER_CUSTOMER, ContactPerson, ContactRole
 from models.customers import Customer
@@ -189,13 +189,27 @@ def update_contact(actor: Actor, owner: Owner | Customer, contact: ContactPerson
     if clean.email.lower() != contact.email.lower():
         _lock_customer(owner)  # two racing updates cannot both take the same new address
         _refuse_taken(owner, clean.email, contact)
-    for key, value in clean.__dict__.items():
-        setattr(contact, key, value)
+    # One UPDATE that counts its row: a remove committed meanwhile leaves none to update
+    # (PostgreSQL re-checks the row after waiting for the remove), which is said, not a 500.
+    saved = db.session.execute(
+        update(ContactPerson).where(ContactPerson.id == contact.id).values(**clean.__dict__)
+        .execution_options(synchronize_session="evaluate")  # `contact` shows the new values
+    ).rowcount
+    if saved != 1:
+        raise DomainError(_l("This contact person was removed in the meantime."))
     actor.record("contact.updated", contact, changes)
     return contact
 
 
 def remove_contact(actor: Actor, contact: ContactPerson) -> None:
-    """Removed at once: mail not yet sent is routed without them (routing happens at send)."""
+    """Removed at once: mail not yet sent is routed without them (routing happens at send).
+
+    Removed once: a second remove at the same moment finds no row and is refused (its
+    caller shows the contact as removed), so the audit trail records one removal."""
+    removed = db.session.execute(
+        delete(ContactPerson).where(ContactPerson.id == contact.id)
+        .execution_options(synchronize_session="evaluate")
+    ).rowcount
+    if removed != 1:
+        raise DomainError(_l("This contact person was removed in the meantime."))
     actor.record("contact.removed", contact, {"name": [contact.name, None], "email": [contact.email, None]})
-    db.session.delete(contact)
