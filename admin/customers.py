@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from admin import bp, portal_logins
+from admin import bp, confirmations, portal_logins
 from admin.forms import ArchiveForm, NoteForm, custom_field_initial, customer_form_class
 from admin.helpers import page_arg
 from models import clock
@@ -183,6 +183,18 @@ def customer_archive(customer_id: int):
     if form.validate_on_submit():
         archive = request.form.get("restore") != "1"
         commit_change(lambda: customer_service.set_archived(current_user, customer, archive))
+        if archive and not customer.archived_at and not confirmations.confirmed():
+            return confirmations.ask(
+                title=_("Archive %(name)s?", name=customer.display_name),
+                consequences=[
+                    _("%(name)s disappears from the customer list and the search.", name=customer.display_name),
+                    _("Their dossier link stops working and no portal login of theirs gets in any more. "
+                      "You can restore the customer later."),
+                ],
+                yes=_("Yes, archive the customer"),
+                action=url_for("admin.customer_archive", customer_id=customer.id),
+                cancel=url_for("admin.customer_info", customer_id=customer.id),
+            )
         flash(_("The customer was archived.") if archive else _("The customer was restored."), "success")
     return redirect(url_for("admin.customer_info", customer_id=customer.id))
 

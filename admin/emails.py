@@ -6,8 +6,9 @@ from flask import abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from admin import bp
+from admin import bp, confirmations
 from admin.forms import AccountNoticeForm, ActionForm
+from models.formatting import format_date
 from models.outbox import MailStatus
 from models.services import dossier, notifications, outbox, provided_email
 from models.services import documents as document_service
@@ -25,8 +26,25 @@ def _queued_message(customer) -> str:
 @bp.post("/invoices/<int:invoice_id>/send")
 def invoice_send(invoice_id: int):
     invoice = document_service.get_invoice(current_user, invoice_id)
-    action = notifications.send_reminder if request.form.get("reminder") == "1" else notifications.send_invoice
-    if ActionForm().validate_on_submit() and commit_change(lambda: action(current_user, invoice), flash_error=True):
+    reminder = request.form.get("reminder") == "1"
+    action = notifications.send_reminder if reminder else notifications.send_invoice
+    if not ActionForm().validate_on_submit():
+        return redirect(url_for("admin.invoice_detail", invoice_id=invoice.id))
+    if reminder and confirmations.reminder_is_early(invoice) and not confirmations.confirmed():
+        return confirmations.ask(
+            title=_("Send a reminder for invoice %(number)s before it is due?", number=invoice.number),
+            consequences=[
+                _("Invoice %(number)s is due on %(date)s and is not overdue yet.",
+                  number=invoice.number, date=format_date(invoice.due_date)),
+                _("A reminder now tells %(name)s that the invoice is unpaid before they had to pay it.",
+                  name=invoice.customer.display_name),
+            ],
+            yes=_("Yes, send the reminder now"),
+            action=url_for("admin.invoice_send", invoice_id=invoice.id),
+            cancel=url_for("admin.invoice_detail", invoice_id=invoice.id),
+            fields={"reminder": "1"},
+        )
+    if commit_change(lambda: action(current_user, invoice), flash_error=True):
         flash(_queued_message(invoice.customer), "success" if invoice.customer.email else "error")
     return redirect(url_for("admin.invoice_detail", invoice_id=invoice.id))
 
@@ -69,6 +87,19 @@ def customer_email_resend(customer_id: int, email_id: int):
 def customer_dossier_link(customer_id: int):
     customer = get_customer(current_user, customer_id)
     if ActionForm().validate_on_submit():
+        if not confirmations.confirmed():
+            return confirmations.ask(
+                title=_("Issue a new dossier link for %(name)s?", name=customer.display_name),
+                consequences=[
+                    _("The current link stops working at once: the link on every letter already printed "
+                      "and in every e-mail already sent no longer opens the dossier."),
+                    _("%(name)s can only open their dossier again with the new link, so send it to them.",
+                      name=customer.display_name),
+                ],
+                yes=_("Yes, issue a new dossier link"),
+                action=url_for("admin.customer_dossier_link", customer_id=customer.id),
+                cancel=url_for("admin.customer_info", customer_id=customer.id, _anchor="dossier-h"),
+            )
         commit_change(lambda: dossier.rotate(current_user, customer))
         flash(_("A new dossier link was issued; the old link no longer works."), "success")
     return redirect(url_for("admin.customer_info", customer_id=customer.id))

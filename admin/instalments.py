@@ -14,8 +14,10 @@ from flask import flash, redirect, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from admin import bp
+from admin import bp, confirmations
+from models.formatting import format_currency
 from models.services import instalments as plans
+from models.services.access import get_customer
 from models.services import questions
 from web.transaction import commit_change
 
@@ -41,6 +43,21 @@ def instalment_plan_approve(plan_id: int):
 
 @bp.post("/instalment-plans/<int:plan_id>/decline")
 def instalment_plan_decline(plan_id: int):
+    if not confirmations.confirmed():
+        plan = plans.get_plan(current_user, plan_id)
+        customer = get_customer(current_user, plan.customer_id)
+        return confirmations.ask(
+            title=_("Decline the instalment plan of %(name)s?", name=customer.display_name),
+            consequences=[
+                _("%(name)s asked to pay %(total)s in %(num)s instalments. They are told by e-mail that the plan "
+                  "was declined, and reminders for its invoices start again.", name=customer.display_name,
+                  total=format_currency(plan.total, plan.currency), num=plan.count),
+                _("A declined plan cannot be approved later: the customer would have to ask for a new one."),
+            ],
+            yes=_("Yes, decline the plan"),
+            action=url_for("admin.instalment_plan_decline", plan_id=plan.id),
+            cancel=url_for("admin.customer_overview", customer_id=plan.customer_id, _anchor="dossier-activity-h"),
+        )
     return _decide(plan_id, plans.decline, _("The instalment plan was declined; the customer is told by e-mail."))
 
 

@@ -6,9 +6,10 @@ Every action re-renders just the section for HTMX, or redirects back to the Info
 from __future__ import annotations
 
 from flask import abort, flash, redirect, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
-from admin import bp
+from admin import bp, confirmations
 from admin.forms import ActionForm, PortalLoginForm, PortalNotifyForm
 from models.services import portal_access
 from models.services.access import get_customer
@@ -57,6 +58,9 @@ def customer_portal_logins(customer_id: int):
             abort(404)
     if not ActionForm().validate_on_submit():
         abort(400)
+    if action == "portal_off" or (action == "login_off" and access):
+        if not confirmations.confirmed():
+            return _ask_first(customer, access)
     add_form = PortalLoginForm(prefix="add", meta=NO_CSRF) if action == "add" else None
     row_forms, row_errors = {}, {}
 
@@ -97,3 +101,31 @@ def customer_portal_logins(customer_id: int):
     if status == 422:
         flash(next(iter(row_errors.values()), None) or add_form.email.errors[0], "error")
     return redirect(url_for("admin.customer_info", customer_id=customer.id) + "#portal-logins-h")
+
+
+def _ask_first(customer, access):
+    """Portal access off, or one login off: say who is locked out before doing it."""
+    name = customer.display_name
+    if access is None:
+        title = _("Turn portal access off for %(name)s?", name=name)
+        consequences = [
+            _("No portal login of %(name)s gets in any more, including anyone logged in right now.", name=name),
+            _("The logins are kept: turning portal access on again lets them in again."),
+        ]
+        yes, fields = _("Yes, turn portal access off"), {"action": "portal_off"}
+    else:
+        email = access.user.email
+        title = _("Turn off the login %(email)s?", email=email)
+        consequences = [
+            _("%(email)s can no longer open the portal of %(name)s, from their next click on, "
+              "even if logged in right now.", email=email, name=name),
+            _("An invitation that was not accepted yet stops working. Turning the login on again "
+              "sends a new invitation if it is needed."),
+        ]
+        yes, fields = _("Yes, turn the login off"), {"action": "login_off", "access_id": str(access.id)}
+    return confirmations.ask(
+        title=title, consequences=consequences, yes=yes, fields=fields,
+        action=url_for("admin.customer_portal_logins", customer_id=customer.id),
+        cancel=url_for("admin.customer_info", customer_id=customer.id, _anchor="portal-logins-h"),
+        hx_target="#portal-logins", heading_id="portal-logins-h",
+    )

@@ -93,13 +93,13 @@ VALID_POST = {
     "admin.customer_edit": lambda w: {
         "kind": "individual", "name": "Renamed By Post", "country": "DE", "language": "de",
     },
-    "admin.customer_archive": lambda w: {},
+    "admin.customer_archive": lambda w: {"confirm": "1"},  # the "Yes, archive" button (tests/admin/test_confirmations.py)
     "admin.customer_notes": lambda w: {"body": "Posted note"},
     "admin.invoice_new": lambda w: _valid_invoice(),
     "admin.invoice_send": lambda w: {},
     "admin.customer_notice": lambda w: {"notice": "shipped", "message": "Posted notice"},
     "admin.customer_email_resend": lambda w: {},  # the row is failed: resending queues it again
-    "admin.customer_dossier_link": lambda w: {},
+    "admin.customer_dossier_link": lambda w: {"confirm": "1"},
     "admin.customer_provided_email": lambda w: {"action": "dismiss"},
     # Adding a login: an access row, an invitation in the outbox and an audit event.
     "admin.customer_portal_logins": lambda w: {"action": "add", "add-email": "posted.login@example.com"},
@@ -143,7 +143,7 @@ VALID_POST = {
     # Questions and instalment plans (tests/questions, tests/instalments cover what they do).
     "admin.invoice_answer": lambda w: {"body": "Posted answer"},
     "admin.instalment_plan_approve": lambda w: {},  # each customer's plan is pending (World)
-    "admin.instalment_plan_decline": lambda w: {},
+    "admin.instalment_plan_decline": lambda w: {"confirm": "1"},
     "admin.instalment_plan_cancel": lambda w: {},
     "portal.dossier_ask": lambda w: {"body": "Posted question"},
     "portal.dossier_instalments_preview": lambda w: {"currency": "EUR", "count": "2",
@@ -330,10 +330,11 @@ def test_reminder_for_an_unassigned_customers_invoice_is_refused(app, world, emp
     """The other action of the send route: a reminder is refused the same way."""
     before = snapshot(app)
     for invoice in (world.theirs_invoice, world.nobodys_invoice):
-        response = employee_client.post(f"/admin/invoices/{invoice.id}/send", data={"reminder": "1"})
+        response = employee_client.post(f"/admin/invoices/{invoice.id}/send", data={"reminder": "1", "confirm": "1"})
         assert response.status_code == 404, (invoice.number, response.status_code)
     assert snapshot(app) == before
-    response = employee_client.post(f"/admin/invoices/{world.mine_invoice.id}/send", data={"reminder": "1"})
+    response = employee_client.post(f"/admin/invoices/{world.mine_invoice.id}/send",
+                                    data={"reminder": "1", "confirm": "1"})  # not due yet: confirmed
     assert response.status_code == 302
     assert snapshot(app) != before
 
@@ -360,7 +361,7 @@ def test_an_email_id_of_another_customer_is_not_found(app, world, who):
 # Every action of the portal-logins route that names a row by `access_id`.
 ROW_ACTIONS = {
     "login_on": {},
-    "login_off": {},
+    "login_off": {"confirm": "1"},
     "resend": {},
     "change_email": {"e{id}-email": "hijacked@example.com"},
     "notifications": {"n{id}-notify": "y"},
@@ -395,7 +396,7 @@ def test_an_access_id_of_another_customer_is_not_found(app, world, who, action):
 def test_portal_login_actions_leave_other_customers_alone(app, world, employee_client):
     """Turning portal access off, or adding a login, touches the customer in the URL only."""
     url = world.url("admin.customer_portal_logins", visible=True)
-    for data in ({"action": "portal_off"}, {"action": "add", "add-email": "login.other@example.com"}):
+    for data in ({"action": "portal_off", "confirm": "1"}, {"action": "add", "add-email": "login.other@example.com"}):
         assert employee_client.post(url, data=data).status_code == 302
     with app.app_context():
         assert db.session.get(Customer, world.mine.id).portal_access is False

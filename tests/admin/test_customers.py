@@ -471,7 +471,7 @@ def test_archive_and_restore(app, owner_client):
     customer = factories.customer(name="Archie Archive")
     info = owner_client.soup(f"/admin/customers/{customer.id}/info")
     assert info.find("button", string="Archive customer") is not None
-    response = owner_client.post(f"/admin/customers/{customer.id}/archive")
+    response = owner_client.post(f"/admin/customers/{customer.id}/archive", data={"confirm": "1"})
     assert response.headers["Location"] == f"/admin/customers/{customer.id}/info"
     info = owner_client.soup(response.headers["Location"])
     assert info.find("p", class_="alert-success").get_text(strip=True) == "The customer was archived."

@@ -111,6 +111,22 @@ def press(client, scope, text: str, *, htmx: bool = False, change: dict | None =
     return client.post(form["action"], data=data, headers=headers)
 
 
+# Buttons that ask first (admin/confirmations.py): their "Yes, …" button does it.
+CONFIRMS = {"Login on — turn off": "Yes, turn the login off", "Turn portal access off": "Yes, turn portal access off"}
+
+
+def press_and_confirm(client, scope, text: str, *, htmx: bool = False, **kwargs):
+    """Press a button that asks first, then the "Yes, …" button of its confirmation."""
+    asked = press(client, scope, text, htmx=htmx, **kwargs)
+    assert asked.status_code == 200, (asked.status_code, asked.data[:500])
+    return press(client, soup_of(asked), CONFIRMS[text], htmx=htmx)
+
+
+def press_action(client, scope, text: str, **kwargs):
+    """Press a button as a person does, answering its confirmation if it asks one."""
+    return (press_and_confirm if text in CONFIRMS else press)(client, scope, text, **kwargs)
+
+
 def table_rows(table) -> list[dict[str, str]]:
     headers = [th.get_text(strip=True) for th in table.thead.find_all("th")]
     return [
@@ -365,7 +381,7 @@ def test_login_off_revokes_at_once_and_on_invites_again(app, owner_client, anna)
     assert invitation_link_status(app, token) == 200
 
     part = logins_section(owner_client, anna)
-    assert_back_to_info(press(owner_client, login_row(part, ANNA), "Login on — turn off"), anna)
+    assert_back_to_info(press_and_confirm(owner_client, login_row(part, ANNA), "Login on — turn off"), anna)
     part = logins_section(owner_client, anna)
     assert status_of(part, ANNA) == "revoked"
     assert button_texts(row_cells(part, ANNA)["Actions"]) == ["Login off — turn on"]
@@ -396,7 +412,7 @@ def test_login_off_revokes_at_once_and_on_invites_again(app, owner_client, anna)
 def test_an_accepted_login_turned_back_on_is_active_without_a_new_invitation(app, owner_client, anna):
     add_login(owner_client, anna, ANNA)
     accept(app, send_invitations(app)[ANNA])
-    press(owner_client, login_row(logins_section(owner_client, anna), ANNA), "Login on — turn off")
+    press_and_confirm(owner_client, login_row(logins_section(owner_client, anna), ANNA), "Login on — turn off")
     assert status_of(logins_section(owner_client, anna), ANNA) == "revoked"
     press(owner_client, login_row(logins_section(owner_client, anna), ANNA), "Login off — turn on")
     part = logins_section(owner_client, anna)
@@ -522,7 +538,7 @@ def test_notification_choices_are_saved(app, owner_client, anna):
 
 def test_portal_access_off_and_on_for_the_customer(app, owner_client, anna):
     add_login(owner_client, anna, ANNA)
-    response = press(owner_client, logins_section(owner_client, anna), "Turn portal access off")
+    response = press_and_confirm(owner_client, logins_section(owner_client, anna), "Turn portal access off")
     assert_back_to_info(response, anna)
     part = logins_section(owner_client, anna)
     assert part.find(class_="badge").get_text(strip=True) == "Portal access off: no login of this customer gets in"
@@ -552,9 +568,9 @@ def _ready(app, client, customer, action: str) -> tuple[str, dict]:
     add_login(client, customer, ANNA)
     [access] = accesses(app, customer)
     if action == "login_on":
-        press(client, login_row(logins_section(client, customer), ANNA), "Login on — turn off")
+        press_and_confirm(client, login_row(logins_section(client, customer), ANNA), "Login on — turn off")
     if action == "portal_on":
-        press(client, logins_section(client, customer), "Turn portal access off")
+        press_and_confirm(client, logins_section(client, customer), "Turn portal access off")
     return {
         "login_on": ("Login off — turn on", {}),
         "login_off": ("Login on — turn off", {}),
@@ -573,7 +589,7 @@ ACTIONS = ["add", "login_off", "login_on", "resend", "change_email", "notificati
 def test_every_action_answers_htmx_with_the_section_only(app, owner_client, anna, action):
     text, typed = _ready(app, owner_client, anna, action)
     before = counts(app)
-    response = press(owner_client, logins_section(owner_client, anna), text, htmx=True, change=typed)
+    response = press_action(owner_client, logins_section(owner_client, anna), text, htmx=True, change=typed)
     assert response.status_code == 200, soup_of(response).get_text(" ", strip=True)[:500]
     assert "HX-Request" in response.headers.get("Vary", "")
     part = assert_section_only(response)
@@ -590,7 +606,7 @@ def test_every_action_answers_htmx_with_the_section_only(app, owner_client, anna
 def test_every_action_without_javascript_redirects_to_the_info_tab(app, owner_client, anna, action):
     text, typed = _ready(app, owner_client, anna, action)
     before = counts(app)
-    response = press(owner_client, logins_section(owner_client, anna), text, change=typed)
+    response = press_action(owner_client, logins_section(owner_client, anna), text, change=typed)
     assert_back_to_info(response, anna)
     assert counts(app)["AuditEvent"] == before["AuditEvent"] + (2 if action == "add" else 1)
 
@@ -610,7 +626,7 @@ def test_history_lists_add_revoke_and_address_change(app, owner, owner_client, a
     [access] = accesses(app, anna)
     press(owner_client, login_row(logins_section(owner_client, anna), ANNA), "Change address",
           change={f"e{access['id']}-email": ANNE})
-    press(owner_client, login_row(logins_section(owner_client, anna), ANNE), "Login on — turn off")
+    press_and_confirm(owner_client, login_row(logins_section(owner_client, anna), ANNE), "Login on — turn off")
     events = [(e["What"], e["Changes"]) for e in history(info(owner_client, anna))]
     assert events == [
         ("Portal login turned off", f"email : {ANNE} → {ANNE}"),

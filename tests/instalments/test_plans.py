@@ -196,7 +196,7 @@ def test_a_large_plan_waits_for_staff_who_approve_it(app, client, owner_client, 
     assert built_mail(app, requested.id)[0] == "We received your instalment plan request — My business"
 
     # Pending already pauses reminders.
-    owner_client.post(f"/admin/invoices/{invoices[0].id}/send", {"reminder": "1"})
+    owner_client.post(f"/admin/invoices/{invoices[0].id}/send", {"reminder": "1", "confirm": "1"})
     assert reminder_count(app, customer) == 0
 
     article = overview_plan(owner_client, customer)
@@ -212,7 +212,7 @@ def test_a_large_plan_waits_for_staff_who_approve_it(app, client, owner_client, 
     assert subject == "Your instalment plan with My business is approved" and "2 of 2" in text
     assert audit_actions(app, customer) == ["instalment_plan.requested", "instalment_plan.approved"]
     # Deciding twice is refused with a message, nothing changes.
-    owner_client.post(f"/admin/instalment-plans/{plan.id}/decline")
+    owner_client.post(f"/admin/instalment-plans/{plan.id}/decline", data={"confirm": "1"})
     soup = owner_client.soup(f"/admin/customers/{customer.id}")
     assert "This plan has already been decided or has ended." in flashes(soup)
     assert plans_of(app, customer)[0].status == PlanStatus.active
@@ -224,14 +224,14 @@ def test_staff_decline_a_pending_plan_and_the_debtor_may_ask_again(app, client, 
     path = dossier_path(app, customer)
     arrange(client, path, "2")
     [plan] = plans_of(app, customer)
-    assert owner_client.post(f"/admin/instalment-plans/{plan.id}/decline").status_code == 302
+    assert owner_client.post(f"/admin/instalment-plans/{plan.id}/decline", data={"confirm": "1"}).status_code == 302
     assert plans_of(app, customer)[0].status == PlanStatus.declined
     [declined] = outbox_rows(app, customer, "instalment_declined")
     subject, text, _ = built_mail(app, declined.id)
     assert subject == "Your instalment plan request — My business"
     assert "we cannot agree" in text and "1 of 2" not in text  # no schedule for a declined plan
     # Reminders are allowed again, and a new plan may be requested.
-    owner_client.post(f"/admin/invoices/{invoices[0].id}/send", {"reminder": "1"})
+    owner_client.post(f"/admin/invoices/{invoices[0].id}/send", {"reminder": "1", "confirm": "1"})
     assert reminder_count(app, customer) == 1
     assert get(client, f"{path}/instalments").find("label", string="Number of instalments") is not None
 
@@ -247,18 +247,18 @@ def test_reminders_pause_while_a_plan_runs_and_resume_after_cancel(app, client, 
     [plan] = plans_of(app, customer)
     assert outside.id not in [d.id for d in plan.documents]
 
-    owner_client.post(f"/admin/invoices/{invoices[1].id}/send", {"reminder": "1"})
+    owner_client.post(f"/admin/invoices/{invoices[1].id}/send", {"reminder": "1", "confirm": "1"})
     detail = owner_client.soup(f"/admin/invoices/{invoices[1].id}")
     assert flashes(detail) == ["Reminders for this invoice pause while its instalment plan runs."]
     assert reminder_count(app, customer) == 0
-    owner_client.post(f"/admin/invoices/{outside.id}/send", {"reminder": "1"})
+    owner_client.post(f"/admin/invoices/{outside.id}/send", {"reminder": "1", "confirm": "1"})
     assert reminder_count(app, customer) == 1  # an invoice outside the plan still gets one
 
     assert owner_client.post(f"/admin/instalment-plans/{plan.id}/cancel").status_code == 302
     assert plans_of(app, customer)[0].status == PlanStatus.cancelled
     [cancelled] = outbox_rows(app, customer, "instalment_cancelled")
     assert built_mail(app, cancelled.id)[0] == "Your instalment plan with My business was cancelled"
-    owner_client.post(f"/admin/invoices/{invoices[1].id}/send", {"reminder": "1"})
+    owner_client.post(f"/admin/invoices/{invoices[1].id}/send", {"reminder": "1", "confirm": "1"})
     assert reminder_count(app, customer) == 2
     assert audit_actions(app, customer)[-2:] == ["instalment_plan.cancelled", "invoice.reminded"]
     # The dossier offers a new plan again.

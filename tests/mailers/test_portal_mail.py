@@ -386,7 +386,7 @@ def test_no_activation_banner_for_a_revoked_or_uninvited_login(mail_app, sink, o
     add_other = factories.customer(name="Bert Bos", email="bert@example.com", language="en")
     add_login(owner_client, add_other.id, "bert@example.com")
     access_id = access_id_of(mail_app, add_other.id, "bert@example.com")
-    login_action(owner_client, add_other.id, access_id, "login_off")
+    login_action(owner_client, add_other.id, access_id, "login_off", confirm="1")
     fresh_messages(mail_app, sink)
     send_invoice(owner_client, add_other)
     mail = only(fresh_messages(mail_app, sink))

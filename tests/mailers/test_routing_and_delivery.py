@@ -234,7 +234,7 @@ def test_staff_actions_send_invoice_reminder_and_account_notice(mail_app, sink, 
 
     response = send_invoice(owner_client, invoice.id)
     assert response.headers["Location"].endswith(f"/admin/invoices/{invoice.id}")
-    send_invoice(owner_client, invoice.id, reminder="1")
+    send_invoice(owner_client, invoice.id, reminder="1", confirm="1")  # not due yet: confirmed
     refused = owner_client.post(f"/admin/invoices/{paid.id}/send", data={"reminder": "1"}, follow_redirects=True)
     assert refused.status_code == 200 and b"Only an unpaid invoice gets a reminder." in refused.data
     bad = owner_client.post(f"/admin/customers/{customer.id}/notice", data={"notice": "bogus"})

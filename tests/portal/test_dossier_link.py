@@ -173,7 +173,7 @@ def test_each_part_of_the_token_carries_128_bits(app, owner_client):
     customer = factories.customer()
     tokens = [token_of(dossier_url(owner_client, customer))]
     for _ in range(40):
-        assert owner_client.post(f"/admin/customers/{customer.id}/dossier-link").status_code == 302
+        assert owner_client.post(f"/admin/customers/{customer.id}/dossier-link", data={"confirm": "1"}).status_code == 302
         tokens.append(token_of(dossier_url(owner_client, customer)))
     parts = [t.split(".") for t in tokens]
     assert all(len(p) == 2 for p in parts)
@@ -206,7 +206,7 @@ def _foreign_key_token(public_id: str) -> str:
 def test_unknown_revoked_forged_and_foreign_tokens_get_the_same_404(app, owner_client, client, customers):
     mine, other, _ = customers
     old_url = dossier_url(owner_client, mine)
-    response = owner_client.post(f"/admin/customers/{mine.id}/dossier-link")
+    response = owner_client.post(f"/admin/customers/{mine.id}/dossier-link", data={"confirm": "1"})
     assert response.status_code == 302
     current = token_of(dossier_url(owner_client, mine))
     assert current != token_of(old_url)
@@ -249,7 +249,7 @@ def test_archived_customer_link_gets_the_same_404(owner_client, client, customer
     assert client.get(path, headers=ENGLISH).status_code == 200
     unknown = client.get("/d/AAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA", headers=ENGLISH)
 
-    assert owner_client.post(f"/admin/customers/{mine.id}/archive").status_code == 302
+    assert owner_client.post(f"/admin/customers/{mine.id}/archive", data={"confirm": "1"}).status_code == 302
     response = client.get(path, headers=ENGLISH)
     assert response.status_code == 404
     assert page_body(response) == page_body(unknown)
@@ -313,7 +313,13 @@ def test_issuing_a_new_link_through_the_info_tab(app, owner_client, client, cust
     form = button.find_parent("form")
     assert form["method"] == "post"
 
-    response = owner_client.post(form["action"], follow_redirects=True)
+    # The button asks first, in words (tests/admin/test_confirmations.py), then the "Yes" button acts.
+    asked = soup_of(owner_client.post(form["action"]))
+    yes = asked.find("button", string=lambda s: s and s.strip() == "Yes, issue a new dossier link")
+    assert yes is not None and input_value(owner_client.soup(info), "Dossier link") == old_url
+    confirm = yes.find_parent("form")
+    fields = {i["name"]: i["value"] for i in confirm.find_all("input", type="hidden")}
+    response = owner_client.post(confirm["action"], data=fields, follow_redirects=True)
     assert response.status_code == 200
     soup = soup_of(response)
     assert "A new dossier link was issued; the old link no longer works." in soup.get_text()

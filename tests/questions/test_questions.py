@@ -207,7 +207,7 @@ def test_unreleased_cancelled_and_revoked_are_404(app, client, owner_client, deb
     assert ask(client, path, hidden, "?").status_code == 404
     assert ask(client, path, cancelled, "?").status_code == 404
     token = page_token(get(client, path))
-    owner_client.post(f"/admin/customers/{customer.id}/dossier-link")  # a new link: the old one is dead
+    owner_client.post(f"/admin/customers/{customer.id}/dossier-link", data={"confirm": "1"})  # a new link: the old one is dead
     response = client.post(f"{path}/invoices/{invoice.id}/questions", data={"body": "?", "csrf_token": token})
     assert response.status_code == 404
     assert message_count(app) == 0
