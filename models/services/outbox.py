@@ -54,19 +54,26 @@ def queue_customer_email(
     )
 
 
-def queue_system_email(to_address: str, template: str, *, customer_id: int | None = None,
-                       context: dict[str, Any] | None = None) -> OutboundEmail:
-    return _pending(
-        _add(
-            OutboundEmail(
-                customer_id=customer_id,
-                category=MailCategory.system,
-                template=template,
-                to_address=to_address,
-                context=context or {},
-            )
+def queue_system_email(to_address: str | None, template: str, *, customer_id: int | None = None,
+                       context: dict[str, Any] | None = None, send: bool = True) -> OutboundEmail:
+    """Mail to one person. With `send=False` the row is written and handed to the queue in
+    exactly the same way but settled already ("not sent"), so no worker can claim it: for a
+    request that must cost the same whether or not its address has a login."""
+    email = _add(
+        OutboundEmail(
+            customer_id=customer_id,
+            category=MailCategory.system,
+            template=template,
+            to_address=to_address,
+            context=context or {},
         )
     )
+    if not send:
+        email.status, email.last_error = MailStatus.failed, NOT_SENT_NO_LOGIN
+    return _pending(email)
+
+
+NOT_SENT_NO_LOGIN = "Not sent: no portal login has this address"
 
 
 def _add(email: OutboundEmail) -> OutboundEmail:

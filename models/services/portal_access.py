@@ -277,11 +277,17 @@ def authenticate(email: str, password: str) -> PortalUser | None:
 
 
 def request_password_reset(email: str, language: str = "en") -> None:
-    """Queue a reset mail if the address has a login; say nothing either way."""
+    """Queue a reset mail if the address has a login; say nothing either way.
+
+    The same work either way (no timing tells whether an address has a login): one look-up,
+    one outbox row written and queued. For an address without a login the row is settled
+    as not sent, and keeps neither the address nor an id.
+    """
     user = db.session.scalar(select(PortalUser).where(PortalUser.email == (email or "").strip().lower()))
-    if user is not None and user.password_hash is not None:
-        outbox.queue_system_email(user.email, "portal_password_reset",
-                                  context={"portal_user_id": user.id, "language": language})
+    known = user is not None and user.password_hash is not None
+    outbox.queue_system_email(user.email if known else None, "portal_password_reset",
+                              context={"portal_user_id": user.id if known else None, "language": language},
+                              send=known)
 
 
 def reset_password(token: str, password: str) -> PortalUser:
