@@ -3,6 +3,10 @@
 The letter itself is in the customer's language; the print view's toolbar stays in the
 staff member's. WeasyPrint is imported on first use: an installation without its system
 libraries (Pango) still runs, and only the PDF answers 503 saying why.
+
+Opening a letter (print view or PDF) records nothing; the print view's "Mark this letter
+as printed" button (a POST) puts it in the customer's history. The PDF, a WeasyPrint
+rendering each time, is rate limited per staff member (LETTER_PDF_LIMIT).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import functools
 import os
 
-from flask import Response, current_app, render_template, request, url_for
+from flask import Response, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -22,10 +26,23 @@ from models.services import documents as document_service
 from models.services import letters
 from models.services.errors import DomainError
 from web.errors import error_page
+from web.extensions import limiter
 from web.rendering import external_url
 from web.transaction import commit_change
 
 STYLESHEET = "css/letter.css"
+DEFAULT_PDF_LIMIT = "30 per minute"
+
+
+def _pdf_limit() -> str:
+    return current_app.config.get("LETTER_PDF_LIMIT") or DEFAULT_PDF_LIMIT
+
+
+def _staff_key() -> str:
+    """Per staff member (colleagues behind one office address each have their own limit)."""
+    if current_user.is_authenticated:
+        return f"letter-pdf:staff:{current_user.get_id()}"
+    return f"letter-pdf:ip:{request.remote_addr}"
 
 
 def _public_url(token: str) -> str:
@@ -33,8 +50,9 @@ def _public_url(token: str) -> str:
     return external_url(url_for("portal.dossier_page", token=token))
 
 
-def _issue(invoice, output: str) -> letters.Letter | tuple:
-    """The letter, committed (a first dossier link and the audit event), or an error page.
+def _issue(invoice) -> letters.Letter | tuple:
+    """The letter, committed (the customer's first dossier link, if this creates it), or an
+    error page.
 
     The caller got the invoice through get_invoice first: an invoice the staff member may
     not see is a 404 whatever else is wrong.
@@ -43,8 +61,7 @@ def _issue(invoice, output: str) -> letters.Letter | tuple:
         kind = letters.parse_kind(request.args.get("kind"))
     except DomainError as error:
         return error_page(400, str(error.message))
-    built = commit_change(lambda: letters.build_letter(current_user, invoice, kind, link_url=_public_url,
-                                                       today=clock.today(), output=output))
+    built = commit_change(lambda: letters.build_letter(invoice, kind, link_url=_public_url, today=clock.today()))
     return built.value if built else error_page(409, str(built.error.message))
 
 
@@ -64,13 +81,14 @@ def _render(letter: letters.Letter, *, print_view: bool) -> str:
 
 @bp.get("/invoices/<int:invoice_id>/letter")
 def invoice_letter(invoice_id: int):
-    letter = _issue(document_service.get_invoice(current_user, invoice_id), "html")
+    letter = _issue(document_service.get_invoice(current_user, invoice_id))
     if not isinstance(letter, letters.Letter):
         return letter
     return _render(letter, print_view=True)
 
 
 @bp.get("/invoices/<int:invoice_id>/letter.pdf")
+@limiter.limit(_pdf_limit, key_func=_staff_key)
 def invoice_letter_pdf(invoice_id: int):
     invoice = document_service.get_invoice(current_user, invoice_id)  # 404 before anything else
     weasyprint = load_weasyprint()
@@ -78,13 +96,26 @@ def invoice_letter_pdf(invoice_id: int):
         return error_page(503, _("PDF letters are not available on this server: WeasyPrint cannot load its "
                              "system libraries (Pango). Use the print view and your browser's "
                              "\"Save as PDF\", or ask the administrator to install them."))
-    letter = _issue(invoice, "pdf")
+    letter = _issue(invoice)
     if not isinstance(letter, letters.Letter):
         return letter
     pdf = render_pdf(weasyprint, _render(letter, print_view=False))
     response = Response(pdf, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'inline; filename="{letter.filename}"'
     return response
+
+
+@bp.post("/invoices/<int:invoice_id>/letter/printed")
+def invoice_letter_printed(invoice_id: int):
+    """Record in the customer's history that this letter was printed (CSRF: app-wide)."""
+    invoice = document_service.get_invoice(current_user, invoice_id)
+    try:
+        kind = letters.parse_kind(request.form.get("kind"))
+    except DomainError as error:
+        return error_page(400, str(error.message))
+    if commit_change(lambda: letters.record_printed(current_user, invoice, kind), flash_error=True):
+        flash(_("Recorded in the customer's history: letter printed."), "success")
+    return redirect(url_for("admin.invoice_detail", invoice_id=invoice.id))
 
 
 # --- PDF -------------------------------------------------------------------------------

@@ -131,26 +131,21 @@ def letter_language(customer: Customer) -> str:
 
 
 def build_letter(
-    actor: StaffUser,
     invoice: Document,
     kind: LetterKind,
     *,
     link_url: Callable[[str], str],
     today: date,
-    output: str,
 ) -> Letter:
     """The letter for an invoice the actor may see (the caller got it through get_invoice).
 
-    Creates the customer's dossier link if there is none yet (the caller commits) and
-    records who printed which letter: a debtor who says "I never got a letter" can be
-    answered from the audit trail.
+    Creates the customer's dossier link if there is none yet (the caller commits), as every
+    first look at it does. Opening a letter records nothing else: record_printed does.
     """
     check_printable(invoice, kind)
     customer = invoice.customer
     settings = get_settings()
     url = link_url(dossier.current_token(customer))
-    audit.record(actor, "letter.printed", "document", invoice.id, customer_id=customer.id,
-                 changes={"kind": [None, kind.value], "format": [None, output]})
     return Letter(
         kind=kind,
         invoice=invoice,
@@ -163,3 +158,11 @@ def build_letter(
         asks_for_email=asks_for_email(settings, customer, kind),
         logo_data_uri=logo_data_uri(settings),
     )
+
+
+def record_printed(actor: StaffUser, invoice: Document, kind: LetterKind) -> None:
+    """Staff say they printed this letter: a debtor who says "I never got a letter" can be
+    answered from the audit trail. Only a letter that may be printed can be recorded."""
+    check_printable(invoice, kind)
+    audit.record(actor, "letter.printed", "document", invoice.id, customer_id=invoice.customer_id,
+                 changes={"kind": [None, kind.value]})
