@@ -13,7 +13,7 @@ from models import clock
 from models.db import db
 from models.services import customers as customer_service
 from models.services import contacts as contact_service
-from models.services import audit, dossier, instalments, outbox, portal_access, questions
+from models.services import audit, credits, dossier, instalments, outbox, portal_access, questions
 from models.services.access import get_customer
 from models.services.staff import all_staff
 from web import contact_views
@@ -119,6 +119,7 @@ def customer_overview(customer_id: int):
         today=clock.today(),
         invoices=invoices,
         outstanding=outstanding,
+        credit=credits.balance(customer.id),
         notes=customer_service.latest_notes(customer),
         emails=outbox.for_customer(customer, limit=5),
         logins=portal_access.login_activity(customer),
@@ -182,7 +183,6 @@ def customer_archive(customer_id: int):
     form = ArchiveForm()
     if form.validate_on_submit():
         archive = request.form.get("restore") != "1"
-        commit_change(lambda: customer_service.set_archived(current_user, customer, archive))
         if archive and not customer.archived_at and not confirmations.confirmed():
             return confirmations.ask(
                 title=_("Archive %(name)s?", name=customer.display_name),
@@ -195,6 +195,7 @@ def customer_archive(customer_id: int):
                 action=url_for("admin.customer_archive", customer_id=customer.id),
                 cancel=url_for("admin.customer_info", customer_id=customer.id),
             )
+        commit_change(lambda: customer_service.set_archived(current_user, customer, archive))
         flash(_("The customer was archived.") if archive else _("The customer was restored."), "success")
     return redirect(url_for("admin.customer_info", customer_id=customer.id))
 

@@ -3,6 +3,11 @@
 A `Payment` is what the provider knows (its reference is unique, so a replayed webhook
 finds the row it already booked); its `PaymentItem`s say how much goes to which invoice.
 Booking happens once, when the payment first becomes paid (`booked_at`).
+
+A `CustomerCredit` row is money the customer has with the business: the part of a paid
+payment that found nothing left to pay (a second checkout for an invoice already paid).
+The balance is the sum of a customer's rows per currency; later rows (a refund, credit
+used against an invoice) are negative.
 """
 
 from __future__ import annotations
@@ -58,3 +63,16 @@ class PaymentItem(db.Model):
     amount: Mapped[Decimal] = mapped_column(Money())
 
     payment: Mapped[Payment] = relationship(back_populates="items")
+
+
+class CustomerCredit(db.Model):
+    __tablename__ = "customer_credits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Money())  # positive: owed to the customer
+    currency: Mapped[str] = mapped_column(String(3))
+    # The payment it came from (an overpayment); one credit per payment at most.
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id", ondelete="SET NULL"), unique=True)
+    reason: Mapped[str] = mapped_column(String(30))  # "overpayment"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)

@@ -21,6 +21,7 @@ from wtforms import HiddenField
 from wtforms.validators import AnyOf, DataRequired, Length, Optional, Regexp
 
 from models.db import db
+from models.formatting import format_currency
 from models.payments import Payment, PaymentStatus
 from models.services import payments, providers
 from models.services.errors import NotFound
@@ -30,6 +31,7 @@ from portal.dossier import Dossier, dossier_limit, invoice_of, open_dossier, pri
 from web.extensions import csrf
 from web.forms import AppForm
 from web.rendering import external_url, render
+from web.transaction import commit_change
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,17 @@ def _message(opened: Dossier, message: str, status: int):
     """A payment that could not be started: say why, link back to the dossier."""
     return private(render("portal/dossier/checkout_message.html", status=status, dossier=opened,
                           customer=opened.customer, business=opened.settings, token=opened.token, message=message))
+
+
+def _already_started(opened: Dossier, error: payments.AlreadyBeingPaid):
+    """Everything asked for is in a payment the debtor started and has not finished: a way
+    back to each of those checkouts instead of a second payment."""
+    links = [(_("Continue the payment of %(amount)s", amount=format_currency(p.amount, p.currency)),
+              _checkout_url(opened.token, p))
+             for p in error.payments if providers.configured(p.provider) and _checkout_url(opened.token, p)]
+    return private(render("portal/dossier/checkout_message.html", status=409, dossier=opened,
+                          customer=opened.customer, business=opened.settings, token=opened.token,
+                          message=str(error.message), links=links))
 
 
 def _unavailable(opened: Dossier):
@@ -97,13 +110,16 @@ def dossier_pay(token: str):
         invoice = invoice_of(opened, invoice_id)
     try:
         provider = providers.get(opened.settings.payment_provider)
-        payment = payments.start(opened.customer, provider, invoice=invoice, currency=form.currency.data or None)
     except providers.ProviderUnavailable:
         return _unavailable(opened)
-    except payments.PaymentError as error:
-        db.session.rollback()
-        return _message(opened, str(error.message), 422)
-    db.session.commit()  # the row exists before the provider hears of it
+    # Committed here: the row exists before the provider hears of it.
+    started = commit_change(lambda: payments.start(opened.customer, provider, invoice=invoice,
+                                                   currency=form.currency.data or None))
+    if isinstance(started.error, payments.AlreadyBeingPaid):
+        return _already_started(opened, started.error)
+    if not started:
+        return _message(opened, str(started.error.message), 422)
+    payment = started.value
     try:
         payments.open_checkout(
             payment, provider,

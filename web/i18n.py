@@ -46,6 +46,7 @@ AUDIT_LABELS = {
     "dossier_link.rotated": _l("New dossier link issued"),
     "payment.received": _l("Payment received"),
     "payment.mismatch": _l("Payment not booked: amount or currency differs"),
+    "payment.overpaid": _l("Payment exceeded what was due: credit for the customer"),
     "letter.printed": _l("Letter printed"),
     "portal_login.added": _l("Portal login added"),
     "portal_login.enabled": _l("Portal login turned on"),

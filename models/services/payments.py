@@ -5,15 +5,20 @@ Mollie and Stripe webhooks, the debtor's return from the checkout, and `payments
 reconcile`. So the rules live here once:
 
 - a payment covers one invoice or all open invoices of one currency; its amount is the
-  exact sum of what they had outstanding when it started (one PaymentItem per invoice);
+  exact sum of what they had outstanding when it started and was not already in a live
+  payment (one PaymentItem per invoice): Pay one plus Pay all, two tabs or a double click
+  never put one amount into two payments (the customer row is locked while deciding);
 - it is booked only when the provider says paid *and* the amount and currency are exactly
   what was asked (anything else is logged and audited, never booked);
 - booking is a conditional UPDATE on `booked_at IS NULL`, so replayed, concurrent or
   out-of-order reports book once, and a late "failed" or "expired" never un-books;
-- a booking adds each item to its invoice's amount paid in SQL (no lost update when two
-  payments land at once), sets paid / partially paid, queues the "payment received" mail
-  (invoice category: To the customer, CC the contacts who subscribed, at send time) and
-  writes an audit event — all in the caller's transaction.
+- a booking (under the customer lock) adds each item to its invoice's amount paid, up to
+  what is still outstanding, and sets paid / partially paid; money that finds nothing left
+  to pay (two checkouts for one invoice, both paid) becomes customer credit with an audit
+  event (models.services.credits), never a negative outstanding amount;
+- it queues the "payment received" mail (invoice category: To the customer, CC the
+  contacts who subscribed, at send time) and writes an audit event — all in the caller's
+  transaction.
 
 Like every service this flushes and never commits; the one exception to "one call, one
 commit" is starting a payment: the row is committed *before* the provider is called, so a
@@ -38,15 +43,18 @@ from models.db import db, now_utc
 from models.documents import UNPAID_STATUSES, Document, DocumentKind, DocumentStatus
 from models.outbox import MailCategory
 from models.payments import Payment, PaymentItem, PaymentStatus
-from models.services import audit, instalments, providers
+from models.services import audit, credits, instalments, providers
 from models.services.errors import DomainError, NotFound
 from models.services.outbox import queue_customer_email
 from models.services.providers import CheckoutRequest, PaymentProvider, ProviderState
 
 log = logging.getLogger(__name__)
 
-# A second click on the same Pay button within this time goes to the same checkout.
-REUSE_WINDOW = timedelta(minutes=10)
+# An open payment covers its invoices this long: Pay goes to its checkout instead of
+# starting another. Stripe ends a checkout after 24 hours and Mollie sooner, each with a
+# webhook; one we never heard of again stops blocking after this (if it is paid after all,
+# what finds nothing left to pay becomes customer credit, see _book).
+LIVE_FOR = timedelta(hours=24)
 FINAL_FAILURES = (PaymentStatus.failed, PaymentStatus.canceled, PaymentStatus.expired)
 TEST_OUTCOMES = {"success": PaymentStatus.paid, "failure": PaymentStatus.failed, "cancel": PaymentStatus.canceled}
 
@@ -58,8 +66,9 @@ class PaymentError(DomainError):
 # --- what can be paid ------------------------------------------------------------------
 
 
-def payable_invoices(customer_id: int, currency: str | None = None) -> list[Document]:
-    """The customer's released invoices with something left to pay, oldest due first."""
+def payable_invoices(customer_id: int, currency: str | None = None, *, ids: list[int] | None = None) -> list[Document]:
+    """The customer's released invoices with something left to pay, oldest due first, as the
+    database has them now (loaded invoices are refreshed: read after the customer lock)."""
     stmt = (
         select(Document)
         .where(
@@ -73,44 +82,83 @@ def payable_invoices(customer_id: int, currency: str | None = None) -> list[Docu
     )
     if currency is not None:
         stmt = stmt.where(Document.currency == currency)
-    return list(db.session.scalars(stmt))
+    if ids is not None:
+        stmt = stmt.where(Document.id.in_(ids))
+    return list(db.session.scalars(stmt.execution_options(populate_existing=True)))
 
 
-def _is_payable(invoice: Document) -> bool:
-    return invoice.status in UNPAID_STATUSES and invoice.outstanding > 0
+class AlreadyBeingPaid(PaymentError):
+    """Everything asked for is in payments already started and still open (`payments`):
+    the debtor continues one of those rather than paying twice."""
+
+    def __init__(self, payments: list[Payment]):
+        super().__init__(
+            _l("A payment you started already covers this. Continue it, or cancel it there and start again."))
+        self.payments = payments
+
+
+def _lock_customer(customer_id: int) -> None:
+    """An UPDATE of the customer row: PostgreSQL holds it as a row lock, SQLite as its write
+    lock, until the request commits. Starting and booking payments take it first, so two of
+    them for one customer never both see the same amount as still to pay."""
+    db.session.execute(
+        update(Customer).where(Customer.id == customer_id).values(id=Customer.id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _live_cover(customer_id: int, document_ids: list[int]) -> list:
+    """(payment id, invoice id, amount) of the live payments covering these invoices: open
+    at the provider, not booked, started within LIVE_FOR."""
+    return list(db.session.execute(
+        select(Payment.id, PaymentItem.document_id, PaymentItem.amount)
+        .join(PaymentItem, PaymentItem.payment_id == Payment.id)
+        .where(
+            Payment.customer_id == customer_id, Payment.status == PaymentStatus.open, Payment.booked_at.is_(None),
+            Payment.created_at >= now_utc() - LIVE_FOR, PaymentItem.document_id.in_(document_ids),
+        )
+        .order_by(Payment.id)
+    ).all())
 
 
 def start(customer: Customer, provider: PaymentProvider, *, invoice: Document | None = None,
           currency: str | None = None) -> Payment:
     """A payment for one invoice (`invoice`) or for all open invoices (of `currency`, which
-    is needed only when the open invoices are in more than one currency).
+    is needed only when the open invoices are in more than one currency) — for only what is
+    still outstanding and not in a live payment already.
 
-    A click on the same button within REUSE_WINDOW returns the payment already started.
+    When a live payment already covers all of it: a second click on the same button (the
+    same invoices) returns that payment, to go to its checkout again; anything else raises
+    AlreadyBeingPaid naming the payments to continue. The customer row is locked first, so
+    concurrent clicks are decided one after the other.
     """
+    if invoice is not None and invoice.customer_id != customer.id:
+        raise NotFound()
+    _lock_customer(customer.id)
     if invoice is not None:
-        if invoice.customer_id != customer.id:
-            raise NotFound()
-        if not _is_payable(invoice):
+        invoices = payable_invoices(customer.id, ids=[invoice.id])
+        if not invoices:
             raise PaymentError(_l("This invoice has nothing left to pay."))
-        invoices = [invoice]
     else:
-        invoices = payable_invoices(customer.id)
-        if currency:
-            invoices = [i for i in invoices if i.currency == currency]
+        invoices = payable_invoices(customer.id, currency or None)
         if not invoices:
             raise PaymentError(_l("There are no open invoices to pay."))
         if len({i.currency for i in invoices}) > 1:
             raise PaymentError(_l("Your open invoices are in more than one currency: pay them one currency at a time."))
     currency = invoices[0].currency
-    amount = sum((i.outstanding for i in invoices), Decimal("0.00"))
-    items = sorted((i.id, i.outstanding) for i in invoices)
 
-    reusable = _reusable(customer.id, provider.name, amount, currency, items)
-    if reusable is not None:
-        return reusable
+    cover = _live_cover(customer.id, [i.id for i in invoices])
+    covered: dict[int, Decimal] = {}
+    for _payment_id, document_id, amount in cover:
+        covered[document_id] = covered.get(document_id, Decimal("0.00")) + amount
+    items = [(i.id, i.outstanding - covered.get(i.id, Decimal("0.00"))) for i in invoices]
+    items = sorted((doc_id, part) for doc_id, part in items if part > 0)
+    if not items:
+        return _covering(cover, {i.id for i in invoices}, provider.name)
+
     payment = Payment(
         customer_id=customer.id, provider=provider.name, idempotency_key=uuid.uuid4().hex,
-        amount=amount, currency=currency, status=PaymentStatus.open,
+        amount=sum((part for _, part in items), Decimal("0.00")), currency=currency, status=PaymentStatus.open,
         items=[PaymentItem(document_id=doc_id, amount=part) for doc_id, part in items],
     )
     db.session.add(payment)
@@ -118,23 +166,14 @@ def start(customer: Customer, provider: PaymentProvider, *, invoice: Document | 
     return payment
 
 
-def _reusable(customer_id: int, provider: str, amount: Decimal, currency: str,
-              items: list[tuple[int, Decimal]]) -> Payment | None:
-    candidates = db.session.scalars(
-        select(Payment)
-        .where(
-            Payment.customer_id == customer_id, Payment.provider == provider,
-            Payment.status == PaymentStatus.open, Payment.booked_at.is_(None),
-            Payment.provider_ref.is_not(None), Payment.amount == amount, Payment.currency == currency,
-            Payment.created_at >= now_utc() - REUSE_WINDOW,
-        )
-        .order_by(Payment.id.desc())
-        .limit(5)
-    )
-    for payment in candidates:
-        if sorted((item.document_id, item.amount) for item in payment.items) == items:
-            return payment
-    return None
+def _covering(cover: list[tuple[int, int, Decimal]], wanted: set[int], provider: str) -> Payment:
+    """Everything wanted is in live payments: the one payment of exactly these invoices (a
+    repeated click), else AlreadyBeingPaid with the payments that cover them."""
+    ids = sorted({payment_id for payment_id, _, _ in cover})
+    payments = list(db.session.scalars(select(Payment).where(Payment.id.in_(ids)).order_by(Payment.id)))
+    if len(payments) == 1 and payments[0].provider == provider and {i.document_id for i in payments[0].items} == wanted:
+        return payments[0]
+    raise AlreadyBeingPaid(payments)
 
 
 def _description(payment: Payment) -> str:
@@ -237,6 +276,7 @@ def record_state(payment: Payment, state: ProviderState) -> str:
         if state.amount is None or state.amount != payment.amount or (state.currency or "").upper() != payment.currency:
             _mismatch(payment, state)
             return "mismatch"
+        _lock_customer(payment.customer_id)  # bookings for one customer, one after the other
         now = now_utc()
         booked = db.session.execute(
             update(Payment)
@@ -265,11 +305,23 @@ _STATUS_TYPE = Document.__table__.c.status.type
 
 
 def _book(payment: Payment) -> None:
+    """Add each item to its invoice, up to what the invoice still has outstanding (the
+    caller holds the customer lock, so that is read once, correctly); what finds nothing
+    left to pay becomes customer credit, never a negative outstanding amount."""
     items = db.session.execute(
-        select(PaymentItem.document_id, PaymentItem.amount).where(PaymentItem.payment_id == payment.id)
+        select(PaymentItem.document_id, PaymentItem.amount, Document.status, Document.gross_total, Document.amount_paid)
+        .join(Document, Document.id == PaymentItem.document_id)
+        .where(PaymentItem.payment_id == payment.id)
+        .order_by(PaymentItem.document_id)
     ).all()
-    for document_id, amount in items:
-        paid_after = Document.amount_paid + amount
+    applied = Decimal("0.00")
+    for document_id, amount, status, gross_total, amount_paid in items:
+        room = gross_total - amount_paid if status in UNPAID_STATUSES else Decimal("0.00")
+        part = min(amount, max(room, Decimal("0.00")))
+        if part <= 0:
+            continue
+        applied += part
+        paid_after = Document.amount_paid + part
         db.session.execute(
             update(Document)
             .where(Document.id == document_id)
@@ -284,7 +336,7 @@ def _book(payment: Payment) -> None:
             )
             .execution_options(synchronize_session=False)
         )
-    booked_ids = {document_id for document_id, _ in items}
+    booked_ids = {document_id for document_id, *_ in items}
     for loaded in list(db.session.identity_map.values()):  # loaded invoices show the new totals
         if isinstance(loaded, Document) and loaded.id in booked_ids:
             db.session.expire(loaded)
@@ -302,6 +354,8 @@ def _book(payment: Payment) -> None:
         changes={"amount": [None, f"{payment.amount} {payment.currency}"], "provider": [None, payment.provider],
                  "reference": [None, payment.provider_ref], "invoices": [None, ", ".join(numbers)]},
     )
+    if payment.amount > applied:
+        credits.add_overpayment(payment, payment.amount - applied, numbers)
 
 
 def _mismatch(payment: Payment, state: ProviderState) -> None:
