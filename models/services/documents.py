@@ -91,6 +91,9 @@ def create_invoice(
     totals = compute_totals(lines)
     if max(abs(totals.net), abs(totals.tax), abs(totals.gross)) >= MAX_TOTAL:
         raise DomainError(_l("The invoice total is too large."))
+    if totals.gross <= 0:  # nothing to ask, or money owed to the customer: never reminded or paid
+        raise DomainError(_l("The invoice total must be more than zero. Money owed to the customer is a credit note, "
+                             "not an invoice."), field="lines")
     number = f"{issue_date.year}-{next_value(f'invoice-{issue_date.year}'):05d}"
     invoice = Document(
         customer_id=customer.id,

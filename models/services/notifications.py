@@ -31,6 +31,8 @@ def send_invoice(actor: StaffUser, invoice: Document) -> OutboundEmail:
 def send_reminder(actor: StaffUser, invoice: Document) -> OutboundEmail:
     if invoice.kind != DocumentKind.invoice or invoice.status not in UNPAID_STATUSES:
         raise DomainError(_l("Only an unpaid invoice gets a reminder."))
+    if invoice.outstanding <= 0:
+        raise DomainError(_l("Nothing is outstanding on this invoice: no reminder is sent."))
     if instalments.covers(invoice):
         raise DomainError(_l("Reminders for this invoice pause while its instalment plan runs."))
     email = outbox.queue_customer_email(
