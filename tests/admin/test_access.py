@@ -97,6 +97,7 @@ VALID_POST = {
     "admin.customer_notes": lambda w: {"body": "Posted note"},
     "admin.invoice_new": lambda w: _valid_invoice(),
     "admin.invoice_send": lambda w: {},
+    "admin.invoice_letter_printed": lambda w: {"kind": "invoice"},  # an audit event (tests/letters)
     "admin.customer_notice": lambda w: {"notice": "shipped", "message": "Posted notice"},
     "admin.customer_email_resend": lambda w: {},  # the row is failed: resending queues it again
     "admin.customer_dossier_link": lambda w: {"confirm": "1"},
