@@ -101,6 +101,7 @@ ROUTE_KINDS = {
     "admin.invoice_answer": STAFF_CUSTOMER,
     "admin.invoice_letter": STAFF_CUSTOMER,
     "admin.invoice_letter_pdf": STAFF_CUSTOMER,
+    "admin.invoice_letter_printed": STAFF_CUSTOMER,
     "admin.instalment_plan_approve": STAFF_CUSTOMER,
     "admin.instalment_plan_decline": STAFF_CUSTOMER,
     "admin.instalment_plan_cancel": STAFF_CUSTOMER,
