@@ -1,17 +1,17 @@
 """The RQ job: deliver a batch of outbox rows. Safe to run twice, by two workers, after a crash.
 
 One job carries up to queue.BATCH_SIZE ids. The worker claims them in one statement, loads
-what routing and building need for all of them in a few queries, then sends row by row
-over its kept SMTP connection. Each row has its own outcome (sent, retry, failed): one bad
-row neither fails nor delays the others.
+what routing and building need for all of them in a few queries, then takes the rows one
+by one the same way: route, build, send over its kept SMTP connection (mailers.smtp),
+record. Each row has its own outcome (sent, retry, failed): one bad row neither fails nor
+delays the others, and once the server cannot be reached at all the rest of the batch is
+put back for a retry without waiting for a timeout each.
 
-Building runs in the worker's main thread while a sending thread (mailers.sender) talks
-to the server, SEND_AHEAD messages deep. Outcomes are committed in small groups
-(STATUS_GROUP rows or STATUS_SECONDS, whichever comes first), not once per message. A
-worker killed in between loses nothing: its claimed rows are taken again after the claim
-lease (flush). A message the server had accepted but whose status was not yet committed
-is then sent a second time, with the same Message-ID; at most MAX_UNRECORDED of them per
-killed worker.
+Outcomes are committed in small groups (STATUS_GROUP rows or STATUS_SECONDS, whichever
+comes first), not once per message. A worker killed in between loses nothing: its claimed
+rows are taken again after the claim lease (flush). A message the server had accepted but
+whose status was not yet committed is then sent a second time, with the same Message-ID;
+at most MAX_UNRECORDED of them per killed worker.
 """
 
 from __future__ import annotations
@@ -28,22 +28,19 @@ from sqlalchemy import Row, select
 
 from mailers import messages, routing, smtp
 from mailers.queue import enqueue_retry
-from mailers.sender import Outcome, Sender
 from models.customers import Customer
 from models.db import db
 from models.documents import Document
 from models.dossier import DossierLink
-from models.outbox import OutboundEmail
 from models.services import dossier, outbox
 from models.services.settings import get_settings
 
 log = logging.getLogger(__name__)
 STATUS_GROUP = 8
 STATUS_SECONDS = 0.02
-SEND_AHEAD = 2  # messages built and waiting for the sending thread
 # Messages a killed worker may have had accepted by the server without their status
-# committed: a group not yet written, and what the sending thread had in hand.
-MAX_UNRECORDED = STATUS_GROUP + SEND_AHEAD + 1
+# committed: a group not yet written, and the one in hand.
+MAX_UNRECORDED = STATUS_GROUP + 1
 HEARTBEAT_SECONDS = 60  # renew the claims of a batch this often (the lease is 5 minutes)
 
 
@@ -70,7 +67,6 @@ class _Recorder:
 
     def __init__(self, rows: list[Row]):
         self.open = {r.id for r in rows}
-        self.owners = {r.id: r.customer_id for r in rows}  # whose pages show the outcome
         self.pending: list[dict[str, Any]] = []
         self.oldest = 0.0
         self.retries: dict[int, list[int]] = defaultdict(list)
@@ -92,7 +88,7 @@ class _Recorder:
 
     def flush(self) -> None:
         if self.pending:
-            outbox.record(self.pending, {self.owners[v["id"]] for v in self.pending})
+            outbox.record(self.pending)
             self.open.difference_update(v["id"] for v in self.pending)
             self.pending = []
         if time.monotonic() - self.renewed >= HEARTBEAT_SECONDS:
@@ -102,10 +98,6 @@ class _Recorder:
         for delay, ids in self.retries.items():
             enqueue_retry(ids, timedelta(seconds=delay))
         self.retries.clear()
-
-    def done(self, email_id: int) -> None:
-        """A row recorded on its own (built one at a time)."""
-        self.open.discard(email_id)
 
 
 class _Batch:
@@ -151,72 +143,63 @@ class _Batch:
 
     def run(self) -> dict[int, str]:
         self._load()
-        with Sender(current_app._get_current_object(), depth=SEND_AHEAD) as self.sender:
-            for row in self.rows:
-                if (result := self._one(row)) is not None:
-                    self.results[row.id] = result
-                self._collect(self.sender.outcomes())
-                self.recorder.due()
-            self._collect(self.sender.outcomes(wait=True))
+        for row in self.rows:
+            self.results[row.id] = self._one(row)
+            self.recorder.due()
         self.recorder.flush()
         return self.results
 
-    def _one(self, row: Row) -> str | None:
-        """Route and build a row and hand it to the sender (None: its outcome comes later)."""
-        unreachable = self.unreachable or self.sender.unreachable
-        if unreachable:
-            return self._temporary(row, str(unreachable))
+    def _one(self, row: Row) -> str:
+        """Route, build, send and record one row: the one way every row goes."""
+        if self.unreachable:  # no connection: the rest of the batch waits for its retry too
+            return self._temporary(row, self.unreachable)
         customer = self.customers.get(row.customer_id)
         recipients = routing.recipients_for(row, customer, self.audiences.get(row.customer_id))
         if recipients is None:
             self.recorder.add(outbox.failed_values(row.id, "No e-mail address known"))
             return "no-address"
-        if messages.needs_writes(row, customer, recipients, self.pending.get(row.customer_id, set()),
-                                 row.customer_id in self.tokens):
-            self._collect(self.sender.outcomes(wait=True))  # the connection is ours now
-            self.recorder.flush()  # this row commits on its own, with what building wrote
-            result = _deliver_claimed(row.id)
-            self.recorder.done(row.id)
-            return result
+        # A minted link is written with this row's outcome alone: kept if sent, else undone.
+        mints = messages.mints_a_link(row)
+        if mints:
+            self.recorder.flush()
         try:
             built = messages.build(
                 row, customer, recipients, settings=self.settings,
                 document=self.documents.get(row.document_id),
                 dossier_link=messages.dossier_url(self.tokens[row.customer_id]) if customer else None,
-                links={}, renderer=self.renderer,
+                links=None if mints else messages.portal_links(row, recipients, self.pending.get(row.customer_id, set())),
+                renderer=self.renderer,
             )
-            data = built.message.as_bytes()
+            sent = smtp.send(built.envelope_from, recipients.all, built.message.as_bytes())
         except BaseTimeoutException:
             raise
+        except (smtp.TemporaryFailure, smtp.PermanentFailure, messages.NotNeeded) as error:
+            if mints:
+                db.session.rollback()
+            return self._refused(row, error)
         except Exception as error:  # a bug (template, data): fail the row visibly, don't loop
-            log.exception("outbox %s could not be built", row.id)
+            log.exception("outbox %s could not be built or sent", row.id)
+            if mints:
+                db.session.rollback()
             self.recorder.add(outbox.failed_values(row.id, f"internal error: {type(error).__name__}: {error}"))
             return "failed"
-        self.sender.submit((row, built, recipients), built.envelope_from, recipients.all, data)
-        return None
+        self.recorder.add(outbox.sent_values(
+            row.id, subject=built.subject, to=recipients.to, cc=recipients.cc, refused=sent.refused,
+            message_id=built.message.msgId,
+        ))
+        if mints:
+            self.recorder.flush()
+        return "sent"
 
-    def _collect(self, outcomes: list[Outcome]) -> None:
-        for outcome in outcomes:
-            row, built, recipients = outcome.item
-            self.results[row.id] = self._outcome(row, built, recipients, outcome)
-
-    def _outcome(self, row: Row, built: messages.Built, recipients: routing.Recipients, outcome: Outcome) -> str:
-        error = outcome.error
-        if error is None:
-            self.recorder.add(outbox.sent_values(
-                row.id, subject=built.subject, to=recipients.to, cc=recipients.cc, refused=outcome.sent.refused,
-                message_id=built.message.msgId,
-            ))
-            return "sent"
+    def _refused(self, row: Row, error: Exception) -> str:
+        if isinstance(error, messages.NotNeeded):
+            self.recorder.add(outbox.failed_values(row.id, f"Not sent: {error}"))
+            return "not-needed"
         if isinstance(error, smtp.Unreachable):
-            self.unreachable = str(error)  # the rest of the batch waits for its retry too
+            self.unreachable = str(error)
         if isinstance(error, smtp.TemporaryFailure):
             return self._temporary(row, str(error))
-        if isinstance(error, smtp.PermanentFailure):
-            self.recorder.add(outbox.failed_values(row.id, str(error)))
-            return "failed"
-        log.error("outbox %s could not be sent", row.id, exc_info=error)
-        self.recorder.add(outbox.failed_values(row.id, f"internal error: {type(error).__name__}: {error}"))
+        self.recorder.add(outbox.failed_values(row.id, str(error)))
         return "failed"
 
     def _temporary(self, row: Row, error: str) -> str:
@@ -227,60 +210,3 @@ class _Batch:
         delay = delays[row.attempts - 1]
         self.recorder.add(outbox.retry_values(row.id, error, timedelta(seconds=delay)), retry_after=delay)
         return "retry"
-
-
-def _unsent(email_id: int) -> OutboundEmail:
-    """Not sent: undo what building did (a link minted for it must not replace a working one)."""
-    db.session.rollback()
-    return db.session.get(OutboundEmail, email_id)
-
-
-def _deliver_claimed(email_id: int) -> str:
-    """One claimed row whose building writes (minted links): route, build, send and record
-    it in its own transaction, so those writes are kept only if the message went out."""
-    email = db.session.get(OutboundEmail, email_id)
-    customer = db.session.get(Customer, email.customer_id) if email.customer_id else None
-    recipients = routing.recipients_for(email, customer)
-    if recipients is None:
-        outbox.mark_failed(email, "No e-mail address known")
-        db.session.commit()
-        return "no-address"
-    try:
-        built = messages.build(email, customer, recipients)
-        sent = smtp.send(built.envelope_from, recipients.all, built.message.as_bytes())
-    except smtp.TemporaryFailure as error:
-        email = _unsent(email_id)
-        delays = retry_delays()
-        if email.attempts > len(delays):
-            outbox.mark_failed(email, f"gave up after {email.attempts} attempts: {error}")
-            db.session.commit()
-            return "failed"
-        delay = timedelta(seconds=delays[email.attempts - 1])
-        outbox.mark_retry(email, str(error), delay)
-        db.session.commit()
-        enqueue_retry([email.id], delay)
-        return "retry"
-    except smtp.PermanentFailure as error:
-        email = _unsent(email_id)
-        outbox.mark_failed(email, str(error))
-        db.session.commit()
-        return "failed"
-    except messages.NotNeeded as reason:
-        email = _unsent(email_id)
-        outbox.mark_failed(email, f"Not sent: {reason}")
-        db.session.commit()
-        return "not-needed"
-    except BaseTimeoutException:
-        raise
-    except Exception as error:  # a bug (template, data): fail the row visibly, don't loop
-        log.exception("outbox %s could not be built or sent", email_id)
-        email = _unsent(email_id)
-        outbox.mark_failed(email, f"internal error: {type(error).__name__}: {error}")
-        db.session.commit()
-        return "failed"
-    outbox.mark_sent(
-        email, subject=built.subject, to=recipients.to, cc=recipients.cc,
-        refused=sent.refused, message_id=built.message.msgId,
-    )
-    db.session.commit()
-    return "sent"

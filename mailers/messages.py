@@ -2,10 +2,12 @@
 language, the business as sender, one deterministic Message-ID per row.
 
 `build` reads what it needs itself; a worker delivering a batch passes what it loaded for
-the whole batch (settings, document, dossier link) so a row costs no queries. Rows whose
-building mints a secret link (invitation, password reset, activation banner) are built
-one at a time, so the link is committed only together with their own delivery
-(`needs_writes`).
+the whole batch (settings, document, dossier link, pending logins) so a row costs no
+queries. A secret link (invitation, password reset) is minted only for a message to that
+one person (a system mail, never with CC); building it writes the link's hash, so the
+worker commits it only together with that row's delivery (`mints_a_link`). Customer
+e-mails, which contact persons may receive in CC, carry no secret: a login still waiting
+to be activated gets a banner that sends its owner to ask for their own link.
 """
 
 from __future__ import annotations
@@ -19,10 +21,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
-from flask_babel import force_locale, get_translations
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from jinja2 import Template, pass_context
-from markupsafe import Markup
+from jinja2 import Template
 from sqlalchemy import select
 
 from mailers.mime import Message
@@ -106,21 +107,15 @@ def pending_invitations(customer_ids: Iterable[int]) -> dict[int, set[str]]:
     return pending
 
 
-def needs_writes(email: OutboundEmail, customer: Customer | None, recipients: Recipients,
-                 pending: set[str], has_link: bool) -> bool:
-    """Does building this row write to the database (mint a secret link; or create the
-    customer's first dossier link, when the caller has none loaded)?"""
-    if email.template in SECRET_LINK_TEMPLATES:
-        return True
-    if customer is None:
-        return False
-    if not has_link:
-        return True
-    return email.category != MailCategory.system and any(a.strip().lower() in pending for a in recipients.to)
+def mints_a_link(email: OutboundEmail) -> bool:
+    """Building this row writes a secret link's hash (to be kept only if it is sent)."""
+    return email.template in SECRET_LINK_TEMPLATES
 
 
-def _portal_links(email: OutboundEmail, customer: Customer | None, recipients: Recipients) -> dict:
-    """Secret links are minted now, at sending: no table or outbox row holds a usable token."""
+def portal_links(email: OutboundEmail, recipients: Recipients, pending: set[str]) -> dict:
+    """The links a message's portal parts need. Secret links are minted now, at sending (no
+    table or outbox row holds a usable token), and only for system mail to one person.
+    `pending`: the lower-case addresses of the customer's logins not activated yet."""
     base = current_app.config["BASE_URL"]
     if email.template == "portal_invitation":
         access = db.session.get(PortalAccess, email.context.get("access_id"))
@@ -135,33 +130,17 @@ def _portal_links(email: OutboundEmail, customer: Customer | None, recipients: R
         if user is None or user.email != email.to_address:
             raise NotNeeded("the login no longer exists")
         return {"reset_url": f"{base}/portal/reset/{portal_access.mint_reset(user)}"}
-    if customer is not None and email.category != MailCategory.system:
-        # A login invited but not yet accepted gets an activation banner with a fresh link.
-        pending = portal_access.pending_invitation(customer, recipients.to)
-        if pending is not None:
-            return {"activation_url": f"{base}/portal/invite/{portal_access.mint_invitation(pending)}"}
+    if email.category != MailCategory.system and any(a.strip().lower() in pending for a in recipients.to):
+        # A banner without a secret: its owner asks for their own link (sent to them alone).
+        return {"activation_url": f"{base}/portal/forgot"}
     return {}
-
-
-def _newstyle(function):
-    """A Jinja "newstyle" gettext (as jinja2.ext installs): autoescaped, %-formatted."""
-
-    @pass_context
-    def gettext(context, *args, **variables):
-        rv = function(*args)
-        if context.eval_ctx.autoescape:
-            rv = Markup(rv)
-        if len(args) == 3 and "num" not in variables:  # ngettext(singular, plural, n)
-            variables["num"] = args[2]
-        return rv % variables
-
-    return gettext
 
 
 class Renderer:
     """Renders mail templates like flask.render_template, with what that looks up per call
-    (context processors, the template, Flask-Babel's per-call translation lookup) looked
-    up once per batch: that lookup was half of a message's rendering time."""
+    (context processors, the template) looked up once per batch. Inside
+    `force_locale(language)` the templates' `_`/`gettext`/`ngettext` (Flask-Babel's) speak
+    that language."""
 
     def __init__(self) -> None:
         app = current_app._get_current_object()
@@ -169,25 +148,13 @@ class Renderer:
         self.base: dict[str, Any] = {}
         app.update_template_context(self.base)
         self.templates: dict[str, Template] = {}
-        self.i18n: dict[int, dict[str, Any]] = {}
 
     def render(self, name: str, context: dict[str, Any]) -> str:
         """Inside force_locale(language): the template in that language."""
         template = self.templates.get(name)
         if template is None:
             template = self.templates[name] = self.env.get_template(name)
-        return template.render({**self.base, **context, **self._i18n()})
-
-    def _i18n(self) -> dict[str, Any]:
-        translations = get_translations()  # the forced locale's, cached by Flask-Babel
-        found = self.i18n.get(id(translations))
-        if found is None or found["translations"] is not translations:
-            found = self.i18n[id(translations)] = {
-                "translations": translations,
-                "gettext": _newstyle(translations.ugettext),
-                "ngettext": _newstyle(translations.ungettext),
-            }
-        return {"gettext": found["gettext"], "ngettext": found["ngettext"]}
+        return template.render({**self.base, **context})
 
 
 def dossier_url(token: str) -> str:
@@ -210,7 +177,11 @@ def build(
     renderer = renderer or Renderer()
     if document is _LOAD:
         document = db.session.get(Document, email.document_id) if email.document_id else None
-    if dossier_link is _LOAD:
+    if email.category == MailCategory.system:
+        # Invitations and resets are for one person, not the customer's mail: no dossier
+        # link (a mistyped address must not keep it after the address is corrected).
+        dossier_link = None
+    elif dossier_link is _LOAD:
         dossier_link = dossier_url(dossier.current_token(customer)) if customer else None
     language = customer.language if customer else email.context.get("language", "en")
     context = {
@@ -220,7 +191,8 @@ def build(
         "document": document,
         "dossier_url": dossier_link,
         "notice_label": NOTICES.get(email.context.get("notice", "")),
-        **(_portal_links(email, customer, recipients) if links is None else links),
+        **(links if links is not None else portal_links(
+            email, recipients, pending_invitations([customer.id]).get(customer.id, set()) if customer else set())),
     }
     with force_locale(language):
         subject = one_line(

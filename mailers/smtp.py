@@ -2,16 +2,14 @@
 
 Sending goes through smtplib directly because Flask-Mail sets no connection timeout and
 drops `sendmail`'s dict of refused recipients. The connection is kept per worker process
-and reused across jobs; one thread at a time uses it (during a batch, the worker's
-sending thread: mailers.sender).
+and reused across a batch and the jobs after it; a connection the server has closed in
+between is opened again once.
 """
 
 from __future__ import annotations
 
-import re
 import smtplib
 import socket
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from flask import current_app
@@ -35,36 +33,6 @@ class Sent:
     refused: dict[str, str]
 
 
-_PLAIN_ADDRESS = re.compile(r"[^\s<>()\[\],;:\\\"@]+@[^\s<>()\[\],;:\\\"@]+\Z")
-
-
-class _Client:
-    """smtplib's MAIL and RCPT without parsing a plain address again (email.utils.parseaddr
-    per recipient was a tenth of a message's sending time); anything else as smtplib does."""
-
-    def mail(self, sender: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
-        if not _PLAIN_ADDRESS.match(sender) or any(o.lower() == "smtputf8" for o in options):
-            return super().mail(sender, options)
-        extra = " " + " ".join(options) if options and self.does_esmtp else ""
-        self.putcmd("mail", f"from:<{sender}>{extra}")
-        return self.getreply()
-
-    def rcpt(self, recip: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
-        if not _PLAIN_ADDRESS.match(recip):
-            return super().rcpt(recip, options)
-        extra = " " + " ".join(options) if options and self.does_esmtp else ""
-        self.putcmd("rcpt", f"to:<{recip}>{extra}")
-        return self.getreply()
-
-
-class _SMTP(_Client, smtplib.SMTP):
-    pass
-
-
-class _SMTP_SSL(_Client, smtplib.SMTP_SSL):  # noqa: N801 - smtplib's name
-    pass
-
-
 _connection: smtplib.SMTP | None = None
 _connection_key: tuple | None = None
 
@@ -78,9 +46,9 @@ def _connect() -> smtplib.SMTP:
     c = current_app.config
     timeout = c["MAIL_TIMEOUT"]
     if c["MAIL_USE_SSL"]:
-        conn = _SMTP_SSL(c["MAIL_SERVER"], c["MAIL_PORT"], timeout=timeout)
+        conn = smtplib.SMTP_SSL(c["MAIL_SERVER"], c["MAIL_PORT"], timeout=timeout)
     else:
-        conn = _SMTP(c["MAIL_SERVER"], c["MAIL_PORT"], timeout=timeout)
+        conn = smtplib.SMTP(c["MAIL_SERVER"], c["MAIL_PORT"], timeout=timeout)
     if c["MAIL_USE_TLS"]:
         conn.starttls()
     if c["MAIL_USERNAME"]:

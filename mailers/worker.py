@@ -16,7 +16,7 @@ import click
 from flask import Flask, current_app
 from rq import SimpleWorker
 
-from mailers import queue, sender
+from mailers import queue
 from models.db import db
 from models.services import outbox
 
@@ -54,7 +54,6 @@ def register(app: Flask) -> None:
             from mailers import embedded_redis
 
             embedded_redis.ensure_running()
-        sender.use_fast_switching()
         flushed = flush()
         click.echo(f"Worker on {queue.redis_url()}; {flushed} queued e-mails picked up.")
         stop = threading.Event()

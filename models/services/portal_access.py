@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.orm import contains_eager
 
 from models.customers import Customer
@@ -276,6 +276,19 @@ def authenticate(email: str, password: str) -> PortalUser | None:
     return user
 
 
+# The address's login with its latest invitation still open (not accepted, not revoked):
+# one look-up whatever the address, so every answer costs the same.
+_FORGOT_LOOKUP = (
+    select(PortalUser, PortalAccess)
+    .outerjoin(PortalAccess, and_(
+        PortalAccess.portal_user_id == PortalUser.id, PortalAccess.invited_at.is_not(None),
+        PortalAccess.accepted_at.is_(None), PortalAccess.revoked_at.is_(None)))
+    .where(PortalUser.email == bindparam("email"))
+    .order_by(PortalAccess.invited_at.desc(), PortalAccess.id.desc())
+    .limit(1)
+)
+
+
 def request_password_reset(email: str, language: str = "en") -> None:
     """Queue a reset mail if the address has a login; say nothing either way.
 
@@ -283,7 +296,14 @@ def request_password_reset(email: str, language: str = "en") -> None:
     one outbox row written and queued. For an address without a login the row is settled
     as not sent, and keeps neither the address nor an id.
     """
-    user = db.session.scalar(select(PortalUser).where(PortalUser.email == (email or "").strip().lower()))
+    user, waiting = db.session.execute(_FORGOT_LOOKUP, {"email": (email or "").strip().lower()}).first() or (None, None)
+    if user is not None and user.password_hash is None and waiting is not None:
+        # Never activated: the way to a password is the invitation, sent again to this
+        # address alone (customer e-mails' activation banner sends its owner here). Its
+        # link is minted when it is sent, which retires the earlier one.
+        outbox.queue_system_email(user.email, "portal_invitation", customer_id=waiting.customer_id,
+                                  context={"access_id": waiting.id, "language": language})
+        return
     known = user is not None and user.password_hash is not None
     outbox.queue_system_email(user.email if known else None, "portal_password_reset",
                               context={"portal_user_id": user.id if known else None, "language": language},
