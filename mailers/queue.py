@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 import redis
 from flask import current_app
 from rq import Queue
+from rq.serializers import JSONSerializer
 from sqlalchemy import event
 
 from models.db import db
@@ -38,8 +39,13 @@ def connection() -> redis.Redis:
     return cache[url]
 
 
+# Jobs carry only outbox ids: stored as JSON, not pickled, so nothing in Redis can make a
+# worker run code it was not meant to.
+SERIALIZER = JSONSerializer
+
+
 def mail_queue() -> Queue:
-    return Queue(QUEUE_NAME, connection=connection())
+    return Queue(QUEUE_NAME, connection=connection(), serializer=SERIALIZER)
 
 
 # Ids per job: a worker claims, routes and loads a job's rows together, so the per-job and

@@ -62,7 +62,8 @@ def register(app: Flask) -> None:
         )
         thread.start()
         try:
-            SimpleWorker([queue.QUEUE_NAME], connection=queue.connection(), name=name).work(
+            SimpleWorker([queue.QUEUE_NAME], connection=queue.connection(), name=name,
+                         serializer=queue.SERIALIZER).work(
                 with_scheduler=True, burst=burst, logging_level=None  # LOG_LEVEL decides (web.logs)
             )
         finally:

@@ -286,18 +286,18 @@ def run_worker(mail_app):
         with mail_app.app_context():
             connection = mail_queue.connection()
             try:
-                SimpleWorker([mail_queue.QUEUE_NAME], connection=connection).work(
+                SimpleWorker([mail_queue.QUEUE_NAME], connection=connection, serializer=mail_queue.SERIALIZER).work(
                     burst=True, with_scheduler=with_scheduler, logging_level="WARNING"
                 )
             finally:  # RQ installs its own; give Ctrl-C back to pytest
                 for sig, handler in handlers.items():
                     signal.signal(sig, handler)
-            failed = FailedJobRegistry(mail_queue.QUEUE_NAME, connection=connection)
+            failed = FailedJobRegistry(mail_queue.QUEUE_NAME, connection=connection, serializer=mail_queue.SERIALIZER)
             problems = failed.get_job_ids()
             if problems:
                 details = []
                 for job_id in problems:
-                    result = Job.fetch(job_id, connection=connection).latest_result()
+                    result = Job.fetch(job_id, connection=connection, serializer=mail_queue.SERIALIZER).latest_result()
                     details.append(result.exc_string if result else job_id)
                 raise AssertionError("jobs raised:\n" + "\n".join(details))
 

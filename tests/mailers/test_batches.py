@@ -7,6 +7,8 @@ at once instead of a timeout per message. Real Redis, real RQ worker, real SMTP 
 
 from __future__ import annotations
 
+import json
+import zlib
 from collections import Counter
 
 from sqlalchemy import update
@@ -152,3 +154,19 @@ def test_a_line_longer_than_smtp_allows_arrives_intact(mail_app, sink, run_worke
     (mail,) = sink.received()
     assert all(len(line) <= 998 for line in mail.raw.split(b"\r\n"))
     assert long_line in mail.text and long_line in mail.html
+
+
+def test_jobs_are_stored_as_json_not_pickled(mail_app, sink, run_worker):
+    """A job carries only outbox ids; stored as JSON, nothing in Redis can make a worker
+    unpickle (run) what someone put there."""
+    customer = factories.customer(email="anna@example.test", language="en")
+    with mail_app.app_context():
+        notifications.send_account_notice(None, db.session.get(Customer, customer.id), "shipped", "On its way")
+        db.session.commit()
+        (job,) = mail_queue.mail_queue().get_jobs()
+        stored = mail_queue.connection().hget(job.key, "data")
+    function, _instance, args, _kwargs = json.loads(zlib.decompress(stored))
+    assert function == "mailers.jobs.deliver_batch" and len(args) == 1 and all(isinstance(i, int) for i in args[0])
+    run_worker()
+    (mail,) = sink.received()
+    assert mail.subject.startswith("Your order has been shipped")
