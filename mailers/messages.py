@@ -44,6 +44,7 @@ SUBJECTS = {
     "account_notice": _l("%(notice)s — %(business)s"),
     "portal_invitation": _l("Your login for %(business)s"),
     "portal_password_reset": _l("Choose a new password for %(business)s"),
+    "portal_security_notice": _l("Your login for %(business)s was changed"),
     "question_answered": _l("Answer to your question about invoice %(number)s"),
     "instalment_confirmed": _l("Your instalment plan with %(business)s is confirmed"),
     "instalment_requested": _l("We received your instalment plan request — %(business)s"),
@@ -191,6 +192,7 @@ def build(
         "document": document,
         "dossier_url": dossier_link,
         "notice_label": NOTICES.get(email.context.get("notice", "")),
+        "forgot_url": current_app.config["BASE_URL"] + "/portal/forgot",
         **(links if links is not None else portal_links(
             email, recipients, pending_invitations([customer.id]).get(customer.id, set()) if customer else set())),
     }

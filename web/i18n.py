@@ -100,6 +100,7 @@ MAIL_STATUS_LABELS = {
     "failed": _l("failed"),
 }
 EMAIL_TEMPLATE_LABELS = {
+    "portal_security_notice": _l("Login changed notice"),
     "invoice_issued": _l("Invoice"),
     "invoice_reminder": _l("Payment reminder"),
     "payment_received": _l("Payment received"),

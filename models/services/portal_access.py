@@ -257,6 +257,7 @@ def accept_invitation(token: str, password: str | None, *, record_login: bool = 
     if user.password_hash is None:
         user.password_hash = passwords.hash_password(password)
         user.password_changed_at = now_utc()
+    _notify_owner(user, "invitation_accepted")
     audit.record(None, "portal_login.accepted", "portal_access", access.id, customer_id=access.customer_id,
                  changes={"email": [None, user.email]})
     if record_login:
@@ -335,6 +336,7 @@ def reset_password(token: str, password: str) -> PortalUser:
     user.password_hash = passwords.hash_password(password)
     user.password_changed_at = now_utc()
     user.session_epoch += 1
+    _notify_owner(user, "password_reset")
     return user
 
 
@@ -345,6 +347,18 @@ def change_password(user: PortalUser, current: str, new: str) -> None:
     user.password_hash = passwords.hash_password(new)
     user.password_changed_at = now_utc()
     user.session_epoch += 1
+    _notify_owner(user, "password_changed")
+
+
+def _notify_owner(user: PortalUser, event: str) -> None:
+    """Tell the login's owner, and only them, that its password was set or changed: if it
+    was not them, they know to act (the mail says how)."""
+    language = db.session.scalar(
+        select(Customer.language).join(PortalAccess, PortalAccess.customer_id == Customer.id)
+        .where(PortalAccess.portal_user_id == user.id).order_by(PortalAccess.id).limit(1)
+    )
+    outbox.queue_system_email(user.email, "portal_security_notice",
+                              context={"event": event, "language": language or "en"})
 
 
 def pending_invitation(customer: Customer, addresses: list[str]) -> PortalAccess | None:

@@ -241,8 +241,11 @@ def test_an_invitation_still_queued_for_the_old_address_is_not_sent(mail_app, si
 def test_a_reset_mail_arrives_with_a_working_link(mail_app, sink):
     customer = factories.customer(name="Anna Albers", email="office@example.test", language="en")
     active_login(mail_app, customer, "anna@example.com")
-    deliver_queued(mail_app)  # the (already accepted) invitation: not sent
-    assert sink.received() == []
+    # the (already accepted) invitation is not sent; the owner is told the login was activated
+    activated = only(fresh_messages(mail_app, sink))
+    assert activated.rcpt_tos == ["anna@example.com"] and activated.cc == []
+    assert "Your login at" in activated.text and "was activated just now." in activated.text
+    assert not RESET_LINK.search(activated.text) and not INVITE_LINK.search(activated.text)
 
     client = mail_app.test_client()
     response = client.post("/portal/forgot", data={"email": "Anna@Example.com",
@@ -259,6 +262,9 @@ def test_a_reset_mail_arrives_with_a_working_link(mail_app, sink):
     assert page.status_code == 200
     response = post_form(browser, path_of(url), {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
     assert response.status_code == 302 and response.headers["Location"] == "/portal/login"
+    notice = only(fresh_messages(mail_app, sink))  # the owner alone hears of the new password
+    assert notice.rcpt_tos == ["anna@example.com"] and notice.cc == []
+    assert "was reset just now." in notice.text and not RESET_LINK.search(notice.text)
     login = post_form(mail_app.test_client(), "/portal/login", {"email": "anna@example.com", "password": NEW_PASSWORD})
     assert login.status_code == 302
     again = post_form(mail_app.test_client(), path_of(url), {"password": "yet another passphrase", "confirm": "yet another passphrase"})
@@ -374,6 +380,7 @@ def test_customer_mail_to_an_invited_login_carries_no_secret_even_in_cc(mail_app
     activation = link_in(fresh, INVITE_LINK)
     assert accept(client, activation).status_code == 302
     assert soup_of(client.get("/portal/")).find("h1").get_text(strip=True) == "Anna Albers"
+    assert "was activated just now." in only(fresh_messages(mail_app, sink)).text
 
     # accepted: no banner any more
     send_invoice(owner_client, customer)
