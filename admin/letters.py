@@ -31,11 +31,10 @@ from web.rendering import external_url
 from web.transaction import commit_change
 
 STYLESHEET = "css/letter.css"
-DEFAULT_PDF_LIMIT = "30 per minute"
 
 
 def _pdf_limit() -> str:
-    return current_app.config.get("LETTER_PDF_LIMIT") or DEFAULT_PDF_LIMIT
+    return current_app.config["LETTER_PDF_LIMIT"]
 
 
 def _staff_key() -> str:

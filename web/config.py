@@ -103,6 +103,8 @@ def from_environment(overrides: dict | None = None) -> dict:
         "LOGIN_LIMIT_PER_IP": os.environ.get("LOGIN_LIMIT_PER_IP", "20 per minute"),
         "LOGIN_LIMIT_PER_ACCOUNT": os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per minute"),
         "DOSSIER_LIMIT_PER_IP": os.environ.get("DOSSIER_LIMIT_PER_IP", "60 per minute"),
+        # PDF letters rendered per staff member (WeasyPrint is heavy).
+        "LETTER_PDF_LIMIT": os.environ.get("LETTER_PDF_LIMIT", "30 per minute"),
         # Wrong answers to one link's postal-code / customer-number check, from any address.
         "DOSSIER_CHECK_LIMIT_PER_LINK": os.environ.get("DOSSIER_CHECK_LIMIT_PER_LINK", "10 per hour"),
         "PASSWORD_HASH_PROFILE": os.environ.get("PASSWORD_HASH_PROFILE", "rfc9106-low-memory"),

@@ -45,7 +45,7 @@ def refuse_impossible_ids() -> None:
 
 def error_page(status: int, message: str | None = None):
     """The error page with its status; a view may give its own message."""
-    return render_template("error.html", status=status, message=message or MESSAGES[status]()), status
+    return render_template("error.html", status=status, message=message or MESSAGES[status](), error_page=True), status
 
 
 def register(app) -> None:

@@ -107,5 +107,5 @@ def test_the_pdf_is_limited_per_staff_member(app, owner_client, invoice, fake_pd
 
 
 def test_the_pdf_has_a_limit_by_default(app):
-    limit = app.config.get("LETTER_PDF_LIMIT", letter_views.DEFAULT_PDF_LIMIT)
+    limit = app.config["LETTER_PDF_LIMIT"]
     assert "per minute" in limit

@@ -52,3 +52,10 @@ def test_behind_a_trusted_proxy_each_visitor_has_their_own_rate_limit(app, datab
     finally:
         limiter.init_app(app)
         limiter.reset()
+
+
+def test_an_anonymous_error_page_sets_no_cookie(client):
+    for path in ("/no-such-page", "/d/not-a-real-token", "/admin/customers/2147483648"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert "Set-Cookie" not in response.headers, (path, response.headers.get("Set-Cookie"))
