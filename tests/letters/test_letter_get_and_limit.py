@@ -12,7 +12,6 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from admin import letters as letter_views
 from models.audit import AuditEvent
 from models.db import db
 from models.documents import DocumentStatus
@@ -33,13 +32,6 @@ def invoice(debtor):
     return factories.invoice(debtor, amount="100.00", vat="21")
 
 
-@pytest.fixture
-def fake_pdf(monkeypatch):
-    """The PDF route without WeasyPrint's cost: what is under test is who may ask how often."""
-    monkeypatch.setattr(letter_views, "load_weasyprint", lambda: object())
-    monkeypatch.setattr(letter_views, "render_pdf", lambda weasyprint, html: b"%PDF-1.7 test")
-
-
 def printed_events(app) -> list[tuple]:
     with app.app_context():
         return [(e.actor_staff_id, e.customer_id, e.entity_id, e.changes.get("kind", [None, None])[1])
@@ -47,7 +39,7 @@ def printed_events(app) -> list[tuple]:
                                             .order_by(AuditEvent.id))]
 
 
-def test_opening_a_letter_or_its_pdf_writes_no_audit_entry(app, owner_client, invoice, fake_pdf):
+def test_opening_a_letter_or_its_pdf_writes_no_audit_entry(app, owner_client, invoice, pdf_available):
     for kind in ("invoice", "reminder"):
         assert owner_client.get(f"/admin/invoices/{invoice.id}/letter?kind={kind}").status_code == 200
         assert owner_client.get(f"/admin/invoices/{invoice.id}/letter.pdf?kind={kind}").status_code == 200
@@ -93,7 +85,7 @@ def test_recording_needs_the_form_token_a_visible_invoice_and_a_printable_letter
     assert printed_events(app) == []
 
 
-def test_the_pdf_is_limited_per_staff_member(app, owner_client, invoice, fake_pdf, monkeypatch):
+def test_the_pdf_is_limited_per_staff_member(app, owner_client, invoice, pdf_available, monkeypatch):
     monkeypatch.setitem(app.config, "LETTER_PDF_LIMIT", "3 per minute")
     url = f"/admin/invoices/{invoice.id}/letter.pdf?kind=invoice"
     assert [owner_client.get(url).status_code for _ in range(4)] == [200, 200, 200, 429]
