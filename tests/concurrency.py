@@ -30,29 +30,31 @@ def serve(app):
 
 
 def staff_session(app, n: int, role: str = "employee") -> tuple[str, str]:
-    """A staff member of their own, logged in: (session cookie value, CSRF token)."""
+    """A staff member of their own, logged in: (Cookie header, CSRF token)."""
     user = factories.staff(role=role, view_all=True, email=f"racer{n}@example.test", name=f"Racer {n}")
     client = app.test_client()
     # each from its own address, as colleagues would be: the per-IP login limit is not under test
     client.environ_base["REMOTE_ADDR"] = f"10.0.{n // 250}.{n % 250 + 1}"
     login(client, user)
     token = csrf_token(client, "/admin/account")  # stores the token in the session: read the cookie after
-    return client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value, token
+    name = app.config["SESSION_COOKIE_NAME"]
+    return f"{name}={client.get_cookie(name).value}", token
 
 
-def race(port: int, posts: list[tuple[str, dict, tuple[str, str]]],
-         cookie_name: str = "__Host-dossier_session") -> list[tuple[int, str, bytes]]:
-    """Send the POSTs (path, form data, session) at the same moment; (status, Location, body) each.
-    Half are sent like an HTMX request (token in a header), half like the plain form."""
+def race(port: int, posts: list[tuple[str, dict, tuple[str, str]]], *,
+         htmx: bool = True) -> list[tuple[int, str, bytes]]:
+    """Send the POSTs (path, form data, (Cookie header, CSRF token)) at the same moment;
+    (status, Location, body) each. With `htmx`, every other one is sent like an HTMX
+    request (token in a header), the rest like the plain form."""
     start = threading.Barrier(len(posts))
     results: list[tuple[int, str, bytes]] = [(-1, "not run", b"")] * len(posts)
 
     def send(n: int) -> None:
         path, data, (cookie, token) = posts[n]
-        htmx = n % 2 == 1
-        body = urlencode({**data, **({} if htmx else {"csrf_token": token})})
-        headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": f"{cookie_name}={cookie}",
-                   **({"HX-Request": "true", "X-CSRFToken": token} if htmx else {})}
+        as_htmx = htmx and n % 2 == 1
+        body = urlencode({**data, **({} if as_htmx else {"csrf_token": token})})
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie,
+                   **({"HX-Request": "true", "X-CSRFToken": token} if as_htmx else {})}
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         try:
             connection.connect()

@@ -204,12 +204,11 @@ def test_fifty_parallel_pay_clicks_never_cover_more_than_is_outstanding(app, deb
     client = app.test_client()
     token = json.loads(soup_of(client.get(debtor.url, headers=ENGLISH)).body["hx-headers"])["X-CSRFToken"]
     cookie_name = app.config["SESSION_COOKIE_NAME"]
-    session = (client.get_cookie(cookie_name).value, token)
+    session = (f"{cookie_name}={client.get_cookie(cookie_name).value}", token)
     choices = [str(debtor.invoices["open"].id), "all", str(debtor.invoices["partial"].id)]
     with serve(app) as port:
         for _ in range(2):  # the second round finds everything covered already
-            results = race(port, [(f"{debtor.url}/pay", {"invoice": choices[n % 3]}, session) for n in range(50)],
-                           cookie_name=cookie_name)
+            results = race(port, [(f"{debtor.url}/pay", {"invoice": choices[n % 3]}, session) for n in range(50)])
             assert all(status in (303, 409) for status, _, _ in results), [r[:2] for r in results]
     outstanding = {debtor.invoices["open"].id: Decimal("121.00"), debtor.invoices["partial"].id: Decimal("200.00")}
     totals = covered(app, debtor.customer.id)

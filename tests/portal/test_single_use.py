@@ -16,8 +16,6 @@ import http.client
 import json
 import os
 import re
-import threading
-from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import func, select
@@ -27,7 +25,7 @@ from models.db import db
 from models.portal_access import PasswordReset, PortalAccess, PortalUser
 from models.services import passwords, portal_access
 from tests import factories
-from tests.concurrency import serve
+from tests.concurrency import race, serve
 from tests.portal.conftest import invite
 
 pytestmark = pytest.mark.skipif(
@@ -66,32 +64,7 @@ def browser_session(app, port: int, path: str, n: int) -> tuple[str, str]:
 def race_anonymous(port: int, path: str, forms: list[dict], sessions: list[tuple[str, str]]):
     """POST each form to `path` with its own session, all released at the same moment:
     (status, Location, body) each."""
-    start = threading.Barrier(len(forms))
-    results: list = [(-1, "not run", b"")] * len(forms)
-
-    def send(n: int) -> None:
-        cookie, token = sessions[n]
-        body = urlencode({**forms[n], "csrf_token": token})
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        try:
-            connection.connect()
-            start.wait(timeout=30)
-            connection.request("POST", path, body=body, headers={
-                "Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
-            response = connection.getresponse()
-            results[n] = (response.status, response.getheader("Location") or "", response.read())
-        except Exception as error:  # noqa: BLE001 - reported with the racer's number
-            results[n] = (-1, repr(error), b"")
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=send, args=(n,)) for n in range(len(forms))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=90)
-    assert not any(thread.is_alive() for thread in threads), "a request hung"
-    return results
+    return race(port, [(path, form, session) for form, session in zip(forms, sessions)], htmx=False)
 
 
 def password_of(n: int) -> str:
