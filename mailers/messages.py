@@ -1,6 +1,14 @@
 """Building a message for an outbox row: subject and .txt/.html bodies in the customer's
 language, the business as sender, one deterministic Message-ID per row.
 
+Messages are stdlib `email.message.EmailMessage`, not Flask-Mail's `Message`, which falls
+short for us (Flask-Mail 0.10): it writes UTF-8 bodies as unencoded 8bit, so a long line
+(a tracking code, a long URL) goes out over SMTP's 998-octet limit; it joins a (name,
+address) sender into "name <address>" and parses that again, so a business name with a
+comma or colon ("Acme, Utrecht B.V.") becomes the wrong From address; and it puts To and
+Cc through a set. EmailMessage quotes or encodes names, keeps the order and switches to
+quoted-printable for long lines.
+
 `build` reads what it needs itself; a worker delivering a batch passes what it loaded for
 the whole batch (settings, document, dossier link, pending logins) so a row costs no
 queries. A secret link (invitation, password reset) is minted only for a message to that
@@ -17,6 +25,10 @@ import hmac
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import formatdate
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,7 +38,6 @@ from flask_babel import lazy_gettext as _l
 from jinja2 import Template
 from sqlalchemy import select
 
-from mailers.mime import Message
 from mailers.routing import Recipients
 from models.customers import Customer
 from models.db import db
@@ -73,6 +84,40 @@ def message_id(email_id: int) -> str:
     tag = hmac.new(key, f"outbox:{email_id}".encode(), hashlib.sha256).hexdigest()[:16]
     domain = urlsplit(current_app.config["BASE_URL"]).hostname or "localhost"
     return f"<outbox.{email_id}.{tag}@{domain}>"
+
+
+class Message(EmailMessage):
+    """An EmailMessage that also answers to Flask-Mail's names for what callers and tests
+    read: `body` (the text part), `html` and `msgId`."""
+
+    @property
+    def body(self) -> str:
+        return self.get_body(("plain",)).get_content()
+
+    @property
+    def html(self) -> str:
+        return self.get_body(("html",)).get_content()
+
+    @property
+    def msgId(self) -> str:  # noqa: N802 - Flask-Mail's name
+        return str(self["Message-ID"])
+
+
+def _message(subject: str, sender: Address, to: list[str], cc: list[str], text: str, html: str,
+             msg_id: str) -> Message:
+    """text/plain + text/html as multipart/alternative, with CRLF line ends for SMTP. Header
+    values must already be on one line (one_line): that is what stops header injection."""
+    message = Message(policy=policy.SMTP)
+    message["From"] = sender
+    message["To"] = ", ".join(to)
+    if cc:
+        message["Cc"] = ", ".join(cc)
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=True)
+    message["Message-ID"] = msg_id
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message
 
 
 @dataclass
@@ -210,13 +255,13 @@ def build(
         text = renderer.render(f"mail/{email.template}.txt", context)
         html = renderer.render(f"mail/{email.template}.html", context)
     sender_address = one_line(settings.sender_email or current_app.config["MAIL_DEFAULT_SENDER"])
-    message = Message(
-        subject=subject,
-        sender=(one_line(settings.sender_name or settings.business_name), sender_address),
-        recipients=[one_line(a) for a in recipients.to],
-        cc=[one_line(a) for a in recipients.cc],
-        body=text,
-        html=html,
-        msgId=message_id(email.id),
+    message = _message(
+        subject,
+        Address(one_line(settings.sender_name or settings.business_name), addr_spec=sender_address),
+        [one_line(a) for a in recipients.to],
+        [one_line(a) for a in recipients.cc],
+        text,
+        html,
+        message_id(email.id),
     )
     return Built(message=message, subject=subject, envelope_from=sender_address)

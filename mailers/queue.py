@@ -17,17 +17,17 @@ from rq import Queue
 from rq.serializers import JSONSerializer
 from sqlalchemy import event
 
+from mailers import embedded_redis
 from models.db import db
 from models.services.outbox import PENDING_KEY
-from web.config import INSTANCE_DIR
 
 log = logging.getLogger(__name__)
 QUEUE_NAME = "mail"
-EMBEDDED_SOCKET = INSTANCE_DIR / "redis.sock"
 
 
 def redis_url() -> str:
-    return current_app.config.get("REDIS_URL") or f"unix://{EMBEDDED_SOCKET}"
+    """REDIS_URL, or the embedded server's socket in the app's instance folder."""
+    return current_app.config.get("REDIS_URL") or embedded_redis.url(current_app.instance_path)
 
 
 def connection() -> redis.Redis:

@@ -1,6 +1,8 @@
 """A local SMTP sink for `make run`: every message lands as one .eml file in instance/mail/.
 
-Development only; nothing is delivered anywhere. `python -m mailers.sink`.
+Development only; nothing is delivered anywhere. `python -m mailers.sink [--dir DIR]`.
+It runs without the app: the default folder is the project's instance/mail, found from
+this file.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
-from web.config import INSTANCE_DIR
+DEFAULT_DIR = Path(__file__).resolve().parents[1] / "instance" / "mail"
 
 
 class EmlWriter:
@@ -31,7 +33,7 @@ class EmlWriter:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=8025)
-    parser.add_argument("--dir", type=Path, default=INSTANCE_DIR / "mail")
+    parser.add_argument("--dir", type=Path, default=DEFAULT_DIR)
     args = parser.parse_args()
     controller = Controller(EmlWriter(args.dir), hostname="127.0.0.1", port=args.port)
     controller.start()

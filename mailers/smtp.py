@@ -1,15 +1,16 @@
-"""SMTP delivery with a timeout and an honest answer about refused recipients.
+"""SMTP delivery: plain smtplib with a timeout, and an honest answer about refused recipients.
 
-Sending goes through smtplib directly because Flask-Mail sets no connection timeout and
-drops `sendmail`'s dict of refused recipients. The connection is kept per worker process
-and reused across a batch and the jobs after it; a connection the server has closed in
-between is opened again once.
+Not Flask-Mail's `Mail.send`: it opens smtplib without a timeout (a server that stops
+answering would hang the worker) and drops the dict of refused recipients that `sendmail`
+returns (staff see who was refused). Its MAIL_* settings are read here the same way.
+
+The connection is kept per process: open through a batch and the batches after it. A
+kept connection the server has closed meanwhile is opened again, once.
 """
 
 from __future__ import annotations
 
 import smtplib
-import socket
 from dataclasses import dataclass
 
 from flask import current_app
@@ -20,8 +21,8 @@ class TemporaryFailure(Exception):
 
 
 class Unreachable(TemporaryFailure):
-    """No connection to the server at all: every message waiting behind this one would fail
-    the same way, so a batch stops trying (instead of waiting for a timeout per message)."""
+    """No usable connection to the server at all: every message waiting behind this one
+    would fail the same way, so a batch stops trying (instead of a timeout per message)."""
 
 
 class PermanentFailure(Exception):
@@ -30,39 +31,45 @@ class PermanentFailure(Exception):
 
 @dataclass
 class Sent:
-    refused: dict[str, str]
+    refused: dict[str, str]  # address -> the server's answer
 
 
 _connection: smtplib.SMTP | None = None
-_connection_key: tuple | None = None
+_settings: tuple | None = None  # what _connection was opened with
 
 
-def _settings_key() -> tuple:
+def _current_settings() -> tuple:
     c = current_app.config
-    return (c["MAIL_SERVER"], c["MAIL_PORT"], c["MAIL_USE_SSL"], c["MAIL_USE_TLS"], c["MAIL_USERNAME"])
+    return (c["MAIL_SERVER"], c["MAIL_PORT"], c["MAIL_USE_SSL"], c["MAIL_USE_TLS"],
+            c["MAIL_USERNAME"], c["MAIL_PASSWORD"], c["MAIL_TIMEOUT"])
 
 
-def _connect() -> smtplib.SMTP:
-    c = current_app.config
-    timeout = c["MAIL_TIMEOUT"]
-    if c["MAIL_USE_SSL"]:
-        conn = smtplib.SMTP_SSL(c["MAIL_SERVER"], c["MAIL_PORT"], timeout=timeout)
-    else:
-        conn = smtplib.SMTP(c["MAIL_SERVER"], c["MAIL_PORT"], timeout=timeout)
-    if c["MAIL_USE_TLS"]:
-        conn.starttls()
-    if c["MAIL_USERNAME"]:
-        conn.login(c["MAIL_USERNAME"], c["MAIL_PASSWORD"] or "")
-    return conn
+def _connect(settings: tuple) -> smtplib.SMTP:
+    server, port, use_ssl, use_tls, username, password, timeout = settings
+    connection = (smtplib.SMTP_SSL if use_ssl else smtplib.SMTP)(server, port, timeout=timeout)
+    try:
+        if use_tls:
+            connection.starttls()
+        if username:
+            connection.login(username, password or "")
+    except BaseException:
+        connection.close()
+        raise
+    return connection
 
 
-def _get_connection() -> smtplib.SMTP:
-    global _connection, _connection_key
-    key = _settings_key()
-    if _connection is not None and _connection_key == key:
+def _open() -> smtplib.SMTP:
+    """The kept connection, or a new one (also when the MAIL_* settings changed).
+    Any failure to connect, greet, start TLS or log in is Unreachable."""
+    global _connection, _settings
+    settings = _current_settings()
+    if _connection is not None and _settings == settings:
         return _connection
     close()
-    _connection, _connection_key = _connect(), key
+    try:
+        _connection, _settings = _connect(settings), settings
+    except (OSError, smtplib.SMTPException) as error:
+        raise Unreachable(f"{type(error).__name__}: {error}") from error
     return _connection
 
 
@@ -72,7 +79,7 @@ def close() -> None:
         try:
             _connection.quit()
         except (smtplib.SMTPException, OSError):
-            pass
+            _connection.close()
     _connection = None
 
 
@@ -81,34 +88,49 @@ def _answer(code: int, text: bytes | str) -> str:
     return f"{code} {text}".strip()
 
 
+def _closed_by_server(error: smtplib.SMTPException) -> bool:
+    """Dropped, or 421: what a server says as it closes a connection (idle too long, or
+    enough messages on it). Nothing was accepted: sending again on a new one is safe."""
+    if isinstance(error, smtplib.SMTPServerDisconnected):
+        return True
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return any(code == 421 for code, _ in error.recipients.values())
+    return getattr(error, "smtp_code", None) == 421
+
+
 def send(envelope_from: str, recipients: list[str], data: bytes) -> Sent:
-    """Deliver once. Raises TemporaryFailure or PermanentFailure; returns refused addresses."""
-    for attempt in (1, 2):
+    """Deliver once, with the recipients the server refused; raises Unreachable,
+    TemporaryFailure or PermanentFailure. After an error the connection is closed: the
+    next message starts on a fresh one."""
+    try:
         try:
-            try:
-                conn = _get_connection()
-            except (OSError, smtplib.SMTPServerDisconnected) as error:
-                close()
-                raise Unreachable(f"{type(error).__name__}: {error}") from error
-            refused = conn.sendmail(envelope_from, recipients, data)
-            return Sent(refused={addr: _answer(code, msg) for addr, (code, msg) in refused.items()})
-        except smtplib.SMTPServerDisconnected as error:
-            close()  # a kept connection the server has closed: reconnect once
-            if attempt == 2:
-                raise TemporaryFailure(f"disconnected: {error}") from error
-        except smtplib.SMTPRecipientsRefused as error:
-            close()
-            answers = {addr: _answer(code, msg) for addr, (code, msg) in error.recipients.items()}
-            if any(400 <= code < 500 for code, _ in error.recipients.values()):
-                raise TemporaryFailure("; ".join(answers.values())) from error
-            raise PermanentFailure("all recipients refused: " + "; ".join(f"{a}: {m}" for a, m in answers.items())) from error
-        except smtplib.SMTPResponseException as error:
-            close()
-            answer = _answer(error.smtp_code, error.smtp_error)
-            if 400 <= error.smtp_code < 500:
-                raise TemporaryFailure(answer) from error
-            raise PermanentFailure(answer) from error
-        except (OSError, socket.timeout, smtplib.SMTPException) as error:
-            close()
-            raise TemporaryFailure(f"{type(error).__name__}: {error}") from error
-    raise TemporaryFailure("unreachable")
+            refused = _open().sendmail(envelope_from, recipients, data)
+        except smtplib.SMTPException as error:
+            if not _closed_by_server(error):
+                raise
+            close()  # the server has closed the kept connection: once more, on a new one
+            refused = _open().sendmail(envelope_from, recipients, data)
+    except smtplib.SMTPServerDisconnected as error:
+        close()
+        raise TemporaryFailure(f"disconnected: {error}") from error
+    except smtplib.SMTPRecipientsRefused as error:
+        close()
+        answers = {address: _answer(code, text) for address, (code, text) in error.recipients.items()}
+        if any(400 <= code < 500 for code, _ in error.recipients.values()):
+            raise TemporaryFailure("; ".join(answers.values())) from error
+        raise PermanentFailure(
+            "all recipients refused: " + "; ".join(f"{a}: {m}" for a, m in answers.items())
+        ) from error
+    except smtplib.SMTPResponseException as error:
+        close()
+        answer = _answer(error.smtp_code, error.smtp_error)
+        if 400 <= error.smtp_code < 500:
+            raise TemporaryFailure(answer) from error
+        raise PermanentFailure(answer) from error
+    except (OSError, smtplib.SMTPException) as error:
+        close()
+        raise TemporaryFailure(f"{type(error).__name__}: {error}") from error
+    except BaseException:
+        close()  # stopped mid-dialogue (an address smtplib cannot encode, a job timeout): start afresh
+        raise
+    return Sent(refused={address: _answer(code, text) for address, (code, text) in refused.items()})

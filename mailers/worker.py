@@ -3,13 +3,13 @@
 The worker runs jobs in its own process inside the app context (RQ's SimpleWorker: no
 fork per job, the SMTP connection is reused), runs RQ's scheduler for retries, and
 flushes the outbox periodically so mail written while Redis was down still goes out.
-Each job is a batch of rows (mailers.jobs); its sending thread gets the GIL back quickly
-(mailers.sender.use_fast_switching).
+Each job is a batch of rows (mailers.jobs).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 
 import click
@@ -53,7 +53,7 @@ def register(app: Flask) -> None:
         if not current_app.config.get("REDIS_URL"):
             from mailers import embedded_redis
 
-            embedded_redis.ensure_running()
+            embedded_redis.ensure_running(current_app.instance_path)
         flushed = flush()
         click.echo(f"Worker on {queue.redis_url()}; {flushed} queued e-mails picked up.")
         stop = threading.Event()
@@ -61,6 +61,9 @@ def register(app: Flask) -> None:
             target=_flush_periodically, args=(current_app._get_current_object(), stop), daemon=True
         )
         thread.start()
+        # RQ forks its scheduler. A database connection the child inherited would stay open
+        # after this worker is killed, and with it the worker's transaction and its locks.
+        os.register_at_fork(before=db.engine.dispose)
         try:
             SimpleWorker([queue.QUEUE_NAME], connection=queue.connection(), name=name,
                          serializer=queue.SERIALIZER).work(

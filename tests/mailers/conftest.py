@@ -136,6 +136,12 @@ class _Handler:
     def __init__(self, sink: Sink):
         self.sink = sink
 
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
+        session.host_name = hostname  # what aiosmtpd does itself when there is no hook
+        with self.sink.lock:
+            self.sink.connections += 1  # one EHLO per connection (no STARTTLS here)
+        return responses
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
         reply = self.sink.refuse.get(address.lower()) or self.sink.refuse_all
         if reply:
@@ -164,9 +170,13 @@ class _Handler:
 class Sink:
     """A recording SMTP server. `refuse` maps an address (lower case) to an RCPT answer,
     `refuse_all` answers every RCPT, `data_reply` answers DATA (the message is then recorded
-    in `attempts` only); `messages` holds what was accepted."""
+    in `attempts` only); `messages` holds what was accepted, `connections` counts the
+    connections clients opened. Keyword arguments go to aiosmtpd's SMTP server (e.g. its
+    idle `timeout`)."""
 
-    def __init__(self):
+    def __init__(self, **smtp_parameters):
+        self.smtp_parameters = smtp_parameters
+        self.connections = 0
         self.port = free_port()
         self.lock = threading.Lock()
         self.messages: list[Received] = []
@@ -179,7 +189,8 @@ class Sink:
 
     def start(self) -> None:
         assert self.controller is None
-        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port,
+                                     **self.smtp_parameters)
         self.controller.start()
 
     def stop(self) -> None:
@@ -334,11 +345,11 @@ class WorkerProcesses:
         self.app, self.directory = app, directory
         self.started: list[tuple[subprocess.Popen, Path]] = []
 
-    def start(self, *args: str) -> subprocess.Popen:
+    def start(self, *args: str, **env: str) -> subprocess.Popen:
         log = self.directory / f"worker-{len(self.started) + 1}.log"
         process = subprocess.Popen(
             [str(FLASK), "--app", "wsgi", "worker", *args],
-            cwd=PROJECT_ROOT, env=subprocess_env(self.app),
+            cwd=PROJECT_ROOT, env=subprocess_env(self.app, **env),
             stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
         )
         self.started.append((process, log))

@@ -13,7 +13,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from mailers import jobs
 from mailers import queue as mail_queue
@@ -146,6 +146,35 @@ def test_a_worker_killed_mid_batch_loses_nothing(mail_app, sink, worker_processe
         assert row.context["message"] in message.text
 
 
+def test_a_killed_worker_leaves_no_database_session_behind(mail_app, sink, worker_processes):
+    """Its open transaction, and the row locks in it, end with it: RQ's scheduler, a child
+    process of the worker that outlives it, holds no copy of its database connection."""
+    if not mail_app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("SQLite has no server-side session to leave behind")
+    customer = factories.customer(email="anna@example.test", language="en")
+    with mail_app.app_context():
+        record = db.session.get(Customer, customer.id)
+        for n in range(50):
+            notifications.send_account_notice(None, record, "shipped", f"parcel {n}")
+        db.session.commit()
+    sink.delay = 0.005
+
+    def sessions() -> int:
+        with mail_app.app_context():
+            count = db.session.scalar(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'killed-worker'"))
+            db.session.rollback()
+            return count
+
+    worker = worker_processes.start(PGAPPNAME="killed-worker")  # libpq names its sessions so
+    wait_for(lambda: sink.count() >= 5 or worker.poll() is not None, 60, message="the worker sending")
+    assert worker.poll() is None, worker_processes.logs()
+    assert sessions() >= 1
+    os.kill(worker.pid, signal.SIGKILL)  # the worker only, not its process group
+    worker.wait(timeout=10)
+    wait_for(lambda: sessions() == 0, 5, message="the killed worker's database sessions to end")
+
+
 # --------------------------------------------------------------------------- Redis down
 
 
@@ -180,6 +209,8 @@ def test_with_redis_down_staff_can_still_send_and_nothing_is_lost(mail_app, sink
 
 
 def test_with_the_smtp_server_down_the_row_is_retried_and_then_delivered(mail_app, sink, run_worker, owner_client):
+    # restored by mail_app; long enough that the checks before the retry is due never race it
+    mail_app.config["MAIL_RETRY_DELAYS"] = [3]
     customer = factories.customer(email="anna@example.test")
     invoice = factories.invoice(customer)
     sink.stop()

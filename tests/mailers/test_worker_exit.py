@@ -20,16 +20,14 @@ from tests.conftest import TEST_CONFIG
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
-# The worker as `make run` starts it, with the embedded server's socket and pid file in a
-# directory of the test's own instead of instance/ (which a developer's `make run` may use).
+# The worker as `make run` starts it, with the app's instance folder (where the embedded
+# server keeps its socket and pid file) a directory of the test's own instead of instance/
+# (which a developer's `make run` may use).
 WORKER = """
 import sys
 from pathlib import Path
-from mailers import embedded_redis, queue
-here = Path(sys.argv[1])
-embedded_redis.INSTANCE_DIR = here
-embedded_redis.SOCKET = queue.EMBEDDED_SOCKET = here / "redis.sock"
-embedded_redis.PIDFILE = here / "redis.pid"
+import web.config
+web.config.INSTANCE_DIR = Path(sys.argv[1])  # before wsgi reads it
 from flask.cli import main
 sys.argv = ["flask", "--app", "wsgi", "worker"]
 main()
@@ -42,6 +40,14 @@ def _running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except (FileNotFoundError, IndexError):
         return False
+
+
+def _catches(pid: int, sig: int) -> bool:
+    """The process handles this signal itself: RQ's warm shutdown is in place."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) >> (sig - 1) & 1)
+    return False
 
 
 def _wait(predicate, timeout: float, what: str):
@@ -66,7 +72,8 @@ def test_stopping_the_worker_stops_the_embedded_redis_it_started(app, sig):
     )
     redis_pid = None
     try:
-        _wait(lambda: "subscribing to channel" in err.read_text() or worker.poll() is not None, 60, "the worker")
+        # RQ installs its signal handlers last, after forking its scheduler
+        _wait(lambda: worker.poll() is not None or _catches(worker.pid, signal.SIGTERM), 60, "the worker")
         assert worker.poll() is None, err.read_text()
         redis_pid = int((directory / "redis.pid").read_text())
         assert _running(redis_pid)
