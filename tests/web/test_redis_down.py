@@ -70,4 +70,5 @@ def test_mail_waits_in_the_outbox_while_redis_is_down(app, database_url):
     assert ran["statuses"] == [302], ran["log"][-2000:]
     with app.app_context():
         rows = db.session.execute(select(OutboundEmail.template, OutboundEmail.status)).all()
-    assert sorted(rows) == [("portal_invitation", MailStatus.queued), ("portal_password_reset", MailStatus.queued)]
+    assert sorted(rows) == [("portal_invitation", MailStatus.queued), ("portal_password_reset", MailStatus.queued),
+                            ("portal_security_notice", MailStatus.queued)]  # the login was activated
