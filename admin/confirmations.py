@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from flask import request
 
-from models import clock
-from models.documents import UNPAID_STATUSES, Document
 from web.rendering import is_fragment_request, render
 
 
@@ -34,9 +32,3 @@ def ask(*, title: str, consequences: list[str], yes: str, action: str, cancel: s
         fields=fields or {}, hx_target=hx_target if fragment else None,
         heading_id=heading_id if fragment else "confirm-h", level=2 if fragment else 1,
     )
-
-
-def reminder_is_early(invoice: Document) -> bool:
-    """A reminder for an unpaid invoice that is not overdue yet (due today or later)."""
-    return (invoice.status in UNPAID_STATUSES and invoice.due_date is not None
-            and not invoice.is_overdue(clock.today()))

@@ -30,7 +30,7 @@ def invoice_send(invoice_id: int):
     action = notifications.send_reminder if reminder else notifications.send_invoice
     if not ActionForm().validate_on_submit():
         return redirect(url_for("admin.invoice_detail", invoice_id=invoice.id))
-    if reminder and confirmations.reminder_is_early(invoice) and not confirmations.confirmed():
+    if reminder and notifications.reminder_is_early(invoice) and not confirmations.confirmed():
         return confirmations.ask(
             title=_("Send a reminder for invoice %(number)s before it is due?", number=invoice.number),
             consequences=[

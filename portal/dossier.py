@@ -42,12 +42,9 @@ class Dossier:
 
     @property
     def verified(self) -> bool:
-        return _verified(self.settings.dossier_check, self.customer.postal_code, self.link.public_id)
-
-
-def _verified(dossier_check: str | None, postal_code: str | None, public_id: str) -> bool:
-    """No check applies, or this session passed it for this link."""
-    return not dossier.needs_check(dossier_check, postal_code) or public_id in session.get(_VERIFIED, ())
+        """No check applies, or this session passed it for this link."""
+        return (not dossier.needs_check(self.settings.dossier_check, self.customer.postal_code)
+                or self.link.public_id in session.get(_VERIFIED, ()))
 
 
 def open_dossier(token: str, *, verified: bool = True) -> Dossier:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
+from models import clock
 from models.customers import Customer
 from models.documents import UNPAID_STATUSES, Document, DocumentKind, DocumentStatus
 from models.outbox import MailCategory, OutboundEmail
@@ -26,6 +27,13 @@ def send_invoice(actor: StaffUser, invoice: Document) -> OutboundEmail:
     )
     audit.record(actor, "invoice.sent", "document", invoice.id, customer_id=invoice.customer_id)
     return email
+
+
+def reminder_is_early(invoice: Document) -> bool:
+    """A reminder for an unpaid invoice that is not overdue yet (due today or later): staff
+    are asked to confirm before it goes out."""
+    return (invoice.status in UNPAID_STATUSES and invoice.due_date is not None
+            and not invoice.is_overdue(clock.today()))
 
 
 def send_reminder(actor: StaffUser, invoice: Document) -> OutboundEmail:
