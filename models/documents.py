@@ -1,4 +1,16 @@
-"""Documents sent to customers. Invoices first; the model holds all six kinds."""
+"""Documents sent to customers: six kinds, each with its own life (models.services.documents).
+
+- invoice: draft (no number, editable, invisible to the customer) → open → partially paid /
+  paid, or cancelled; overdue is derived from the due date, never stored;
+- quote: pending → accepted / rejected; expired is derived from `valid_until`;
+- credit note: refers to an invoice (`related_id`) and reduces what is outstanding on it;
+- reminder: lists invoices (`ReminderItem`), has a level and an optional fee and interest,
+  which are owed like an invoice's total;
+- order confirmation, delivery note: issued, nothing to pay.
+
+What is outstanding is the total less what was paid, credited by credit notes and written
+off; all three are kept per document so a list reads one row.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +18,7 @@ import enum
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, Enum, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, Date, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.db import Money, ScaledDecimal, UTCDateTime, db, now_utc
@@ -22,6 +34,7 @@ class DocumentKind(str, enum.Enum):
 
 
 class DocumentStatus(str, enum.Enum):
+    draft = "draft"
     # invoices (overdue is derived from the due date, never stored: see Document.is_overdue)
     open = "open"
     partially_paid = "partially_paid"
@@ -37,6 +50,9 @@ class DocumentStatus(str, enum.Enum):
 
 
 UNPAID_STATUSES = (DocumentStatus.open, DocumentStatus.partially_paid)
+# Kinds whose total the customer owes (a reminder owes its fee and interest).
+RECEIVABLE_KINDS = (DocumentKind.invoice, DocumentKind.reminder)
+REMINDER_LEVELS = (1, 2, 3)  # 1st reminder, 2nd reminder, final notice
 
 
 class Payable:
@@ -46,7 +62,7 @@ class Payable:
 
     @property
     def outstanding(self) -> Decimal:
-        return self.gross_total - self.amount_paid
+        return self.gross_total - self.amount_paid - self.amount_credited - self.amount_written_off
 
     def is_overdue(self, today: date) -> bool:
         return (
@@ -63,6 +79,10 @@ class Document(Payable, db.Model):
         Index("ix_documents_status_due", "status", "due_date"),
         # The invoice list pages newest first.
         Index("ix_documents_kind_issue", "kind", "issue_date", "id"),
+        # A customer's Documents tab pages newest first.
+        Index("ix_documents_customer_issue", "customer_id", "issue_date", "id"),
+        # Numbers are unique per kind; a draft has none yet (NULLs never collide).
+        UniqueConstraint("kind", "number"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -70,7 +90,7 @@ class Document(Payable, db.Model):
     kind: Mapped[DocumentKind] = mapped_column(
         Enum(DocumentKind, native_enum=False, length=30, validate_strings=True)
     )
-    number: Mapped[str] = mapped_column(String(40), unique=True)
+    number: Mapped[str | None] = mapped_column(String(40))
     issue_date: Mapped[date] = mapped_column(Date)
     due_date: Mapped[date | None] = mapped_column(Date)
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
@@ -81,6 +101,28 @@ class Document(Payable, db.Model):
     tax_total: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
     gross_total: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
     amount_paid: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
+    # By credit notes referring to this invoice (only up to what was outstanding).
+    amount_credited: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"), server_default="0")
+    # A remainder staff gave up on; `written_off_on` dates it on the account statement.
+    amount_written_off: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"), server_default="0")
+    written_off_on: Mapped[date | None] = mapped_column(Date)
+    # Language the document is written in (the customer's when it was made).
+    language: Mapped[str | None] = mapped_column(String(5))
+    # A credit note's invoice; an order confirmation's or invoice's quote; a cancelled
+    # invoice's credit note points back here.
+    related_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id", ondelete="SET NULL"), index=True)
+    notes: Mapped[str | None] = mapped_column(Text)
+    # Quotes.
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by_name: Mapped[str | None] = mapped_column(String(200))
+    decision_comment: Mapped[str | None] = mapped_column(Text)
+    # Reminders: the level (REMINDER_LEVELS); fee and interest make up their total.
+    reminder_level: Mapped[int | None] = mapped_column(Integer)
+    fee: Mapped[Decimal | None] = mapped_column(Money())
+    interest: Mapped[Decimal | None] = mapped_column(Money())
+    # First e-mailed or printed: cancelling a sent invoice needs a credit note.
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     released_to_portal: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     # When the debtor last opened it through the dossier (staff see "viewed").
@@ -89,6 +131,7 @@ class Document(Payable, db.Model):
     awaiting_answer_since: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     customer = relationship("Customer")
+    related: Mapped["Document | None"] = relationship(remote_side=[id], foreign_keys=[related_id])
     lines: Mapped[list["DocumentLine"]] = relationship(
         back_populates="document",
         order_by="DocumentLine.position",
@@ -109,3 +152,16 @@ class DocumentLine(db.Model):
     net_amount: Mapped[Decimal] = mapped_column(Money())
 
     document: Mapped[Document] = relationship(back_populates="lines")
+
+
+class ReminderItem(db.Model):
+    """An invoice a reminder asks for, with what was outstanding on it that day."""
+
+    __tablename__ = "reminder_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reminder_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    outstanding: Mapped[Decimal] = mapped_column(Money())
+
+    invoice: Mapped[Document] = relationship(foreign_keys=[invoice_id])

@@ -22,6 +22,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from models.db import Money, UTCDateTime, db, now_utc
 
 
+# How money recorded by staff came in; "credit" is customer credit applied to an invoice.
+RECORDED_METHODS = ("bank_transfer", "cash", "other")
+MANUAL = "manual"  # the provider of a payment staff recorded
+CREDIT = "credit"  # the provider of customer credit applied to an invoice
+
+
 class PaymentStatus(str, enum.Enum):
     open = "open"  # created at the provider, the debtor has not finished
     paid = "paid"
@@ -50,6 +56,12 @@ class Payment(db.Model):
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     booked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    # Recorded by staff (provider "manual"): how the money came, who recorded it, and when
+    # it was undone (an undone payment no longer counts anywhere).
+    method: Mapped[str | None] = mapped_column(String(20))
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    reversed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
     items: Mapped[list["PaymentItem"]] = relationship(back_populates="payment", cascade="all, delete-orphan")
 
 
@@ -74,5 +86,7 @@ class CustomerCredit(db.Model):
     currency: Mapped[str] = mapped_column(String(3))
     # The payment it came from (an overpayment); one credit per payment at most.
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id", ondelete="SET NULL"), unique=True)
-    reason: Mapped[str] = mapped_column(String(30))  # "overpayment"
+    reason: Mapped[str] = mapped_column(String(30))  # "overpayment", "credit_note", "applied"
+    # The credit note it came from, or the invoice it was applied to.
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, Boolean, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.db import Money, db
 
 PAYMENT_PROVIDERS = ("test", "mollie", "stripe")
 DOSSIER_CHECKS = ("none", "postal_code", "customer_number")
+# Number prefixes per document kind until the owner sets their own (invoices keep the
+# plain year-sequence numbers they always had).
+DEFAULT_PREFIXES = {"invoice": "", "quote": "Q-", "credit_note": "CN-", "reminder": "R-",
+                    "delivery_note": "DN-", "order_confirmation": "OC-"}
 CURRENCIES = ("EUR", "USD", "GBP", "CHF", "DKK", "SEK", "NOK", "PLN", "CZK")
 
 
@@ -48,3 +52,18 @@ class BusinessSettings(db.Model):
     # Letters print a request for an e-mail address when none is known.
     letter_invoice_asks_email: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     letter_reminder_asks_email: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+
+    # Documents: the number prefix per kind ({kind: prefix}; missing kinds use
+    # DEFAULT_PREFIXES), which kinds customers see, and what they may do with them.
+    document_prefixes: Mapped[dict | None] = mapped_column(JSON)
+    released_kinds: Mapped[list | None] = mapped_column(JSON)  # None: every kind
+    allow_quote_decisions: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    allow_pdf_download: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    # Customer credit is applied to the next invoice when it is issued.
+    apply_credit_automatically: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+
+    def prefix_for(self, kind: str) -> str:
+        return (self.document_prefixes or {}).get(kind, DEFAULT_PREFIXES[kind])
+
+    def releases(self, kind: str) -> bool:
+        return self.released_kinds is None or kind in self.released_kinds

@@ -307,11 +307,14 @@ class InvoiceSummary(Payable):
     status: DocumentStatus
     gross_total: Decimal
     amount_paid: Decimal
+    amount_credited: Decimal
+    amount_written_off: Decimal
 
 
 # In InvoiceSummary's field order: select(*SUMMARY_COLUMNS) rows build one directly.
 SUMMARY_COLUMNS = (Document.id, Document.number, Document.issue_date, Document.due_date, Document.currency,
-                   Document.status, Document.gross_total, Document.amount_paid)
+                   Document.status, Document.gross_total, Document.amount_paid,
+                   Document.amount_credited, Document.amount_written_off)
 
 _OPEN_INVOICES = (
     select(*SUMMARY_COLUMNS)

@@ -158,7 +158,7 @@ _RELEASED_INVOICE = select(Document).where(
     Document.customer_id == bindparam("customer_id"),
     Document.kind == DocumentKind.invoice,
     Document.released_to_portal.is_(True),
-    Document.status != DocumentStatus.cancelled,
+    Document.status.not_in((DocumentStatus.cancelled, DocumentStatus.draft)),
 )
 
 

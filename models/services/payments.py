@@ -35,7 +35,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, literal, select, update
+from sqlalchemy import select, update
 
 from models.audit import AuditEvent
 from models.customers import Customer
@@ -43,7 +43,7 @@ from models.db import db, now_utc
 from models.documents import UNPAID_STATUSES, Document, DocumentKind, DocumentStatus
 from models.outbox import MailCategory
 from models.payments import Payment, PaymentItem, PaymentStatus
-from models.services import audit, credits, instalments, providers
+from models.services import audit, credits, instalments, providers, settlement
 from models.services.errors import DomainError, NotFound
 from models.services.outbox import queue_customer_email
 from models.services.providers import CheckoutRequest, PaymentProvider, ProviderState
@@ -76,7 +76,7 @@ def payable_invoices(customer_id: int, currency: str | None = None, *, ids: list
             Document.kind == DocumentKind.invoice,
             Document.released_to_portal.is_(True),
             Document.status.in_(UNPAID_STATUSES),
-            Document.gross_total > Document.amount_paid,
+            settlement.OUTSTANDING > 0,
         )
         .order_by(Document.due_date, Document.id)
     )
@@ -95,16 +95,6 @@ class AlreadyBeingPaid(PaymentError):
         super().__init__(
             _l("A payment you started already covers this. Continue it, or cancel it there and start again."))
         self.payments = payments
-
-
-def _lock_customer(customer_id: int) -> None:
-    """An UPDATE of the customer row: PostgreSQL holds it as a row lock, SQLite as its write
-    lock, until the request commits. Starting and booking payments take it first, so two of
-    them for one customer never both see the same amount as still to pay."""
-    db.session.execute(
-        update(Customer).where(Customer.id == customer_id).values(id=Customer.id)
-        .execution_options(synchronize_session=False)
-    )
 
 
 def _live_cover(customer_id: int, document_ids: list[int]) -> list:
@@ -134,7 +124,7 @@ def start(customer: Customer, provider: PaymentProvider, *, invoice: Document | 
     """
     if invoice is not None and invoice.customer_id != customer.id:
         raise NotFound()
-    _lock_customer(customer.id)
+    settlement.lock_customer(customer.id)
     if invoice is not None:
         invoices = payable_invoices(customer.id, ids=[invoice.id])
         if not invoices:
@@ -276,7 +266,7 @@ def record_state(payment: Payment, state: ProviderState) -> str:
         if state.amount is None or state.amount != payment.amount or (state.currency or "").upper() != payment.currency:
             _mismatch(payment, state)
             return "mismatch"
-        _lock_customer(payment.customer_id)  # bookings for one customer, one after the other
+        settlement.lock_customer(payment.customer_id)  # bookings for one customer, one after the other
         now = now_utc()
         booked = db.session.execute(
             update(Payment)
@@ -301,45 +291,23 @@ def record_state(payment: Payment, state: ProviderState) -> str:
     return "ignored"
 
 
-_STATUS_TYPE = Document.__table__.c.status.type
-
-
 def _book(payment: Payment) -> None:
     """Add each item to its invoice, up to what the invoice still has outstanding (the
     caller holds the customer lock, so that is read once, correctly); what finds nothing
     left to pay becomes customer credit, never a negative outstanding amount."""
     items = db.session.execute(
-        select(PaymentItem.document_id, PaymentItem.amount, Document.status, Document.gross_total, Document.amount_paid)
+        select(PaymentItem.document_id, PaymentItem.amount, Document.status, settlement.OUTSTANDING)
         .join(Document, Document.id == PaymentItem.document_id)
         .where(PaymentItem.payment_id == payment.id)
         .order_by(PaymentItem.document_id)
     ).all()
     applied = Decimal("0.00")
-    for document_id, amount, status, gross_total, amount_paid in items:
-        room = gross_total - amount_paid if status in UNPAID_STATUSES else Decimal("0.00")
+    for document_id, amount, status, outstanding in items:
+        room = outstanding if status in UNPAID_STATUSES else Decimal("0.00")
         part = min(amount, max(room, Decimal("0.00")))
-        if part <= 0:
-            continue
-        applied += part
-        paid_after = Document.amount_paid + part
-        db.session.execute(
-            update(Document)
-            .where(Document.id == document_id)
-            .values(
-                amount_paid=paid_after,
-                # Right-hand sides see the row as it was: paid_after is the new total.
-                status=case(
-                    (Document.status.not_in(UNPAID_STATUSES), Document.status),
-                    (Document.gross_total <= paid_after, literal(DocumentStatus.paid, _STATUS_TYPE)),
-                    else_=literal(DocumentStatus.partially_paid, _STATUS_TYPE),
-                ),
-            )
-            .execution_options(synchronize_session=False)
-        )
-    booked_ids = {document_id for document_id, *_ in items}
-    for loaded in list(db.session.identity_map.values()):  # loaded invoices show the new totals
-        if isinstance(loaded, Document) and loaded.id in booked_ids:
-            db.session.expire(loaded)
+        if part > 0:
+            applied += part
+            settlement.change(document_id, paid=part)
     customer = db.session.get(Customer, payment.customer_id)
     instalments.complete_settled(customer)  # a plan whose invoices are now all paid has ended
     numbers = invoice_numbers(payment)
