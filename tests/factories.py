@@ -107,3 +107,49 @@ def _invoice(customer, issue, amount, vat, status, due_in_days, currency, amount
         document.issue_date = issue + timedelta(days=due_in_days - 14)
         document.due_date = issue + timedelta(days=due_in_days)
     return document
+
+
+def document(customer: Customer, kind: str, *, amount: str = "100.00", vat: str = "21", issue_date: date | None = None,
+             currency: str = "EUR", draft: bool = False, valid_days: int = 30, due_in_days: int = 14, **values):
+    """A document of any kind made by `documents.create_document` (reminders and credit notes
+    have their own factories below); `values` are set on it afterwards (a past date, …)."""
+    from models.documents import DocumentKind
+
+    issue = issue_date or date.today()
+    kind = DocumentKind(kind)
+    with _saving() as created:
+        record = document_service.create_document(
+            None, customer, kind, issue_date=issue, currency=currency, draft=draft,
+            due_date=issue + timedelta(days=due_in_days) if kind == DocumentKind.invoice else None,
+            valid_until=issue + timedelta(days=valid_days) if kind == DocumentKind.quote else None,
+            lines=[document_service.LineInput("Work", Decimal("1"), Decimal(amount), Decimal(vat))],
+        )
+        for name, value in values.items():
+            setattr(record, name, value)
+        created.append(record)
+    return record
+
+
+def credit_note(invoice, *, amount: str = "10.00", vat: str = "0", issue_date: date | None = None):
+    from models.documents import Document
+    from models.services import credit_notes
+
+    with _saving() as created:
+        record = credit_notes.create_credit_note(
+            None, db.session.get(Document, invoice.id), issue_date=issue_date or date.today(),
+            lines=[document_service.LineInput("Credit", Decimal("1"), Decimal(amount), Decimal(vat))])
+        created.append(record)
+    return record
+
+
+def reminder(customer: Customer, invoices: list, *, level: int = 1, fee: str = "0.00", interest: str = "0.00",
+             issue_date: date | None = None):
+    from models.documents import Document
+    from models.services import reminders
+
+    with _saving() as created:
+        record = reminders.create_reminder(
+            None, db.session.get(Customer, customer.id), [db.session.get(Document, i.id) for i in invoices],
+            level=level, issue_date=issue_date or date.today(), fee=Decimal(fee), interest=Decimal(interest))
+        created.append(record)
+    return record

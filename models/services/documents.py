@@ -1,4 +1,8 @@
-"""Invoices: exact totals, numbering, and the staff invoice list with its filters."""
+"""Documents of every kind: exact totals, numbering, drafts, cancelling, and the staff list.
+
+Credit notes and cancelling, reminders, quotes' decisions and money recorded by staff
+build on this module (models.services.credit_notes, reminders, quotes, recorded_payments).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import contains_eager, selectinload
 
 from models.customers import Customer
-from models.db import db
+from models.db import db, now_utc
 from models.documents import (
     UNPAID_STATUSES,
     Document,
@@ -20,11 +24,12 @@ from models.documents import (
     DocumentLine,
     DocumentStatus,
 )
-from models.services import audit
+from models.services import audit, credits, settlement
 from models.services.access import visible
 from models.services.counters import next_value
 from models.services.customers import Page, paginate
 from models.services.errors import DomainError, NotFound
+from models.services.settings import get_settings
 from models.staff import StaffUser
 
 CENT = Decimal("0.01")
@@ -71,6 +76,140 @@ def compute_totals(lines: list[LineInput]) -> Totals:
     return Totals(net=net, tax=tax, gross=net + tax)
 
 
+# --- numbering -------------------------------------------------------------------------
+
+
+def allocate_number(kind: DocumentKind, issue_date: date) -> str:
+    """The next number of `kind` in the issue year: prefix from settings, gap-free (a
+    counter row locked until the request commits), e.g. `Q-2026-00007`."""
+    prefix = get_settings().prefix_for(kind.value)
+    return f"{prefix}{issue_date.year}-{next_value(f'{kind.value}-{issue_date.year}'):05d}"
+
+
+# --- lines and totals -------------------------------------------------------------------
+
+
+def _check_lines(kind: DocumentKind, lines: list[LineInput], expected: Totals | None) -> Totals:
+    if not lines:
+        raise DomainError(_l("Add at least one line."), field="lines")
+    if len(lines) > MAX_LINES:
+        raise DomainError(_l("A document has at most %(n)s lines.", n=MAX_LINES), field="lines")
+    if kind in (DocumentKind.invoice, DocumentKind.credit_note) and any(line.quantity < 0 for line in lines):
+        raise DomainError(_l("Quantities cannot be negative. Money owed to the customer is a credit note."),
+                          field="lines")
+    totals = compute_totals(lines)
+    if max(abs(totals.net), abs(totals.tax), abs(totals.gross)) >= MAX_TOTAL:
+        raise DomainError(_l("The total is too large."), field="lines")
+    if kind == DocumentKind.invoice and totals.gross <= 0:
+        # nothing to ask, or money owed to the customer: never reminded or paid
+        raise DomainError(_l("The invoice total must be more than zero. Money owed to the customer is a credit note, "
+                             "not an invoice."), field="lines")
+    if kind == DocumentKind.credit_note and totals.gross <= 0:
+        raise DomainError(_l("The credit note's total must be more than zero."), field="lines")
+    if kind == DocumentKind.quote and totals.gross < 0:
+        raise DomainError(_l("A quote's total cannot be negative."), field="lines")
+    if expected is not None and expected != totals:
+        raise DomainError(_l("The totals do not add up: the lines give net %(net)s, tax %(tax)s, gross %(gross)s.",
+                             net=totals.net, tax=totals.tax, gross=totals.gross), field="totals")
+    return totals
+
+
+def _line_rows(lines: list[LineInput]) -> list[DocumentLine]:
+    return [
+        DocumentLine(position=i, description=line.description, quantity=line.quantity,
+                     unit_price=line.unit_price, vat_rate=line.vat_rate, net_amount=line_net(line))
+        for i, line in enumerate(lines, start=1)
+    ]
+
+
+def _check_dates(kind: DocumentKind, issue_date: date, due_date: date | None, valid_until: date | None) -> None:
+    if due_date is not None and due_date < issue_date:
+        raise DomainError(_l("The due date cannot be before the issue date."), field="due_date")
+    if kind == DocumentKind.invoice and due_date is None:
+        raise DomainError(_l("An invoice needs a due date."), field="due_date")
+    if kind == DocumentKind.quote:
+        if valid_until is None:
+            raise DomainError(_l("A quote needs a valid-until date."), field="valid_until")
+        if valid_until < issue_date:
+            raise DomainError(_l("The valid-until date cannot be before the issue date."), field="valid_until")
+
+
+# What a new document of each kind starts as once issued (an invoice may start as a draft).
+_ISSUED_STATUS = {
+    DocumentKind.invoice: DocumentStatus.open,
+    DocumentKind.quote: DocumentStatus.pending,
+    DocumentKind.credit_note: DocumentStatus.issued,
+    DocumentKind.delivery_note: DocumentStatus.issued,
+    DocumentKind.order_confirmation: DocumentStatus.issued,
+}
+# Reminders (models.services.reminders) and credit notes (models.services.credit_notes)
+# have their own rules; create_document makes the other kinds.
+CREATABLE_KINDS = (DocumentKind.invoice, DocumentKind.quote, DocumentKind.order_confirmation,
+                   DocumentKind.delivery_note)
+
+
+def create_document(
+    actor: StaffUser | None,
+    customer: Customer,
+    kind: DocumentKind,
+    *,
+    issue_date: date,
+    currency: str,
+    lines: list[LineInput],
+    due_date: date | None = None,
+    valid_until: date | None = None,
+    draft: bool = False,
+    number: str | None = None,
+    language: str | None = None,
+    notes: str | None = None,
+    released: bool = True,
+    related: Document | None = None,
+    expected_totals: Totals | None = None,
+) -> Document:
+    """A new document. `number`: the number it already has elsewhere (an accounting
+    package), kept as it is; otherwise the next of its kind is allocated when it is issued.
+    Only invoices have drafts."""
+    if draft and kind != DocumentKind.invoice:
+        raise DomainError(_l("Only invoices have drafts."))
+    _check_dates(kind, issue_date, due_date, valid_until)
+    totals = _check_lines(kind, lines, expected_totals)
+    if number is not None:
+        number = number.strip()[:40]
+        if not number:
+            raise DomainError(_l("Enter the number."), field="number")
+        if db.session.scalar(select(Document.id).where(Document.kind == kind, Document.number == number)):
+            raise DomainError(_l("Number %(number)s is already used.", number=number), field="number")
+    document = Document(
+        customer_id=customer.id,
+        kind=kind,
+        number=None if draft else (number or allocate_number(kind, issue_date)),
+        issue_date=issue_date,
+        due_date=due_date,
+        valid_until=valid_until if kind == DocumentKind.quote else None,
+        currency=currency,
+        status=DocumentStatus.draft if draft else _ISSUED_STATUS[kind],
+        net_total=totals.net,
+        tax_total=totals.tax,
+        gross_total=totals.gross,
+        language=language or customer.language,
+        notes=(notes or "").strip()[:4000] or None,
+        released_to_portal=released,
+        related_id=related.id if related is not None else None,
+        lines=_line_rows(lines),
+    )
+    db.session.add(document)
+    db.session.flush()
+    if actor is not None:  # made by staff (demo data and tests make them without an actor)
+        audit.record(
+            actor, f"{kind.value}.created", "document", document.id, customer_id=customer.id,
+            changes={"number": [None, document.number], "gross_total": [None, str(totals.gross)],
+                     "status": [None, document.status.value]},
+        )
+    if kind == DocumentKind.invoice and not draft:
+        _issued(document)
+    return document
+
+
 def create_invoice(
     actor: StaffUser | None,
     customer: Customer,
@@ -82,51 +221,81 @@ def create_invoice(
     status: DocumentStatus = DocumentStatus.open,
     amount_paid: Decimal = Decimal("0.00"),
 ) -> Document:
-    if not lines:
-        raise DomainError(_l("Add at least one line."), field="lines")
-    if len(lines) > MAX_LINES:
-        raise DomainError(_l("An invoice has at most %(n)s lines.", n=MAX_LINES), field="lines")
-    if due_date < issue_date:
-        raise DomainError(_l("The due date cannot be before the issue date."), field="due_date")
-    totals = compute_totals(lines)
-    if max(abs(totals.net), abs(totals.tax), abs(totals.gross)) >= MAX_TOTAL:
-        raise DomainError(_l("The invoice total is too large."))
-    if totals.gross <= 0:  # nothing to ask, or money owed to the customer: never reminded or paid
-        raise DomainError(_l("The invoice total must be more than zero. Money owed to the customer is a credit note, "
-                             "not an invoice."), field="lines")
-    number = f"{issue_date.year}-{next_value(f'invoice-{issue_date.year}'):05d}"
-    invoice = Document(
-        customer_id=customer.id,
-        kind=DocumentKind.invoice,
-        number=number,
-        issue_date=issue_date,
-        due_date=due_date,
-        currency=currency,
-        status=status,
-        net_total=totals.net,
-        tax_total=totals.tax,
-        gross_total=totals.gross,
-        amount_paid=amount_paid,
-        lines=[
-            DocumentLine(
-                position=i,
-                description=line.description,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                vat_rate=line.vat_rate,
-                net_amount=line_net(line),
-            )
-            for i, line in enumerate(lines, start=1)
-        ],
-    )
-    db.session.add(invoice)
-    db.session.flush()
-    if actor is not None:
-        audit.record(
-            actor, "invoice.created", "document", invoice.id, customer_id=customer.id,
-            changes={"number": [None, number], "gross_total": [None, str(totals.gross)]},
-        )
+    """An issued invoice (demo data and tests may start it partly or wholly paid)."""
+    invoice = create_document(actor, customer, DocumentKind.invoice, issue_date=issue_date, due_date=due_date,
+                              currency=currency, lines=lines)
+    if status != DocumentStatus.open or amount_paid:
+        invoice.status, invoice.amount_paid = status, amount_paid
+        db.session.flush()
     return invoice
+
+
+def _issued(invoice: Document) -> None:
+    """An invoice became due: customer credit settles it when settings say so."""
+    if get_settings().apply_credit_automatically:
+        credits.apply_credit(None, invoice)
+
+
+# --- drafts -----------------------------------------------------------------------------
+
+
+def _editable(document: Document) -> None:
+    if document.status != DocumentStatus.draft:
+        raise DomainError(_l("Only a draft can be edited; correct an issued invoice with a credit note."))
+
+
+def update_draft(actor: StaffUser, document: Document, *, issue_date: date, due_date: date, currency: str,
+                 lines: list[LineInput], notes: str | None = None) -> Document:
+    _editable(document)
+    _check_dates(document.kind, issue_date, due_date, None)
+    totals = _check_lines(document.kind, lines, None)
+    before = {"gross_total": str(document.gross_total), "due_date": str(document.due_date)}
+    document.issue_date, document.due_date, document.currency = issue_date, due_date, currency
+    document.net_total, document.tax_total, document.gross_total = totals.net, totals.tax, totals.gross
+    document.notes = (notes or "").strip()[:4000] or None
+    document.lines = _line_rows(lines)
+    db.session.flush()
+    audit.record(actor, "invoice.draft_edited", "document", document.id, customer_id=document.customer_id,
+                 changes={"gross_total": [before["gross_total"], str(totals.gross)],
+                          "due_date": [before["due_date"], str(due_date)]})
+    return document
+
+
+def issue_draft(actor: StaffUser, document: Document) -> Document:
+    """The draft gets the next number and becomes open: from now on the customer sees it."""
+    _editable(document)
+    document.number = allocate_number(document.kind, document.issue_date)
+    document.status = DocumentStatus.open
+    db.session.flush()
+    audit.record(actor, "invoice.issued", "document", document.id, customer_id=document.customer_id,
+                 changes={"number": [None, document.number], "status": ["draft", "open"]})
+    _issued(document)
+    return document
+
+
+def delete_draft(actor: StaffUser, document: Document) -> None:
+    _editable(document)
+    audit.record(actor, "invoice.draft_deleted", "document", document.id, customer_id=document.customer_id,
+                 changes={"gross_total": [str(document.gross_total), None]})
+    db.session.delete(document)
+    db.session.flush()
+
+
+# --- corrections of issued documents --------------------------------------------------
+
+
+def set_released(actor: StaffUser, document: Document, released: bool) -> None:
+    if document.released_to_portal != released:
+        document.released_to_portal = released
+        audit.record(actor, "document.released" if released else "document.withdrawn", "document", document.id,
+                     customer_id=document.customer_id, changes={"released_to_portal": [not released, released]})
+
+
+def mark_sent(document: Document) -> None:
+    """The customer was sent it (e-mail queued, letter printed): cancelling now needs a
+    credit note."""
+    if document.sent_at is None:
+        document.sent_at = now_utc()
 
 
 def list_invoices(
@@ -169,7 +338,7 @@ def list_invoices(
     return paginate(stmt, page, count_stmt=count_stmt)
 
 
-def get_invoice(staff: StaffUser, document_id: int) -> Document:
+def get_document(staff: StaffUser, document_id: int) -> Document:
     stmt = (
         select(Document)
         .join(Document.customer)
@@ -178,5 +347,13 @@ def get_invoice(staff: StaffUser, document_id: int) -> Document:
     )
     document = db.session.scalar(visible(stmt, staff))
     if document is None:
+        raise NotFound()
+    return document
+
+
+def get_invoice(staff: StaffUser, document_id: int) -> Document:
+    """An invoice (404 for any other kind, as for one the staff member may not see)."""
+    document = get_document(staff, document_id)
+    if document.kind != DocumentKind.invoice:
         raise NotFound()
     return document

@@ -24,7 +24,7 @@ from markupsafe import Markup
 
 from models.customers import Customer
 from models.documents import UNPAID_STATUSES, Document, DocumentStatus
-from models.services import audit, dossier, provided_email
+from models.services import audit, documents, dossier, provided_email
 from models.services.errors import DomainError
 from models.services.settings import get_settings
 from models.settings import BusinessSettings
@@ -92,6 +92,8 @@ def check_printable(invoice: Document, kind: LetterKind) -> None:
     """A reminder only for an invoice that still has something to pay; nothing for a cancelled one."""
     if invoice.status is DocumentStatus.cancelled:
         raise DomainError(_l("This invoice is cancelled: no letter can be printed for it."))
+    if invoice.status is DocumentStatus.draft:
+        raise DomainError(_l("Issue the draft before printing a letter for it."))
     if kind is LetterKind.reminder and invoice.status not in UNPAID_STATUSES:
         raise DomainError(_l("This invoice is paid: a reminder letter is only for unpaid invoices."))
 
@@ -164,5 +166,6 @@ def record_printed(actor: StaffUser, invoice: Document, kind: LetterKind) -> Non
     """Staff say they printed this letter: a debtor who says "I never got a letter" can be
     answered from the audit trail. Only a letter that may be printed can be recorded."""
     check_printable(invoice, kind)
+    documents.mark_sent(invoice)
     audit.record(actor, "letter.printed", "document", invoice.id, customer_id=invoice.customer_id,
                  changes={"kind": [None, kind.value]})

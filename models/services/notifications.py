@@ -12,7 +12,7 @@ from models import clock
 from models.customers import Customer
 from models.documents import UNPAID_STATUSES, Document, DocumentKind, DocumentStatus
 from models.outbox import MailCategory, OutboundEmail
-from models.services import audit, instalments, outbox
+from models.services import audit, documents, instalments, outbox
 from models.services.errors import DomainError
 from models.staff import StaffUser
 
@@ -22,9 +22,12 @@ ACCOUNT_NOTICES = ("order_confirmed", "shipped", "subscription_changed")
 def send_invoice(actor: StaffUser, invoice: Document) -> OutboundEmail:
     if invoice.kind != DocumentKind.invoice or invoice.status == DocumentStatus.cancelled:
         raise DomainError(_l("A cancelled invoice is not sent."))
+    if invoice.status == DocumentStatus.draft:
+        raise DomainError(_l("Issue the draft before sending it."))
     email = outbox.queue_customer_email(
         invoice.customer, MailCategory.invoice, "invoice_issued", document=invoice
     )
+    documents.mark_sent(invoice)
     audit.record(actor, "invoice.sent", "document", invoice.id, customer_id=invoice.customer_id)
     return email
 

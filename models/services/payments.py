@@ -42,7 +42,7 @@ from models.customers import Customer
 from models.db import db, now_utc
 from models.documents import UNPAID_STATUSES, Document, DocumentKind, DocumentStatus
 from models.outbox import MailCategory
-from models.payments import Payment, PaymentItem, PaymentStatus
+from models.payments import CREDIT, MANUAL, Payment, PaymentItem, PaymentStatus
 from models.services import audit, credits, instalments, providers, settlement
 from models.services.errors import DomainError, NotFound
 from models.services.outbox import queue_customer_email
@@ -241,12 +241,19 @@ class InvoicePayment:
     status: PaymentStatus
     created_at: datetime
     paid_at: datetime | None
+    method: str | None  # recorded by staff: bank_transfer, cash, other; "credit": credit applied
+    reversed_at: datetime | None  # undone by staff: no longer counts
+
+    @property
+    def can_undo(self) -> bool:
+        return self.provider in (MANUAL, CREDIT) and self.reversed_at is None
 
 
 def for_invoice(document_id: int) -> list[InvoicePayment]:
     rows = db.session.execute(
         select(Payment.id, Payment.provider, Payment.provider_ref, PaymentItem.amount, Payment.amount,
-               Payment.currency, Payment.status, Payment.created_at, Payment.paid_at)
+               Payment.currency, Payment.status, Payment.created_at, Payment.paid_at, Payment.method,
+               Payment.reversed_at)
         .join(PaymentItem, PaymentItem.payment_id == Payment.id)
         .where(PaymentItem.document_id == document_id)
         .order_by(Payment.created_at.desc(), Payment.id.desc())
