@@ -3,8 +3,6 @@ and the e-mail address a debtor leaves when none is known (staff adopt or dismis
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -31,8 +29,11 @@ def set_settings(app, **values) -> None:
 
 
 def page_token(soup) -> str:
-    """The session's CSRF token, as htmx sends it (from <body hx-headers>)."""
-    return json.loads(soup.body["hx-headers"])["X-CSRFToken"]
+    """The session's CSRF token, as the page's forms carry it (their hidden csrf_token input):
+    a dossier page has no token in <body hx-headers>, so a page without a form sets no cookie."""
+    field = soup.find("input", attrs={"name": "csrf_token"})
+    assert field is not None, "the page has no form with a csrf_token"
+    return field["value"]
 
 
 def form_token(soup, action_part: str) -> str:
@@ -199,6 +200,27 @@ def test_staff_dismiss_a_provided_address(app, client, owner_client, debtor, lin
         assert (saved.email, saved.provided_email) == (None, None)
     # The debtor is asked again.
     assert soup_of(client.get(link, headers=ENGLISH)).find("h2", string="Receive your invoices by e-mail")
+
+
+# --- no cookie for a page without a form ------------------------------------------------------
+
+
+def test_a_dossier_page_without_a_form_sets_no_cookie(app, client, owner_client, debtor, link):
+    """The session (and its cookie) exists for the CSRF token; a dossier page carries that token
+    only in its forms' hidden input, so an anonymous visit of a page with nothing to post leaves
+    no cookie behind. A page with a form still does: its visitor is about to post."""
+    set_settings(app, allow_payments=False)  # no Pay buttons
+    customer = factories.customer(name="Nina Known", language="en", email="nina@example.test")
+    invoice = factories.invoice(customer, amount="50.00")
+    known = path_of(dossier_url(owner_client, customer))
+    response = app.test_client().get(known, headers=ENGLISH)
+    assert response.status_code == 200 and invoice.number in response.get_data(as_text=True)
+    assert "Set-Cookie" not in response.headers, response.headers.getlist("Set-Cookie")
+    soup = soup_of(response)
+    assert soup.find_all("form") == [] and not soup.body.has_attr("hx-headers")
+    # The debtor without an e-mail address is asked for one: that form carries the token.
+    asked = app.test_client().get(link, headers=ENGLISH)
+    assert form_token(soup_of(asked), "/email") and "Set-Cookie" in asked.headers
 
 
 # --- garbage never gets a 5xx ----------------------------------------------------------------

@@ -29,7 +29,7 @@ from models.payments import Payment
 from models.services import dossier
 from models.services.settings import get_settings
 from tests import factories
-from tests.conftest import soup_of
+from tests.conftest import csrf_token, soup_of
 
 ENGLISH = {"Accept-Language": "en"}
 MOLLIE_KEY = "test_dossierFakeMollieKey123"
@@ -317,9 +317,11 @@ def count(app, model) -> int:
 
 
 def page_token(response) -> str:
-    """The CSRF token the page's forms carry."""
-    soup = soup_of(response)
-    return json.loads(soup.body["hx-headers"])["X-CSRFToken"]
+    """The CSRF token the page's forms carry (their hidden csrf_token input; a dossier page has
+    none in <body hx-headers>, so without a form it sets no cookie)."""
+    field = soup_of(response).find("input", attrs={"name": "csrf_token"})
+    assert field is not None, "the page has no form with a csrf_token"
+    return field["value"]
 
 
 def open_page(client, debtor: Debtor):
@@ -329,8 +331,12 @@ def open_page(client, debtor: Debtor):
 
 
 def pay(client, debtor: Debtor, invoice: str | int = "all", currency: str | None = None, **extra):
-    """Press a Pay button as the page's form does (its CSRF token included)."""
-    token = page_token(open_page(client, debtor))
+    """Press a Pay button as the page's form does (its CSRF token included). A page without
+    a Pay form (payments off) carries no token: then the post a page opened earlier would make,
+    with the session's token read from a page outside the dossier."""
+    page = open_page(client, debtor)
+    has_form = soup_of(page).find("input", attrs={"name": "csrf_token"}) is not None
+    token = page_token(page) if has_form else csrf_token(client, "/portal/login")
     data = {"csrf_token": token, "invoice": str(invoice), **extra}
     if currency:
         data["currency"] = currency

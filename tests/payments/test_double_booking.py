@@ -9,7 +9,6 @@ at the same moment through a real threaded HTTP server.
 
 from __future__ import annotations
 
-import json
 import os
 from collections import defaultdict
 from datetime import timedelta
@@ -202,7 +201,7 @@ on_postgres = pytest.mark.skipif(
 def test_fifty_parallel_pay_clicks_never_cover_more_than_is_outstanding(app, debtor: Debtor, monkeypatch):
     monkeypatch.setitem(app.config, "DOSSIER_LIMIT_PER_IP", "100000 per minute")
     client = app.test_client()
-    token = json.loads(soup_of(client.get(debtor.url, headers=ENGLISH)).body["hx-headers"])["X-CSRFToken"]
+    token = page_token(open_page(client, debtor))  # the Pay form's hidden csrf_token
     cookie_name = app.config["SESSION_COOKIE_NAME"]
     session = (f"{cookie_name}={client.get_cookie(cookie_name).value}", token)
     choices = [str(debtor.invoices["open"].id), "all", str(debtor.invoices["partial"].id)]

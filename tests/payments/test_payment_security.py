@@ -4,8 +4,6 @@ off, and random input in every pay form (hypothesis): 404s and 4xx, never a 5xx.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -68,8 +66,8 @@ def test_every_post_needs_the_csrf_token(app, client, debtor):
 
 def test_the_test_checkout_is_off_unless_enabled(app, client, debtor, monkeypatch):
     payment_id, checkout_url = started_test_payment(client, debtor)
+    token = page_token(client.get(checkout_url, headers=ENGLISH))  # the checkout was open when it went off
     monkeypatch.setitem(app.config, "PAYMENTS_TEST_PROVIDER", False)
-    token = page_token(open_page(client, debtor))
     assert client.get(checkout_url).status_code == 404
     assert client.post(checkout_url, data={"csrf_token": token, "outcome": "success"}).status_code == 404
     assert pay(client, debtor, "all").status_code == 409
@@ -115,7 +113,7 @@ def fuzz_debtor(app, debtor, monkeypatch):
 @given(invoice=TEXT, currency=st.one_of(st.none(), TEXT), outcome=TEXT, extra=st.dictionaries(TEXT, TEXT, max_size=2))
 def test_fuzz_pay_forms_never_5xx(app, client, fuzz_debtor, invoice, currency, outcome, extra):
     debtor = fuzz_debtor
-    token = json.loads(soup_of(client.get(debtor.url, headers=ENGLISH)).body["hx-headers"])["X-CSRFToken"]
+    token = page_token(open_page(client, debtor))  # the Pay form's hidden csrf_token
     data = {**extra, "csrf_token": token, "invoice": invoice}
     if currency is not None:
         data["currency"] = currency

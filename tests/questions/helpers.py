@@ -3,8 +3,6 @@ forms like the browser does, business settings, and reading outbox rows and audi
 
 from __future__ import annotations
 
-import json
-
 from bs4 import BeautifulSoup
 from sqlalchemy import select
 
@@ -30,7 +28,11 @@ def dossier_path(app, customer) -> str:
 
 
 def page_token(soup: BeautifulSoup) -> str:
-    return json.loads(soup.body["hx-headers"])["X-CSRFToken"]
+    """The session's CSRF token from a form's hidden csrf_token input (a dossier page has none
+    in <body hx-headers>: without a form it sets no cookie)."""
+    field = soup.find("input", attrs={"name": "csrf_token"})
+    assert field is not None, "the page has no form with a csrf_token"
+    return field["value"]
 
 
 def get(client, url: str, expect: int = 200) -> BeautifulSoup:
