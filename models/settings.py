@@ -61,9 +61,15 @@ class BusinessSettings(db.Model):
     allow_pdf_download: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     # Customer credit is applied to the next invoice when it is issued.
     apply_credit_automatically: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    # The opening text of each kind's e-mail ({kind: text}; missing kinds use the standard
+    # sentence), with placeholders (models.services.settings.MAIL_PLACEHOLDERS).
+    document_mail_texts: Mapped[dict | None] = mapped_column(JSON)
 
     def prefix_for(self, kind: str) -> str:
         return (self.document_prefixes or {}).get(kind, DEFAULT_PREFIXES[kind])
 
     def releases(self, kind: str) -> bool:
         return self.released_kinds is None or kind in self.released_kinds
+
+    def mail_text_for(self, kind: str) -> str | None:
+        return (self.document_mail_texts or {}).get(kind) or None
