@@ -10,20 +10,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import abort, current_app, g, redirect, request, session, url_for
+from flask import Response, abort, current_app, g, make_response, redirect, request, session, url_for
 from flask_babel import gettext as _
 
 from models import clock
 from models.customers import Customer
 from models.db import db
-from models.documents import Document
+from models.documents import Document, DocumentKind
 from models.dossier import DossierLink
-from models.services import dossier, instalments, provided_email, questions
+from models.services import document_pdf, dossier, instalments, provided_email, questions, quotes
 from models.settings import BusinessSettings
 from portal import bp
 from portal.forms import DossierCheckForm, ProvideEmailForm
 from web.extensions import limiter
-from web.errors import MAX_ID
+from web.errors import MAX_ID, error_page
 from web.rendering import render
 from web.transaction import commit_change
 
@@ -62,10 +62,21 @@ def open_dossier(token: str, *, verified: bool = True) -> Dossier:
 
 def invoice_of(opened: Dossier, invoice_id: int) -> Document:
     """The link's own customer's released invoice, else 404 (ids from forms included)."""
-    invoice = dossier.released_invoice(opened.customer, invoice_id) if 0 < invoice_id <= MAX_ID else None
+    invoice = (dossier.released_invoice(opened.customer, invoice_id, opened.settings)
+               if 0 < invoice_id <= MAX_ID else None)
     if invoice is None:
         abort(404)
     return invoice
+
+
+def document_of(opened: Dossier, document_id: int) -> Document:
+    """The link's own customer's document of any kind, if it is released, of a kind the
+    settings release and neither a draft nor cancelled; else 404."""
+    document = (dossier.released_document(opened.customer, document_id, opened.settings)
+                if 0 < document_id <= MAX_ID else None)
+    if document is None:
+        abort(404)
+    return document
 
 
 def private(response):
@@ -148,17 +159,77 @@ def dossier_email(token: str):
     return _page(opened, email_form=form, status=422)
 
 
+# --- one document: its page, printable, and its PDF -------------------------------------
+
+
+def document_context(opened: Dossier, document: Document, **extra) -> dict:
+    """What the document's page shows: the document itself as printed (in its own
+    language), its status, and for an invoice the Pay button and the questions."""
+    today = clock.today()
+    sheet = document_pdf.build_sheet(document, opened.settings, opened.customer)
+    is_invoice = document.kind == DocumentKind.invoice
+    if document.is_overdue(today):
+        status = "overdue"
+    elif quotes.is_expired(document, today):
+        status = "expired"
+    else:
+        status = document.status.value
+    context = {
+        "dossier": opened, "customer": opened.customer, "business": opened.settings, "token": opened.token,
+        "document": document, "invoice": document, "title": document_pdf.title_of(document),
+        "sheet_body": document_pdf.render_body(sheet), "document_status": status, "today": today,
+        "print_view": request.args.get("print") == "1", "thread": questions.thread(document) if is_invoice else [],
+    }
+    context.update(extra)
+    return context
+
+
+def _document_page(opened: Dossier, document: Document):
+    """The page (`?print=1`: the print layout on screen); staff see "viewed"."""
+    response = private(render("portal/dossier/document.html", **document_context(opened, document)))
+    dossier.record_viewed(document)
+    db.session.commit()
+    return response
+
+
+@bp.get("/d/<token>/documents/<int:document_id>")
+@dossier_limit
+def dossier_document(token: str, document_id: int):
+    """A released document of any kind: the address its e-mail and staff's portal box give."""
+    opened = open_dossier(token)
+    return _document_page(opened, document_of(opened, document_id))
+
+
 @bp.get("/d/<token>/invoices/<int:invoice_id>")
 @dossier_limit
 def dossier_invoice(token: str, invoice_id: int):
-    """One invoice, printable (the page's print stylesheet hides everything else)."""
+    """An invoice at the address invoice pages always had (in mails and letters already
+    sent): the same page as /d/<token>/documents/<id>."""
     opened = open_dossier(token)
-    invoice = invoice_of(opened, invoice_id)
-    response = private(render(
-        "portal/dossier_invoice.html", dossier=opened, customer=opened.customer, business=opened.settings,
-        token=token, invoice=invoice, print_view=request.args.get("print") == "1", today=clock.today(),
-        thread=questions.thread(invoice),
-    ))
-    dossier.record_viewed(invoice)
+    return _document_page(opened, invoice_of(opened, invoice_id))
+
+
+def _pdf_key() -> str:
+    """Per link: one debtor's downloads, from whatever address."""
+    return "dossier-pdf:" + (request.view_args or {}).get("token", "").partition(".")[0]
+
+
+@bp.get("/d/<token>/documents/<int:document_id>/pdf")
+@dossier_limit
+@limiter.limit(lambda: current_app.config["LETTER_PDF_LIMIT"], key_func=_pdf_key)
+def dossier_document_pdf(token: str, document_id: int):
+    """The document as a PDF download, when the settings allow it (else 404, as for a
+    document the link does not reach)."""
+    opened = open_dossier(token)
+    document = document_of(opened, document_id)
+    if not opened.settings.allow_pdf_download:
+        abort(404)
+    weasyprint = document_pdf.load_weasyprint()
+    if weasyprint is None:
+        return private(make_response(error_page(503, _("The PDF cannot be made at the moment. Please use the print view."))))
+    sheet = document_pdf.build_sheet(document, opened.settings, opened.customer)
+    response = Response(document_pdf.to_pdf(weasyprint, document_pdf.render_page(sheet)), mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="{sheet.filename}"'
+    dossier.record_viewed(document)
     db.session.commit()
-    return response
+    return private(response)

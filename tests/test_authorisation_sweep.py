@@ -102,6 +102,8 @@ ROUTE_KINDS = {
     "admin.invoice_letter": STAFF_CUSTOMER,
     "admin.invoice_letter_pdf": STAFF_CUSTOMER,
     "admin.invoice_letter_printed": STAFF_CUSTOMER,
+    "admin.document_print": STAFF_CUSTOMER,
+    "admin.document_pdf": STAFF_CUSTOMER,
     "admin.instalment_plan_approve": STAFF_CUSTOMER,
     "admin.instalment_plan_decline": STAFF_CUSTOMER,
     "admin.instalment_plan_cancel": STAFF_CUSTOMER,
@@ -131,6 +133,8 @@ ROUTE_KINDS = {
     "portal.dossier_check": DOSSIER,
     "portal.dossier_email": DOSSIER,
     "portal.dossier_invoice": DOSSIER,
+    "portal.dossier_document": DOSSIER,
+    "portal.dossier_document_pdf": DOSSIER,
     "portal.dossier_ask": DOSSIER,
     "portal.dossier_pay": DOSSIER,
     "portal.dossier_pay_return": DOSSIER,
@@ -266,6 +270,7 @@ class World:
     def values(self, customer, *, token: str | None = None, **override) -> dict:
         """URL values naming `customer`'s records."""
         return {"customer_id": customer.id, "invoice_id": self.invoice[customer.id].id,
+                "document_id": self.invoice[customer.id].id,
                 "contact_id": self.contact_ids[customer.id], "email_id": self.email_ids[customer.id],
                 "plan_id": self.plan_ids[customer.id], "payment_id": self.payment_ids[customer.id],
                 "field_id": self.field_id, "user_id": self.other.id, "token": token or FORGED_TOKEN,
@@ -511,8 +516,9 @@ def test_the_dossier_link_of_a_never_reaches_bs_invoices_or_payments(app, world)
     for route in all_routes(app):
         if route.kind != DOSSIER:  # a dossier visit signs nobody in
             sweep.not_signed_in(client, route, world.url(route, world.values(world.b)), token)
-    with_ids = [route for route in dossier_routes if route.rule.arguments & {"invoice_id", "payment_id"}]
-    assert {r.endpoint for r in with_ids} >= {"portal.dossier_invoice", "portal.dossier_ask", "portal.dossier_pay_return",
+    with_ids = [route for route in dossier_routes if route.rule.arguments & {"invoice_id", "document_id", "payment_id"}]
+    assert {r.endpoint for r in with_ids} >= {"portal.dossier_invoice", "portal.dossier_document",
+                                              "portal.dossier_document_pdf", "portal.dossier_ask", "portal.dossier_pay_return",
                                               "portal.dossier_test_checkout", "portal.dossier_test_checkout_outcome"}
     for route in dossier_routes:
         url = world.url(route, world.values(world.b, token=live))

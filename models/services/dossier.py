@@ -4,6 +4,7 @@ checked), the optional postal-code / customer-number check, and what a link may 
 from __future__ import annotations
 
 import base64
+import enum
 import hashlib
 import hmac
 import secrets
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import bindparam, literal, select, true, union_all
+from sqlalchemy.orm import selectinload
 
 from models.customers import Customer
 from models.db import db, now_utc
@@ -151,20 +153,98 @@ def check_passes(settings: BusinessSettings, customer: Customer, answer: str) ->
     return bool(wanted) and hmac.compare_digest(given.encode(), wanted.encode())
 
 
-# --- what one link reaches: only its own customer's released invoices -----------------
+# --- what one link reaches: only its own customer's released documents ---------------
 
-_RELEASED_INVOICE = select(Document).where(
+# Never shown to the customer, whatever else is set: a draft (still being written) and a
+# cancelled document.
+_NEVER_SHOWN = (DocumentStatus.cancelled, DocumentStatus.draft)
+_SHOWN = select(Document).where(
     Document.id == bindparam("document_id"),
     Document.customer_id == bindparam("customer_id"),
-    Document.kind == DocumentKind.invoice,
     Document.released_to_portal.is_(True),
-    Document.status.not_in((DocumentStatus.cancelled, DocumentStatus.draft)),
+    Document.status.not_in(_NEVER_SHOWN),
 )
+_RELEASED_DOCUMENT = _SHOWN.options(selectinload(Document.lines))
+_RELEASED_INVOICE = _SHOWN.where(Document.kind == DocumentKind.invoice)
 
 
-def released_invoice(customer: Customer, document_id: int) -> Document | None:
+def released_document(customer: Customer, document_id: int, settings: BusinessSettings) -> Document | None:
+    """The document if it belongs to this customer and may be shown (released, of a kind
+    the settings release, not a draft or cancelled), else None (a 404)."""
+    document = db.session.scalar(_RELEASED_DOCUMENT, {"document_id": document_id, "customer_id": customer.id})
+    return document if document is not None and settings.releases(document.kind.value) else None
+
+
+def released_invoice(customer: Customer, document_id: int, settings: BusinessSettings | None = None) -> Document | None:
     """The invoice if it belongs to this customer and may be shown, else None (a 404)."""
-    return db.session.scalar(_RELEASED_INVOICE, {"document_id": document_id, "customer_id": customer.id})
+    invoice = db.session.scalar(_RELEASED_INVOICE, {"document_id": document_id, "customer_id": customer.id})
+    if invoice is not None and settings is not None and not settings.releases(DocumentKind.invoice.value):
+        return None
+    return invoice
+
+
+class Hidden(str, enum.Enum):
+    """Why the customer does not see a document (staff are told on the document page)."""
+
+    draft = "draft"
+    cancelled = "cancelled"
+    not_released = "not_released"
+    kind_not_released = "kind_not_released"
+    archived = "archived"  # the customer is archived: their dossier link opens nothing
+
+
+def hidden_because(document: Document, settings: BusinessSettings, customer: Customer | None = None) -> Hidden | None:
+    """None when the customer sees this document through their dossier link; else why not.
+    The same rules as released_document, without a query."""
+    if document.status == DocumentStatus.draft:
+        return Hidden.draft
+    if document.status == DocumentStatus.cancelled:
+        return Hidden.cancelled
+    if not document.released_to_portal:
+        return Hidden.not_released
+    if not settings.releases(document.kind.value):
+        return Hidden.kind_not_released
+    if customer is not None and customer.archived_at is not None:
+        return Hidden.archived
+    return None
+
+
+def dossier_url(token: str) -> str:
+    """The dossier's public address, as every e-mail, letter and the Info tab show it."""
+    return current_app.config["BASE_URL"] + "/d/" + token
+
+
+def document_url_in(dossier_link: str, document_id: int) -> str:
+    """A document's address inside a dossier link (mail builds it from the link it has)."""
+    return f"{dossier_link}/documents/{document_id}"
+
+
+def document_url(document: Document) -> str:
+    """The document's own customer-facing address, on the customer's current dossier link.
+
+    Creates the customer's dossier link if there is none yet (the caller commits), as
+    every first look at the link does.
+    """
+    return document_url_in(dossier_url(current_token(document.customer_id)), document.id)
+
+
+@dataclass(frozen=True, slots=True)
+class PortalRelease:
+    """What the document page's "Customer portal" box shows: the URL and, when the customer
+    cannot open it, why."""
+
+    url: str
+    hidden: Hidden | None
+
+    @property
+    def visible(self) -> bool:
+        return self.hidden is None
+
+
+def portal_release(document: Document, settings: BusinessSettings | None = None) -> PortalRelease:
+    """For the document page (the caller commits: the dossier link may be created now)."""
+    settings = settings or get_settings()
+    return PortalRelease(document_url(document), hidden_because(document, settings, document.customer))
 
 
 PAID_HISTORY = 50  # the payment history shows the latest paid invoices

@@ -45,7 +45,7 @@ def _methods(rule) -> list[str]:
 
 
 # URL arguments that name a customer's record: a route taking one is customer-scoped.
-CUSTOMER_RECORD_IDS = {"customer_id", "invoice_id", "email_id", "contact_id", "plan_id"}
+CUSTOMER_RECORD_IDS = {"customer_id", "invoice_id", "document_id", "email_id", "contact_id", "plan_id"}
 
 
 def _customer_scoped(rule) -> bool:
@@ -218,7 +218,8 @@ class World:
         customer = customer or (self.mine if visible else self.theirs)
         invoice = {self.mine.id: self.mine_invoice, self.theirs.id: self.theirs_invoice,
                    self.nobodys.id: self.nobodys_invoice}[customer.id]
-        values = {"customer_id": customer.id, "invoice_id": invoice.id, "field_id": self.field_id,
+        values = {"customer_id": customer.id, "invoice_id": invoice.id, "document_id": invoice.id,
+                  "field_id": self.field_id,
                   "user_id": self.employee.id, "email_id": self.email_ids[customer.id],
                   "contact_id": self.contact_ids[customer.id], "plan_id": self.plan_ids[customer.id],
                   "token": "not-a-real-token", "payment_id": 1, **override}

@@ -1,0 +1,64 @@
+"""A document of any kind as print view and PDF, for staff (drafts included, marked DRAFT).
+
+The document is in its own language (models.services.document_pdf); the print view's
+toolbar stays in the staff member's. Opening either records nothing. The PDF, a WeasyPrint
+rendering each time, is rate limited per staff member like letters (LETTER_PDF_LIMIT).
+"""
+
+from __future__ import annotations
+
+from flask import Response, current_app, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.routing import BuildError
+
+from admin import bp
+from models.services import document_pdf
+from models.services import documents as document_service
+from web.errors import error_page
+from web.extensions import limiter
+
+
+def _pdf_limit() -> str:
+    return current_app.config["LETTER_PDF_LIMIT"]
+
+
+def _staff_key() -> str:
+    if current_user.is_authenticated:
+        return f"document-pdf:staff:{current_user.get_id()}"
+    return f"document-pdf:ip:{request.remote_addr}"
+
+
+def _document_page(document_id: int) -> str:
+    """The staff document page (admin.document_detail, /admin/documents/<id>)."""
+    try:
+        return url_for("admin.document_detail", document_id=document_id)
+    except BuildError:  # not registered (yet): its address all the same
+        return f"/admin/documents/{document_id}"
+
+
+@bp.get("/documents/<int:document_id>/print")
+def document_print(document_id: int):
+    document = document_service.get_document(current_user, document_id)
+    sheet = document_pdf.build_sheet(document)
+    return document_pdf.render_page(sheet, toolbar={
+        "language": str(get_locale() or "en"),
+        "back_url": _document_page(document.id),
+        "pdf_url": url_for("admin.document_pdf", document_id=document.id),
+    })
+
+
+@bp.get("/documents/<int:document_id>/pdf", endpoint="document_pdf")
+@limiter.limit(_pdf_limit, key_func=_staff_key)
+def document_pdf_file(document_id: int):
+    document = document_service.get_document(current_user, document_id)  # 404 before anything else
+    weasyprint = document_pdf.load_weasyprint()
+    if weasyprint is None:
+        return error_page(503, _("PDF documents are not available on this server: WeasyPrint cannot load its "
+                                 "system libraries (Pango). Use the print view and your browser's "
+                                 "\"Save as PDF\", or ask the administrator to install them."))
+    sheet = document_pdf.build_sheet(document)
+    response = Response(document_pdf.to_pdf(weasyprint, document_pdf.render_page(sheet)), mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="{sheet.filename}"'
+    return response

@@ -1,0 +1,212 @@
+"""A document of any kind as the customer reads it: the print view and the PDF.
+
+One template (templates/documents/document.html) is the document; staff open it as a print
+view (/admin/documents/<id>/print) and as a PDF, customers see it on the document's page
+in their dossier and download it as a PDF when the settings allow. It is written in the
+document's language (the customer's when the document has none), with the business's
+name, address and logo.
+
+`build_sheet` loads everything the template shows (lines, the invoices of a reminder, the
+document a credit note or order confirmation refers to), so rendering runs no queries.
+WeasyPrint is imported on first use, as for letters: without its system libraries (Pango)
+the app runs and only the PDF answers 503.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from babel import Locale
+from flask import current_app, render_template
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+from sqlalchemy import select
+
+from models.customers import Customer
+from models.db import db
+from models.documents import RECEIVABLE_KINDS, Document, DocumentKind, DocumentStatus, ReminderItem
+from models.services import reminders
+from models.services.letters import logo_data_uri
+from models.services.settings import get_settings
+from models.settings import BusinessSettings
+
+LANGUAGES = ("nl", "de", "en")
+STYLESHEET = "css/document.css"
+TEMPLATE = "documents/document.html"
+
+# The heading of each kind, in the document's language (reminders: by level).
+KIND_TITLES = {
+    DocumentKind.invoice: _l("Invoice"),
+    DocumentKind.quote: _l("Quote"),
+    DocumentKind.credit_note: _l("Credit note"),
+    DocumentKind.reminder: _l("Reminder"),
+    DocumentKind.delivery_note: _l("Delivery note"),
+    DocumentKind.order_confirmation: _l("Order confirmation"),
+}
+REMINDER_TITLES = {1: _l("1st reminder"), 2: _l("2nd reminder"), 3: _l("Final notice")}
+
+
+def title_of(document: Document) -> str:
+    """"Invoice", "Quote", …; a reminder by its level ("2nd reminder", "Final notice")."""
+    if document.kind == DocumentKind.reminder and document.reminder_level in REMINDER_TITLES:
+        return REMINDER_TITLES[document.reminder_level]
+    return KIND_TITLES[document.kind]
+
+
+def language_of(document: Document, customer: Customer) -> str:
+    """The document's language, else the customer's, else English."""
+    for language in (document.language, customer.language):
+        if language in LANGUAGES:
+            return language
+    return "en"
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """Everything the document template shows; built once, rendered as HTML or PDF."""
+
+    document: Document
+    customer: Customer
+    business: BusinessSettings
+    language: str
+    logo_data_uri: str | None
+    # Reminders: the invoices they ask for, with what was outstanding on each that day.
+    reminder_items: list[ReminderItem] = field(default_factory=list)
+    # A credit note's invoice; an order confirmation's or invoice's quote.
+    related: Document | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.document.kind.value
+
+    @property
+    def title(self) -> str:
+        return title_of(self.document)
+
+    @property
+    def is_draft(self) -> bool:
+        return self.document.status == DocumentStatus.draft
+
+    @property
+    def shows_prices(self) -> bool:
+        """A delivery note lists what was delivered: descriptions and quantities only."""
+        return self.document.kind != DocumentKind.delivery_note
+
+    @property
+    def shows_lines(self) -> bool:
+        return bool(self.document.lines)
+
+    @property
+    def asks_payment(self) -> bool:
+        """Invoices and reminders say what is due; an order confirmation or quote does not."""
+        return self.document.kind in RECEIVABLE_KINDS
+
+    @property
+    def shows_balance(self) -> bool:
+        """An issued invoice shows what was paid, credited and written off, and what is left."""
+        return self.document.kind == DocumentKind.invoice and not self.is_draft
+
+    @property
+    def reminded_total(self) -> Decimal:
+        """What was outstanding on a reminder's invoices when it was written."""
+        return sum((item.outstanding for item in self.reminder_items), Decimal("0.00"))
+
+    @property
+    def total_due(self) -> Decimal:
+        """A reminder: the invoices' outstanding amounts plus its fee and interest."""
+        return self.reminded_total + self.document.gross_total
+
+    @property
+    def address_lines(self) -> list[str]:
+        """The customer's name and postal address (the country in the document's language)."""
+        customer = self.customer
+        lines = [customer.display_name]
+        if customer.is_company and customer.name and customer.name != customer.display_name:
+            lines.append(customer.name)
+        lines.append(customer.street or "")
+        lines.append(" ".join(part for part in (customer.postal_code, customer.city) if part))
+        if customer.country:
+            lines.append(Locale.parse(self.language).territories.get(customer.country.upper(), customer.country))
+        return [line for line in lines if line.strip()]
+
+    @property
+    def filename(self) -> str:
+        """`<kind>-<number>.pdf` (a draft: `invoice-draft-<id>.pdf`), in characters every file
+        system and header accepts."""
+        number = self.document.number or f"draft-{self.document.id}"
+        safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in number)
+        return f"{self.kind.replace('_', '-')}-{safe}.pdf"
+
+
+def build_sheet(document: Document, settings: BusinessSettings | None = None,
+                customer: Customer | None = None) -> Sheet:
+    """The sheet of a document the caller may show (staff: get_document; the dossier:
+    released_document). Loads what the template shows, in a bounded number of queries."""
+    settings = settings or get_settings()
+    customer = customer or document.customer
+    items: list[ReminderItem] = []
+    if document.kind == DocumentKind.reminder:
+        items = reminders.items_of(document)
+        if items:  # the invoices in one query; each item's `invoice` is then in the session
+            list(db.session.scalars(select(Document).where(Document.id.in_([i.invoice_id for i in items]))))
+    related = document.related if document.related_id is not None else None
+    document.lines  # noqa: B018 - loaded now, not while rendering
+    return Sheet(
+        document=document,
+        customer=customer,
+        business=settings,
+        language=language_of(document, customer),
+        logo_data_uri=logo_data_uri(settings),
+        reminder_items=items,
+        related=related,
+    )
+
+
+# --- HTML and PDF -----------------------------------------------------------------------
+
+
+def render_body(sheet: Sheet) -> Markup:
+    """The document itself, in its own language (whatever the reader's page speaks)."""
+    with force_locale(sheet.language):
+        return Markup(render_template(TEMPLATE, sheet=sheet))
+
+
+def render_page(sheet: Sheet, *, toolbar: dict | None = None) -> str:
+    """The whole HTML page. With `toolbar` it is staff's print view: the toolbar (links
+    `back_url`, `pdf_url`) speaks the staff member's language and the page loads the
+    stylesheet; without, it is what WeasyPrint gets, in the document's language through
+    and through."""
+    body = render_body(sheet)
+    if toolbar is not None:
+        return render_template("documents/page.html", sheet=sheet, body=body, toolbar=toolbar)
+    with force_locale(sheet.language):
+        return render_template("documents/page.html", sheet=sheet, body=body, toolbar=None)
+
+
+@functools.cache
+def load_weasyprint():
+    """The weasyprint module, or None when it or its system libraries are missing.
+
+    Imported lazily: WeasyPrint loads Pango through cffi at import, which raises OSError
+    on a machine without it -- that must not stop the whole app from starting.
+    """
+    try:
+        import weasyprint
+    except (ImportError, OSError) as error:
+        current_app.logger.warning("PDF documents unavailable: %s", error)
+        return None
+    return weasyprint
+
+
+def to_pdf(weasyprint, html: str) -> bytes:
+    """HTML to PDF with nothing fetched: the stylesheet is passed in, the logo is inline, and
+    the URL fetcher accepts only `data:` URLs, so a document can never make the server
+    request a URL or read a local file."""
+    fetcher = weasyprint.urls.URLFetcher(allowed_protocols={"data"}, allow_redirects=False)
+    with open(os.path.join(current_app.static_folder, STYLESHEET), encoding="utf-8") as handle:
+        css = weasyprint.CSS(string=handle.read(), url_fetcher=fetcher)
+    return weasyprint.HTML(string=html, url_fetcher=fetcher, media_type="print").write_pdf(stylesheets=[css])
