@@ -29,6 +29,8 @@ def create_credit_note(actor: StaffUser | None, invoice: Document, *, issue_date
         raise DomainError(_l("The credit note cannot be dated before its invoice."), field="issue_date")
     settlement.lock_customer(invoice.customer_id)
     db.session.refresh(invoice)
+    if invoice.status == DocumentStatus.cancelled:  # meanwhile
+        raise DomainError(_l("A credit note refers to an issued invoice that is not cancelled."))
     credit_note = create_document(
         actor, invoice.customer, DocumentKind.credit_note, issue_date=issue_date, currency=invoice.currency,
         lines=lines, notes=notes, number=number, related=invoice, language=invoice.language,
@@ -54,12 +56,13 @@ def cancel_invoice(actor: StaffUser, invoice: Document, today: date) -> Document
         raise DomainError(_l("Only an invoice can be cancelled."))
     if invoice.status == DocumentStatus.draft:
         raise DomainError(_l("A draft is deleted, not cancelled."))
+    settlement.lock_customer(invoice.customer_id)
+    db.session.refresh(invoice)  # as it is now: not cancelled or paid meanwhile
     if invoice.status == DocumentStatus.cancelled:
         raise DomainError(_l("This invoice is already cancelled."))
-    settlement.lock_customer(invoice.customer_id)
-    db.session.refresh(invoice)
     if invoice.amount_paid > 0:
         raise DomainError(_l("Payments were received for this invoice: undo them or issue a credit note instead."))
+    before = invoice.status.value  # the credit note below derives a new one
     credit_note = None
     remaining = invoice.outstanding
     if invoice.sent_at is not None and remaining > 0:
@@ -71,7 +74,6 @@ def cancel_invoice(actor: StaffUser, invoice: Document, today: date) -> Document
                                Decimal("1"), remaining, Decimal("0"))]
         credit_note = create_credit_note(actor, invoice, issue_date=max(today, invoice.issue_date), lines=lines,
                                          notes=str(_l("Cancellation of invoice %(number)s", number=invoice.number)))
-    before = invoice.status.value
     invoice.status = DocumentStatus.cancelled
     db.session.flush()
     audit.record(actor, "invoice.cancelled", "document", invoice.id, customer_id=invoice.customer_id,

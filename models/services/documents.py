@@ -12,7 +12,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import contains_eager, selectinload
 
 from models.customers import Customer
@@ -83,7 +83,26 @@ def allocate_number(kind: DocumentKind, issue_date: date) -> str:
     """The next number of `kind` in the issue year: prefix from settings, gap-free (a
     counter row locked until the request commits), e.g. `Q-2026-00007`."""
     prefix = get_settings().prefix_for(kind.value)
-    return f"{prefix}{issue_date.year}-{next_value(f'{kind.value}-{issue_date.year}'):05d}"
+    while True:
+        number = f"{prefix}{issue_date.year}-{next_value(f'{kind.value}-{issue_date.year}'):05d}"
+        # A document imported with its own number may already have this one: pass over it.
+        if not _number_used(kind, number):
+            return number
+
+
+def _number_used(kind: DocumentKind, number: str) -> bool:
+    return db.session.scalar(select(Document.id).where(Document.kind == kind, Document.number == number)) is not None
+
+
+def external_number(kind: DocumentKind, number: str) -> str:
+    """A number the document already has elsewhere (an accounting package), kept as it is;
+    refused at the field when its kind already has it."""
+    number = number.strip()[:40]
+    if not number:
+        raise DomainError(_l("Enter the number."), field="number")
+    if _number_used(kind, number):
+        raise DomainError(_l("Number %(number)s is already used.", number=number), field="number")
+    return number
 
 
 # --- lines and totals -------------------------------------------------------------------
@@ -174,11 +193,7 @@ def create_document(
     _check_dates(kind, issue_date, due_date, valid_until)
     totals = _check_lines(kind, lines, expected_totals)
     if number is not None:
-        number = number.strip()[:40]
-        if not number:
-            raise DomainError(_l("Enter the number."), field="number")
-        if db.session.scalar(select(Document.id).where(Document.kind == kind, Document.number == number)):
-            raise DomainError(_l("Number %(number)s is already used.", number=number), field="number")
+        number = external_number(kind, number)
     document = Document(
         customer_id=customer.id,
         kind=kind,
@@ -240,8 +255,15 @@ def _issued(invoice: Document) -> None:
 
 
 def _editable(document: Document) -> None:
-    if document.status != DocumentStatus.draft:
-        raise DomainError(_l("Only a draft can be edited; correct an issued invoice with a credit note."))
+    """Still a draft: its row is locked (a no-op UPDATE) and checked as it is now, so a draft
+    a colleague just issued or deleted is not edited, deleted or issued a second time (which
+    would lose the first number)."""
+    if document.status == DocumentStatus.draft and db.session.execute(
+        update(Document).where(Document.id == document.id, Document.status == DocumentStatus.draft)
+        .values(status=DocumentStatus.draft).execution_options(synchronize_session=False)
+    ).rowcount == 1:
+        return
+    raise DomainError(_l("Only a draft can be edited; correct an issued invoice with a credit note."))
 
 
 def update_draft(actor: StaffUser, document: Document, *, issue_date: date, due_date: date, currency: str,

@@ -12,7 +12,8 @@ from flask_babel import lazy_gettext as _l
 
 from models.db import db, now_utc
 from models.documents import Document, DocumentKind, DocumentStatus
-from models.services import audit
+from models.formatting import format_date
+from models.services import audit, settlement
 from models.services.documents import LineInput, create_document
 from models.services.errors import DomainError
 from models.staff import StaffUser
@@ -30,11 +31,13 @@ def decide(quote: Document, *, accept: bool, name: str, comment: str, today: dat
     """Accept or reject a pending quote; `name` is who decided (the customer types theirs)."""
     if quote.kind != DocumentKind.quote:
         raise DomainError(_l("Only a quote is accepted or rejected."))
+    settlement.lock_customer(quote.customer_id)
+    db.session.refresh(quote)  # as it is now: the customer and staff may decide at the same moment
     if quote.status != DocumentStatus.pending:
         raise DomainError(_l("This quote was already decided."))
     if is_expired(quote, today):
         raise DomainError(_l("This quote expired on %(date)s and can no longer be accepted.",
-                             date=quote.valid_until.isoformat()), field="name")
+                             date=format_date(quote.valid_until)), field="name")
     name = " ".join((name or "").split())[:200]
     if not name:
         raise DomainError(_l("Enter your name."), field="name")

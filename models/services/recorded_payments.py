@@ -17,8 +17,10 @@ from sqlalchemy import select
 
 from models.db import db, now_utc
 from models.documents import RECEIVABLE_KINDS, UNPAID_STATUSES, Document, DocumentStatus
+from models.formatting import format_currency
 from models.payments import CREDIT, MANUAL, RECORDED_METHODS, Payment, PaymentItem, PaymentStatus
 from models.services import audit, credits, instalments, settlement
+from models.services.documents import MAX_TOTAL
 from models.services.errors import DomainError, NotFound
 from models.staff import StaffUser
 
@@ -39,7 +41,7 @@ def record_payment(actor: StaffUser, document: Document, *, amount: Decimal, rec
     _receivable(document)
     if method not in RECORDED_METHODS:
         raise DomainError(_l("Choose how the money came in."), field="method")
-    if amount != amount.quantize(CENT) or amount <= 0:
+    if not amount.is_finite() or amount <= 0 or amount >= MAX_TOTAL or amount != amount.quantize(CENT):
         raise DomainError(_l("Enter an amount of more than zero, in cents at most."), field="amount")
     if received_on < document.issue_date:
         raise DomainError(_l("The payment cannot be dated before the invoice."), field="received_on")
@@ -47,11 +49,12 @@ def record_payment(actor: StaffUser, document: Document, *, amount: Decimal, rec
         raise DomainError(_l("The payment cannot be dated in the future."), field="received_on")
     settlement.lock_customer(document.customer_id)
     db.session.refresh(document)
-    outstanding = max(document.outstanding, Decimal("0.00")) if document.status in UNPAID_STATUSES else Decimal("0")
+    _receivable(document)  # not cancelled meanwhile
+    outstanding = max(document.outstanding, Decimal("0.00")) if document.status in UNPAID_STATUSES else Decimal("0.00")
     if amount > outstanding and not confirm_credit:
         raise NeedsConfirmation(
             _l("This is more than the %(outstanding)s outstanding. Confirm, and the rest becomes customer credit.",
-               outstanding=outstanding), field="amount")
+               outstanding=format_currency(outstanding, document.currency)), field="amount")
     paid_at = datetime.combine(received_on, time(12), tzinfo=timezone.utc)
     part = min(amount, outstanding)
     payment = Payment(customer_id=document.customer_id, provider=MANUAL, idempotency_key=uuid.uuid4().hex,
@@ -85,10 +88,14 @@ def undo_payment(actor: StaffUser, document: Document, payment_id: int) -> Payme
     db.session.refresh(payment)
     if payment.reversed_at is not None:
         raise DomainError(_l("This payment was already undone."))
+    extra = payment.amount - sum((item.amount for item in payment.items), Decimal("0.00"))
+    if payment.provider != CREDIT and extra > credits.balance(document.customer_id).get(payment.currency, 0):
+        # taking it back would leave the customer less than no credit
+        raise DomainError(_l("The %(credit)s credit this payment left was already used: undo the credit applied "
+                             "first.", credit=format_currency(extra, payment.currency)))
     payment.reversed_at = now_utc()
     for item in payment.items:
         settlement.change(item.document_id, paid=-item.amount)
-    extra = payment.amount - sum((item.amount for item in payment.items), Decimal("0.00"))
     if payment.provider == CREDIT:  # the credit is the customer's again
         credits.add(document.customer_id, payment.amount, payment.currency, credits.REVERSED, document_id=document.id)
     elif extra > 0:  # the credit this payment made is taken back

@@ -17,7 +17,7 @@ from models.customers import Customer
 from models.db import db
 from models.documents import REMINDER_LEVELS, UNPAID_STATUSES, Document, DocumentKind, DocumentStatus, ReminderItem
 from models.services import audit
-from models.services.documents import MAX_TOTAL, allocate_number
+from models.services.documents import MAX_TOTAL, allocate_number, external_number
 from models.services.errors import DomainError
 from models.staff import StaffUser
 
@@ -59,7 +59,8 @@ def create_reminder(actor: StaffUser | None, customer: Customer, invoices: list[
     total = fee + interest
     reminder = Document(
         customer_id=customer.id, kind=DocumentKind.reminder,
-        number=(number or "").strip()[:40] or allocate_number(DocumentKind.reminder, issue_date),
+        number=external_number(DocumentKind.reminder, number) if (number or "").strip()
+        else allocate_number(DocumentKind.reminder, issue_date),
         issue_date=issue_date, due_date=issue_date + PAYMENT_TERM, currency=currencies.pop(),
         status=DocumentStatus.open if total > 0 else DocumentStatus.issued,
         net_total=total, tax_total=Decimal("0.00"), gross_total=total, fee=fee, interest=interest,
