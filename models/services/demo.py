@@ -34,7 +34,7 @@ from models.contacts import ContactPerson, ContactRole
 from models.counters import Counter
 from models.customers import Customer, CustomerKind, Note, Tag, customer_assignments, customer_tags
 from models.db import db, now_utc
-from models.documents import Document, DocumentKind, DocumentLine, DocumentStatus
+from models.documents import UNPAID_STATUSES, Document, DocumentKind, DocumentLine, DocumentStatus
 from models.payments import MANUAL, Payment, PaymentItem, PaymentStatus
 from models.portal_access import PortalAccess, PortalUser
 from models.questions import DocumentMessage
@@ -126,7 +126,9 @@ def _moment(day: date, hour: int = 10) -> datetime:
     return min(datetime.combine(day, time(hour), tzinfo=timezone.utc), now_utc())
 
 
-def seed(customers: int = 60, invoices: int = 300, seed_value: int = 20261123) -> str:
+def seed(customers: int = 60, invoices: int = 300, seed_value: int = 20261123, showcase: bool = True) -> str:
+    """`invoices` bulk invoices; with `showcase` (about 20 documents more) every kind in
+    every state on the first three customers."""
     rng = random.Random(seed_value)
     today = clock.today()
     settings = get_settings(for_update=True)
@@ -160,10 +162,10 @@ def seed(customers: int = 60, invoices: int = 300, seed_value: int = 20261123) -
     db.session.flush()
     _fix_postgres_sequences()
 
-    showcase = _seed_showcase(rng, today, staff["owner@dossier.test"], ids) if ids else []
+    made = _seed_showcase(rng, today, staff["owner@dossier.test"], ids) if ids and showcase else []
     if ids:
         _seed_portal_logins(ids, password_hash)
-        _seed_dossier_activity(ids, customer_rows, doc_rows, showcase)
+        _seed_dossier_activity(ids, customer_rows, doc_rows, made)
     db.session.flush()
     kinds = dict(db.session.execute(  # this batch's customers: ids are the newest ones
         select(Document.kind, func.count()).where(Document.customer_id >= ids[0])
@@ -463,7 +465,9 @@ def _seed_dossier_activity(customer_ids: list[int], customer_rows: list[dict], d
     """Something for each Attention filter of the online dossier: an address a debtor left
     (a customer without one) and a question waiting for an answer."""
     now = now_utc()
-    without = next((cid for cid, row in zip(customer_ids, customer_rows) if row["email"] is None), None)
+    owing = {row["customer_id"] for row in doc_rows if row["status"] in UNPAID_STATUSES}
+    without = [cid for cid, row in zip(customer_ids, customer_rows) if row["email"] is None]
+    without = next((cid for cid in without if cid in owing), without[0] if without else None)
     if without is not None:
         db.session.execute(update(Customer).where(Customer.id == without)
                            .values(provided_email="new.address@example.com", provided_email_at=now))
