@@ -38,7 +38,7 @@ from wtforms.validators import (
     StopValidation,
     ValidationError,
 )
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
 from models.customers import CustomFieldDefinition, CustomFieldKind, CustomerKind
 from models.services.passwords import MIN_LENGTH
@@ -264,7 +264,48 @@ class SettingsForm(AppForm):
     )
     letter_invoice_asks_email = BooleanField(_l("Invoice letters ask for an e-mail address when none is known"), default=True)
     letter_reminder_asks_email = BooleanField(_l("Reminder letters ask for an e-mail address when none is known"), default=True)
+    # Documents: what customers see and may do in their dossier; numbers and e-mail texts
+    # per kind (the fields per kind are added below the class: DOCUMENT_KIND_FIELDS).
+    released = MultiCheckboxField(_l("Documents customers see in their dossier"), choices=options([
+        ("invoice", _l("Invoices")), ("reminder", _l("Reminders")), ("quote", _l("Quotes")),
+        ("credit_note", _l("Credit notes")), ("delivery_note", _l("Delivery notes")),
+        ("order_confirmation", _l("Order confirmations")),
+    ]), validate_choice=False)
+    allow_quote_decisions = BooleanField(_l("Customers can accept or reject quotes"), default=True)
+    allow_pdf_download = BooleanField(_l("Customers can download documents as PDF"), default=True)
+    apply_credit_automatically = BooleanField(
+        _l("Apply customer credit to new invoices automatically"), default=True,
+        description=_l("Otherwise staff apply it on the invoice page."))
     submit = SubmitField(_l("Save settings"))
+
+    def kind_fields(self, kind: str) -> tuple:
+        """A kind's prefix, next number (and the next number as shown) and e-mail text."""
+        return tuple(self[f"{name}_{kind}"] for name in ("prefix", "next_number", "next_shown", "mail_intro"))
+
+
+# Per document kind: the number prefix, the next number of this year and the e-mail text.
+DOCUMENT_KIND_FIELDS = {
+    "invoice": (_l("Invoice number prefix"), _l("Next invoice number"), _l("Invoice e-mail text")),
+    "reminder": (_l("Reminder number prefix"), _l("Next reminder number"), _l("Reminder e-mail text")),
+    "quote": (_l("Quote number prefix"), _l("Next quote number"), _l("Quote e-mail text")),
+    "credit_note": (_l("Credit note number prefix"), _l("Next credit note number"), _l("Credit note e-mail text")),
+    "delivery_note": (_l("Delivery note number prefix"), _l("Next delivery note number"),
+                      _l("Delivery note e-mail text")),
+    "order_confirmation": (_l("Order confirmation number prefix"), _l("Next order confirmation number"),
+                           _l("Order confirmation e-mail text")),
+}
+MAIL_TEXT_HINT = _l("Instead of the standard opening sentence. Placeholders: {customer_name}, {document_number}, "
+                    "{document_url}, {dossier_url}. Leave empty for the standard text.")
+for _kind, (_prefix_label, _next_label, _text_label) in DOCUMENT_KIND_FIELDS.items():
+    setattr(SettingsForm, f"prefix_{_kind}", StringField(  # checked by models.services.settings
+        _prefix_label, description=_l("Letters, digits and - _ / . (at most 10), before the year.")))
+    setattr(SettingsForm, f"next_number_{_kind}", IntegerField(
+        _next_label, validators=[Optional(), NumberRange(min=1, max=99_999_999)]))
+    # The next number as the page showed it: left as it was, it is no change (a document
+    # numbered meanwhile does not make saving the other settings fail).
+    setattr(SettingsForm, f"next_shown_{_kind}", IntegerField(widget=HiddenInput(), validators=[Optional()]))
+    setattr(SettingsForm, f"mail_intro_{_kind}", TextAreaField(
+        _text_label, description=MAIL_TEXT_HINT, validators=[Optional(), Length(max=2000)]))
 
 
 ROLE_CHOICES = [(StaffRole.owner.value, _l("Owner")), (StaffRole.admin.value, _l("Admin")), (StaffRole.employee.value, _l("Employee"))]

@@ -11,25 +11,45 @@ from admin import bp, manager_required
 from admin.forms import CustomFieldForm, DeleteForm, PortalApplyForm, SettingsForm
 from models.services import customers as customer_service
 from models.services import portal_access
-from models.services.settings import LOGO_MAX_BYTES, get_settings, update_settings
+from models import clock
+from models.services.settings import (
+    KINDS,
+    LOGO_MAX_BYTES,
+    document_settings,
+    formatted_number,
+    get_settings,
+    update_settings,
+)
 from web.rendering import render
 from web.transaction import commit_change
+
+
+def _settings_form(current, year: int, *, posted: bool) -> SettingsForm:
+    """The form as saved (GET) or as posted; the next numbers say what they will look like."""
+    saved = document_settings(current, year)
+    form = SettingsForm() if posted else SettingsForm(formdata=None, obj=current, data=saved)
+    for kind in KINDS:
+        number = formatted_number(current.prefix_for(kind), year, saved[f"next_number_{kind}"])
+        form[f"next_number_{kind}"].description = _("This year's next number is %(number)s; it can only go up.",
+                                                    number=number)
+    return form
 
 
 @bp.route("/settings", methods=["GET", "POST"])
 @manager_required
 def settings():
     current = get_settings()
-    form = SettingsForm(obj=current if request.method == "GET" else None)
+    year = clock.today().year
+    form = _settings_form(current, year, posted=request.method == "POST")
     if form.validate_on_submit():
         upload = form.logo.data
         logo = upload.read(LOGO_MAX_BYTES + 1) if upload and getattr(upload, "filename", "") else None
-        if commit_change(lambda: update_settings(current_user, form.data, logo=logo, remove_logo=form.remove_logo.data),
-                         form):
+        if commit_change(lambda: update_settings(current_user, form.data, logo=logo, remove_logo=form.remove_logo.data,
+                                                 year=year), form):
             flash(_("The settings were saved."), "success")
             return redirect(url_for("admin.settings"))
     return render(
-        "admin/settings.html", form=form, settings=current, **_apply_context(),
+        "admin/settings.html", form=form, settings=current, kinds=KINDS, **_apply_context(),
         status=422 if request.method == "POST" else 200,
     )
 
@@ -54,8 +74,9 @@ def portal_access_apply():
         flash(ngettext("Portal access changed for %(num)s customer.",
                        "Portal access changed for %(num)s customers.", changed), "success")
         return redirect(url_for("admin.settings"))
-    return render("admin/settings.html", form=SettingsForm(obj=get_settings()), settings=get_settings(),
-                  **_apply_context(form), status=422)
+    current = get_settings()
+    return render("admin/settings.html", form=_settings_form(current, clock.today().year, posted=False),
+                  settings=current, kinds=KINDS, **_apply_context(form), status=422)
 
 
 @bp.route("/settings/fields", methods=["GET", "POST"])

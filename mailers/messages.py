@@ -45,6 +45,8 @@ from models.documents import Document
 from models.outbox import MailCategory, OutboundEmail
 from models.portal_access import PortalAccess, PortalUser
 from models.services import dossier, portal_access
+from models.services import settings as settings_service
+from models.services.notifications import DOCUMENT_TEMPLATES
 from models.services.settings import get_settings
 from models.settings import BusinessSettings
 
@@ -62,6 +64,15 @@ SUBJECTS = {
     "instalment_approved": _l("Your instalment plan with %(business)s is approved"),
     "instalment_declined": _l("Your instalment plan request — %(business)s"),
     "instalment_cancelled": _l("Your instalment plan with %(business)s was cancelled"),
+    # Issuing a document of each kind (models.services.notifications.DOCUMENT_MAIL).
+    "document_quote": _l("Quote %(number)s from %(business)s"),
+    "document_credit_note": _l("Credit note %(number)s from %(business)s"),
+    "document_reminder": _l("Reminder %(number)s from %(business)s"),
+    "document_delivery_note": _l("Delivery note %(number)s from %(business)s"),
+    "document_order_confirmation": _l("Order confirmation %(number)s from %(business)s"),
+    # To staff: a customer decided on a quote (system mail; the number is in its context).
+    "document_quote_accepted": _l("Quote %(number)s was accepted"),
+    "document_quote_rejected": _l("Quote %(number)s was rejected"),
 }
 NOTICES = {
     "order_confirmed": _l("Your order is confirmed"),
@@ -230,12 +241,27 @@ def build(
     elif dossier_link is _LOAD:
         dossier_link = dossier_url(dossier.current_token(customer)) if customer else None
     language = customer.language if customer else email.context.get("language", "en")
+    document_link = intro = None
+    if document is not None and dossier_link and email.category != MailCategory.system:
+        if dossier.hidden_because(document, settings, customer) is None:
+            document_link = dossier.document_url_in(dossier_link, document.id)
+        if email.template in DOCUMENT_TEMPLATES:
+            intro = settings_service.mail_intro(settings, document.kind.value, {
+                "customer_name": customer.display_name if customer else "",
+                "document_number": document.number or "",
+                "document_url": document_link or dossier_link,
+                "dossier_url": dossier_link,
+            })
     context = {
         **email.context,
         "business": settings,
         "customer": customer,
         "document": document,
         "dossier_url": dossier_link,
+        # The document's own page in the dossier, when the customer can open it.
+        "document_url": document_link,
+        # The business's own opening text for this kind (settings), as (text, link) parts.
+        "intro": intro,
         "notice_label": NOTICES.get(email.context.get("notice", "")),
         "forgot_url": current_app.config["BASE_URL"] + "/portal/forgot",
         **(links if links is not None else portal_links(
@@ -247,7 +273,7 @@ def build(
                 SUBJECTS[email.template]
                 % {
                     "business": settings.business_name,
-                    "number": document.number if document else "",
+                    "number": document.number if document else email.context.get("number") or "",
                     "notice": str(context["notice_label"] or ""),
                 }
             )

@@ -6,30 +6,116 @@ meantime gets nothing and the customer's current language is used.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
 from models import clock
-from models.customers import Customer
+from models.customers import Customer, customer_assignments
+from models.db import db
 from models.documents import UNPAID_STATUSES, Document, DocumentKind, DocumentStatus
 from models.outbox import MailCategory, OutboundEmail
-from models.services import audit, documents, instalments, outbox
+from models.services import audit, documents, instalments, outbox, reminders
 from models.services.errors import DomainError
-from models.staff import StaffUser
+from models.staff import StaffRole, StaffUser
 
 ACCOUNT_NOTICES = ("order_confirmed", "shipped", "subscription_changed")
 
 
-def send_invoice(actor: StaffUser, invoice: Document) -> OutboundEmail:
-    if invoice.kind != DocumentKind.invoice or invoice.status == DocumentStatus.cancelled:
-        raise DomainError(_l("A cancelled invoice is not sent."))
-    if invoice.status == DocumentStatus.draft:
+# The e-mail that issues each kind: its template and category. Invoices, credit notes and
+# reminders are money matters (category invoice); quotes, order confirmations and delivery
+# notes are about the order (category account). Contact persons get them in CC by category.
+DOCUMENT_MAIL = {
+    DocumentKind.invoice: ("invoice_issued", MailCategory.invoice),
+    DocumentKind.credit_note: ("document_credit_note", MailCategory.invoice),
+    DocumentKind.reminder: ("document_reminder", MailCategory.invoice),
+    DocumentKind.quote: ("document_quote", MailCategory.account),
+    DocumentKind.order_confirmation: ("document_order_confirmation", MailCategory.account),
+    DocumentKind.delivery_note: ("document_delivery_note", MailCategory.account),
+}
+DOCUMENT_TEMPLATES = frozenset(template for template, _ in DOCUMENT_MAIL.values())
+
+
+def _document_context(document: Document) -> dict:
+    """What a document's mail shows beyond the document's own columns, fixed when it is
+    queued (the worker reads no relationships): a credit note's invoice, a reminder's invoices."""
+    if document.kind == DocumentKind.credit_note and document.related is not None:
+        return {"invoice_number": document.related.number}
+    if document.kind == DocumentKind.reminder:
+        items = reminders.items_of(document)
+        numbers = dict(db.session.execute(
+            select(Document.id, Document.number).where(Document.id.in_([item.invoice_id for item in items]))).all())
+        reminded = sum((item.outstanding for item in items), Decimal("0.00"))
+        return {"invoices": [[numbers.get(item.invoice_id) or "", str(item.outstanding)] for item in items],
+                "total_due": str(reminded + document.gross_total)}
+    return {}
+
+
+def send_document(actor: StaffUser, document: Document) -> OutboundEmail:
+    """E-mail a document to the customer (To: their address; CC: contact persons subscribed
+    to its category, decided when it is sent) with its own dossier URL. Not a draft, not a
+    cancelled document. The document counts as sent from now on."""
+    if document.status == DocumentStatus.draft:
         raise DomainError(_l("Issue the draft before sending it."))
-    email = outbox.queue_customer_email(
-        invoice.customer, MailCategory.invoice, "invoice_issued", document=invoice
-    )
-    documents.mark_sent(invoice)
-    audit.record(actor, "invoice.sent", "document", invoice.id, customer_id=invoice.customer_id)
+    if document.status == DocumentStatus.cancelled:
+        if document.kind == DocumentKind.invoice:
+            raise DomainError(_l("A cancelled invoice is not sent."))
+        raise DomainError(_l("A cancelled document is not sent."))
+    template, category = DOCUMENT_MAIL[document.kind]
+    email = outbox.queue_customer_email(document.customer, category, template, document=document,
+                                        context=_document_context(document))
+    documents.mark_sent(document)
+    audit.record(actor, f"{document.kind.value}.sent", "document", document.id, customer_id=document.customer_id)
     return email
+
+
+def send_invoice(actor: StaffUser, invoice: Document) -> OutboundEmail:
+    """send_document for an invoice (any other kind is refused, as a cancelled invoice is)."""
+    if invoice.kind != DocumentKind.invoice:
+        raise DomainError(_l("A cancelled invoice is not sent."))
+    return send_document(actor, invoice)
+
+
+def _quote_owner(customer_id: int) -> StaffUser | None:
+    """Who hears of a customer's decision: the first (by name) active staff member assigned
+    to the customer, else the first active owner."""
+    assigned = db.session.scalar(
+        select(StaffUser).join(customer_assignments, customer_assignments.c.staff_user_id == StaffUser.id)
+        .where(customer_assignments.c.customer_id == customer_id, StaffUser.active.is_(True))
+        .order_by(StaffUser.name, StaffUser.id).limit(1))
+    if assigned is not None:
+        return assigned
+    return db.session.scalar(
+        select(StaffUser).where(StaffUser.role == StaffRole.owner, StaffUser.active.is_(True))
+        .order_by(StaffUser.id).limit(1))
+
+
+def quote_decided(quote: Document) -> OutboundEmail | None:
+    """Tell staff that the customer accepted or rejected a quote: a mail to that one staff
+    member (in their language), with who decided, the comment and a link to the quote's
+    staff page. None when there is nobody to tell (no active staff at all)."""
+    if quote.kind != DocumentKind.quote or quote.status not in (DocumentStatus.accepted, DocumentStatus.rejected):
+        raise DomainError(_l("Only an accepted or rejected quote is reported."))
+    staff = _quote_owner(quote.customer_id)
+    if staff is None:
+        return None
+    customer = quote.customer
+    template = "document_quote_accepted" if quote.status == DocumentStatus.accepted else "document_quote_rejected"
+    return outbox.queue_system_email(staff.email, template, context={
+        "language": staff.language or "en",
+        "staff_name": staff.name,
+        "number": quote.number,
+        "accepted": quote.status == DocumentStatus.accepted,
+        "decided_by": quote.decided_by_name or "",
+        "comment": quote.decision_comment or "",
+        "customer_name": customer.display_name,
+        "customer_number": customer.number,
+        "total": str(quote.gross_total),
+        "currency": quote.currency,
+        "staff_url": current_app.config["BASE_URL"] + f"/admin/documents/{quote.id}",
+    })
 
 
 def reminder_is_early(invoice: Document) -> bool:
