@@ -154,7 +154,6 @@ def seed(customers: int = 60, invoices: int = 300, seed_value: int = 20261123, s
     customer_rows = _customer_rows(rng, customers)
     db.session.execute(insert(Customer.__table__), customer_rows)
     ids = list(db.session.scalars(select(Customer.id).order_by(Customer.id.desc()).limit(customers)))[::-1]
-    countries = [row["country"] for row in customer_rows]
     _seed_customer_details(rng, ids, customer_rows, tags, staff)
 
     doc_rows = _seed_invoices(rng, today, ids, customer_rows, invoices, recorded_by=staff["admin@dossier.test"])
@@ -170,8 +169,8 @@ def seed(customers: int = 60, invoices: int = 300, seed_value: int = 20261123, s
     kinds = dict(db.session.execute(  # this batch's customers: ids are the newest ones
         select(Document.kind, func.count()).where(Document.customer_id >= ids[0])
         .group_by(Document.kind)).all()) if ids else {}
-    others = ", ".join(f"{count} {kind.value.replace('_', ' ')}{'s' if count != 1 else ''}" for kind, count in sorted(kinds.items())
-                       if kind != DocumentKind.invoice)
+    others = ", ".join(f"{count} {kind.value.replace('_', ' ')}{'s' if count != 1 else ''}"
+                       for kind, count in sorted(kinds.items()) if kind != DocumentKind.invoice)
     return (
         f"Demo data: {len(staff)} staff logins and portal login {DEMO_PORTAL_LOGIN} "
         f"(password {DEMO_PASSWORD}), "
@@ -242,7 +241,8 @@ def _seed_customer_details(rng: random.Random, ids: list[int], rows: list[dict],
     for cid, row in companies:
         first, last = rng.choice(FIRST[row["country"]]), rng.choice(LAST[row["country"]])
         domain = f"{address_slug(row['company_name'])}.{MAIL_DOMAIN[row['country']]}"
-        contacts.append({"customer_id": cid, "name": f"{first} {last}", "email": f"{address_slug(f'{first} {last}', '.')}@{domain}",
+        contacts.append({"customer_id": cid, "name": f"{first} {last}",
+                         "email": f"{address_slug(f'{first} {last}', '.')}@{domain}",
                          "phone": None, "role": ContactRole.billing, "invoice_emails": True, "account_emails": False,
                          "created_at": created})
     if contacts:
@@ -337,7 +337,8 @@ def _seed_invoices(rng: random.Random, today: date, ids: list[int], customer_row
             payment_id = first_payment_id + len(payment_rows)
             paid_at = moment(paid_on, 12)
             payment_rows.append({
-                "id": payment_id, "customer_id": ids[index], "provider": MANUAL, "idempotency_key": f"demo-{payment_id}",
+                "id": payment_id, "customer_id": ids[index], "provider": MANUAL,
+                "idempotency_key": f"demo-{payment_id}",
                 "amount": paid, "currency": "EUR", "status": PaymentStatus.paid, "created_at": paid_at,
                 "paid_at": paid_at, "booked_at": paid_at, "method": "bank_transfer", "recorded_by_id": recorded_by.id,
             })

@@ -67,8 +67,10 @@ def test_every_kind_and_state_exists_relative_to_today(app, monkeypatch, today):
         assert any(n.related.status == DocumentStatus.cancelled for n in credit_notes)  # cancelled after it was sent
         assert all(n.related is not None and n.related.kind == DocumentKind.invoice for n in credit_notes)
         # a credit note larger than what was left on its invoice: customer credit on the overview
-        assert any(n.gross_total > n.related.amount_credited for n in credit_notes if n.related.status != DocumentStatus.cancelled)
-        assert any(credits.balance(customer_id).get("EUR", ZERO) > 0 for customer_id in {d.customer_id for d in documents})
+        assert any(n.gross_total > n.related.amount_credited
+                   for n in credit_notes if n.related.status != DocumentStatus.cancelled)
+        assert any(credits.balance(customer_id).get("EUR", ZERO) > 0
+                   for customer_id in {d.customer_id for d in documents})
 
         recorded = db.session.scalars(
             select(Document).join(PaymentItem, PaymentItem.document_id == Document.id)
