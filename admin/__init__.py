@@ -39,3 +39,4 @@ from admin import account, auth, customers, emails, invoices, portal_logins, set
 from admin import letters  # noqa: E402,F401  (printed invoice and reminder letters)
 from admin import document_files  # noqa: E402,F401  (any document as print view and PDF)
 from admin import instalments, questions  # noqa: E402,F401  (answering questions, deciding instalment plans)
+from admin import dashboard  # noqa: E402,F401  (the start page: money owed, payments, attention)

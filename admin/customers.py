@@ -21,11 +21,6 @@ from web.rendering import external_url, render
 from web.transaction import commit_change
 
 
-@bp.get("/")
-def dashboard():
-    return redirect(url_for("admin.customers"))
-
-
 @bp.get("/customers")
 def customers():
     # NUL characters cannot reach PostgreSQL (a 500); nobody types them, so they are dropped.
