@@ -76,6 +76,7 @@ class Sheet:
     logo_data_uri: str | None
     # Reminders: the invoices they ask for, with what was outstanding on each that day.
     reminder_items: list[ReminderItem] = field(default_factory=list)
+    reminded: dict[int, Document] = field(default_factory=dict)  # their invoices by id
     # A credit note's invoice; an order confirmation's or invoice's quote.
     related: Document | None = None
 
@@ -149,10 +150,12 @@ def build_sheet(document: Document, settings: BusinessSettings | None = None,
     settings = settings or get_settings()
     customer = customer or document.customer
     items: list[ReminderItem] = []
+    reminded: dict[int, Document] = {}
     if document.kind == DocumentKind.reminder:
         items = reminders.items_of(document)
-        if items:  # the invoices in one query; each item's `invoice` is then in the session
-            list(db.session.scalars(select(Document).where(Document.id.in_([i.invoice_id for i in items]))))
+        if items:  # the invoices in one query
+            reminded = {invoice.id: invoice for invoice in db.session.scalars(
+                select(Document).where(Document.id.in_([item.invoice_id for item in items])))}
     related = document.related if document.related_id is not None else None
     document.lines  # noqa: B018 - loaded now, not while rendering
     return Sheet(
@@ -162,6 +165,7 @@ def build_sheet(document: Document, settings: BusinessSettings | None = None,
         language=language_of(document, customer),
         logo_data_uri=logo_data_uri(settings),
         reminder_items=items,
+        reminded=reminded,
         related=related,
     )
 
