@@ -68,6 +68,7 @@ ROUTE_KINDS = {
     "index": PUBLIC,
     "static": PUBLIC,
     "health.healthz": PUBLIC,
+    "health.readyz": PUBLIC,
     "portal.logo": PUBLIC,
     "portal.payment_webhook": PUBLIC,  # no session: Stripe's signature, or asking Mollie
     "admin.login": STAFF_LOGIN,

@@ -1,16 +1,28 @@
-"""GET /healthz for load balancers and operators."""
+"""Liveness (/healthz) and readiness (/readyz) for load balancers and operators.
+
+Both are cheap: one statement on a pooled connection, no ORM models, and a Redis ping with
+a short timeout of its own.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
-from sqlalchemy import text
+import logging
 
 import redis
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import Blueprint, current_app, jsonify
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from mailers import queue as mail_queue
 from models.db import db
 
 bp = Blueprint("health", __name__)
+log = logging.getLogger(__name__)
+
+# A readiness probe must answer well inside the prober's own timeout: Redis gets half a second.
+READY_REDIS_TIMEOUT = 0.5
 
 
 @bp.get("/healthz")
@@ -31,3 +43,50 @@ def healthz():
     healthy = checks["database"] == "ok"
     body = {"status": "ok" if healthy else "unavailable", **checks}
     return jsonify(body), 200 if healthy else 503
+
+
+def _migration_heads() -> set[str]:
+    """The head revision(s) of the migration scripts this code ships, read once per process
+    (the scripts only change with a deploy, which starts new processes)."""
+    heads = current_app.extensions.get("dossier_migration_heads")
+    if heads is None:
+        config = current_app.extensions["migrate"].migrate.get_config()
+        heads = frozenset(ScriptDirectory.from_config(config).get_heads())
+        current_app.extensions["dossier_migration_heads"] = heads
+    return heads
+
+
+def _ready_redis() -> redis.Redis:
+    """A client of its own with short timeouts (the queue's waits up to 5 s for a reply)."""
+    cache = current_app.extensions.setdefault("dossier_ready_redis", {})
+    url = mail_queue.redis_url()
+    if url not in cache:
+        cache[url] = redis.Redis.from_url(
+            url, socket_connect_timeout=READY_REDIS_TIMEOUT, socket_timeout=READY_REDIS_TIMEOUT
+        )
+    return cache[url]
+
+
+@bp.get("/readyz")
+def readyz():
+    """200 when the database is reachable and at the migration head; else 503 saying why.
+    Redis down is reported as degraded, not fatal: mail waits in the outbox meanwhile."""
+    body: dict = {"database": "ok", "redis": "ok"}
+    try:
+        with db.engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+    except SQLAlchemyError as exc:
+        log.warning("readyz: database unreachable: %s", exc)
+        body["database"] = "unavailable"
+    else:
+        heads = _migration_heads()
+        if current != heads:
+            body["database"] = "not at the migration head"
+            body["migration"] = {"current": sorted(current), "head": sorted(heads)}
+    try:
+        _ready_redis().ping()
+    except (redis.RedisError, OSError):
+        body["redis"] = "degraded"
+    ready = body["database"] == "ok"
+    body["status"] = "ready" if ready else "not ready"
+    return jsonify(body), 200 if ready else 503
