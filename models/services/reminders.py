@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from models.customers import Customer
 from models.db import db
@@ -80,4 +81,5 @@ def create_reminder(actor: StaffUser | None, customer: Customer, invoices: list[
 
 def items_of(reminder: Document) -> list[ReminderItem]:
     return list(db.session.scalars(
-        select(ReminderItem).where(ReminderItem.reminder_id == reminder.id).order_by(ReminderItem.id)))
+        select(ReminderItem).options(joinedload(ReminderItem.invoice))  # each item's invoice number, in one statement
+        .where(ReminderItem.reminder_id == reminder.id).order_by(ReminderItem.id)))
