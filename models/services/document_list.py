@@ -66,13 +66,14 @@ class DocumentFilter:
               query: str | None = None, sort: str | None = None, direction: str | None = None,
               customer_id: int | None = None, date_from: date | None = None,
               date_to: date | None = None) -> "DocumentFilter":
-        kinds = {k.value: k for k in KINDS}
+        kind = {k.value: k for k in KINDS}.get(kind or "")
         sort = sort if sort in SORTS else "date"
         # Dates newest first and amounts largest first by default; text and due dates A→Z / soonest.
         default_direction = "desc" if sort in ("date", "amount") else "asc"
         return cls(
-            kind=kinds.get(kind or ""),
-            status=status if status in STATUS_FILTERS else None,
+            kind=kind,
+            # a status the chosen kind never has (a paid quote) is no filter: the kind's all
+            status=status if status in (STATUS_FILTERS_BY_KIND[kind] if kind else STATUS_FILTERS) else None,
             attention=attention if attention in ATTENTION_FILTERS else None,
             # PostgreSQL refuses NUL; numbers, names and addresses are short
             query=" ".join((query or "").replace("\x00", "").split())[:100],
