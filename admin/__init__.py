@@ -35,7 +35,7 @@ def manager_required(view):
     return wrapper
 
 
-from admin import account, auth, customers, emails, invoices, portal_logins, settings, staff  # noqa: E402,F401
+from admin import account, auth, customers, documents, emails, portal_logins, settings, staff  # noqa: E402,F401
 from admin import letters  # noqa: E402,F401  (printed invoice and reminder letters)
 from admin import document_files  # noqa: E402,F401  (any document as print view and PDF)
 from admin import instalments, questions  # noqa: E402,F401  (answering questions, deciding instalment plans)

@@ -1,4 +1,5 @@
-"""Documents of every kind: exact totals, numbering, drafts, cancelling, and the staff list.
+"""Documents of every kind: exact totals, numbering, drafts and cancelling (the staff lists:
+models.services.document_list).
 
 Credit notes and cancelling, reminders, quotes' decisions and money recorded by staff
 build on this module (models.services.credit_notes, reminders, quotes, recorded_payments).
@@ -12,13 +13,12 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import contains_eager, selectinload
 
 from models.customers import Customer
 from models.db import db, now_utc
 from models.documents import (
-    UNPAID_STATUSES,
     Document,
     DocumentKind,
     DocumentLine,
@@ -27,7 +27,6 @@ from models.documents import (
 from models.services import audit, credits, settlement
 from models.services.access import visible
 from models.services.counters import next_value
-from models.services.customers import Page, paginate
 from models.services.errors import DomainError, NotFound
 from models.services.settings import get_settings
 from models.staff import StaffUser
@@ -36,13 +35,6 @@ CENT = Decimal("0.01")
 MAX_LINES = 100
 # Amounts are stored as cents in a 64-bit integer (max. about 9.2e16 in whole units).
 MAX_TOTAL = Decimal("1e16")
-
-# Filters of the invoice list. "overdue" is derived from the due date, not stored.
-STATUS_FILTERS = ("open", "partially_paid", "paid", "overdue", "cancelled")
-# "provided_email": the debtor left an address on the dossier page that staff have not
-# adopted or dismissed yet; "questions": a debtor's question waits for an answer.
-ATTENTION_FILTERS = ("no_email", "provided_email", "questions")
-
 
 @dataclass(frozen=True)
 class LineInput:
@@ -318,46 +310,6 @@ def mark_sent(document: Document) -> None:
     credit note."""
     if document.sent_at is None:
         document.sent_at = now_utc()
-
-
-def list_invoices(
-    staff: StaffUser,
-    *,
-    status: str | None = None,
-    attention: str | None = None,
-    query: str = "",
-    today: date,
-    page: int = 1,
-) -> Page:
-    conditions = [Document.kind == DocumentKind.invoice]
-    if status == "overdue":
-        conditions += [Document.status.in_(UNPAID_STATUSES), Document.due_date < today]
-    elif status in STATUS_FILTERS:
-        conditions.append(Document.status == DocumentStatus(status))
-    if attention == "no_email":
-        conditions += [Customer.email.is_(None), Document.status.in_(UNPAID_STATUSES)]
-    elif attention == "provided_email":
-        conditions += [Customer.provided_email.is_not(None), Document.status.in_(UNPAID_STATUSES)]
-    elif attention == "questions":
-        conditions.append(Document.awaiting_answer_since.is_not(None))
-    query = (query or "").strip().lower()
-    if query:
-        conditions.append(Document.number.contains(query, autoescape=True))
-
-    stmt = visible(
-        select(Document)
-        .join(Document.customer)
-        .options(contains_eager(Document.customer))
-        .where(*conditions)
-        .order_by(Document.issue_date.desc(), Document.id.desc()),
-        staff,
-    )
-    # Counting 100,000 invoices is cheap without the customer join, which only the
-    # attention filter and an employee's visibility need.
-    count_stmt = select(func.count(Document.id)).where(*conditions)
-    if attention or not staff.sees_all_customers:
-        count_stmt = visible(count_stmt.join(Document.customer), staff)
-    return paginate(stmt, page, count_stmt=count_stmt)
 
 
 def get_document(staff: StaffUser, document_id: int) -> Document:

@@ -488,17 +488,27 @@ def test_search_by_tag_is_filtered_too(app, world, employee_client):
     assert _table_names(employee_client.soup("/admin/customers?tag=vip")) == ["Mina Mine"]
 
 
-def test_invoice_list_of_an_employee_holds_only_assigned_customers(world, employee_client):
-    for filters in ("", "?status=open", "?status=overdue", "?attention=no_email", "?q=-", "?page=2"):
-        soup = employee_client.soup(f"/admin/invoices{filters}")
-        customers = _table_names(soup, "Customer")
-        assert set(customers) <= {"Mina Mine"}, (filters, customers)
-        for hidden in ("Theo Theirs", "Nora Nobody", world.theirs_invoice.number, world.nobodys_invoice.number):
-            assert hidden not in soup.get_text(), (filters, hidden)
-        if filters in ("", "?status=open", "?q=-"):
-            assert customers == ["Mina Mine"], filters
-            assert _table_names(soup, "Number") == [world.mine_invoice.number], filters
-            assert soup.find("p", class_="count").get_text(strip=True) == "1 invoice"
+def test_invoice_list_of_an_employee_holds_only_assigned_customers(app, world, employee_client):
+    """The document list (every kind; /admin/invoices is its former address)."""
+    hidden_numbers = {world.theirs_invoice.number, world.nobodys_invoice.number}
+    for filters in ("", "?status=open", "?status=overdue", "?attention=no_email", "?q=-", "?page=2",
+                    "?kind=invoice", "?sort=customer&dir=desc"):
+        for address in ("/admin/documents", "/admin/invoices"):
+            soup = employee_client.soup(f"{address}{filters}")
+            customers = _table_names(soup, "Customer")
+            assert set(customers) <= {"Mina Mine"}, (filters, customers)
+            for hidden in ("Theo Theirs", "Nora Nobody"):
+                assert hidden not in soup.get_text(), (filters, hidden)
+            assert not set(_table_names(soup, "Number")) & hidden_numbers, filters
+    from models.documents import Document, DocumentKind
+
+    with app.app_context():
+        mine = db.session.scalars(select(Document.number).where(
+            Document.customer_id == world.mine.id, Document.kind == DocumentKind.invoice)).all()
+    soup = employee_client.soup("/admin/documents?kind=invoice&sort=number")
+    assert _table_names(soup, "Number") == sorted(n for n in mine if n) + ["Draft"] * mine.count(None)  # drafts last
+    assert world.mine_invoice.number in mine
+    assert soup.find("p", class_="count").get_text(strip=True) == f"{len(mine)} document{'s' if len(mine) != 1 else ''}"
 
 
 # --- manager-only pages ----------------------------------------------------------------------

@@ -36,8 +36,8 @@ PINNED = {
     "customer info": 10,
     # staff member, customer, latest 200 e-mails
     "customer e-mails": 3,
-    # staff member, count, page of invoices joined with their customers
-    "invoice list": 3,
+    # staff member, the Attention counts, count, page of documents joined with their customers
+    "document list": 4,
 }
 # No staff member: the link with its customer, the settings and the id of a running
 # instalment plan; open invoices with the paid history (a running plan adds itself and its
@@ -107,7 +107,7 @@ def _measure(app, client, customer_id: int) -> dict[str, int]:
         "customer overview": f"/admin/customers/{customer_id}",
         "customer info": f"/admin/customers/{customer_id}/info",
         "customer e-mails": f"/admin/customers/{customer_id}/emails",
-        "invoice list": "/admin/invoices",
+        "document list": "/admin/documents",
     }
     return {name: _count(app, client, path) for name, path in pages.items()}
 

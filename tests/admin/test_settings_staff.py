@@ -104,7 +104,7 @@ def test_settings_are_for_managers_only(employee_client, admin_client):
     assert employee_client.post("/admin/settings", data=SETTINGS).status_code == 403
     assert admin_client.get("/admin/settings").status_code == 200
     nav = employee_client.soup("/admin/customers").find("nav", attrs={"aria-label": "Main"})
-    assert [a.get_text(strip=True) for a in nav.find_all("a")] == ["Dashboard", "Customers", "Invoices"]
+    assert [a.get_text(strip=True) for a in nav.find_all("a")] == ["Dashboard", "Customers", "Documents"]
 
 
 def test_logo_upload_is_served(app, owner_client, client):
