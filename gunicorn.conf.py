@@ -8,9 +8,24 @@ app is loaded and again when the first requests have filled the caches.
 """
 
 import gc
+import os
+import shutil
+import tempfile
 
 # gunicorn's own lines as JSON, like the app's (web/logs.py).
 logger_class = "web.logs.GunicornLogger"
+
+# Prometheus multiprocess mode (web/metrics.py): every worker writes its metrics to files in
+# one directory and /metrics, whichever worker answers it, adds them all up. prometheus-client
+# reads PROMETHEUS_MULTIPROC_DIR when it is first imported, so it is set here, before any
+# worker loads the app. Set it yourself to share one directory with the RQ workers on this
+# machine (empty it before starting them all); otherwise each gunicorn run gets a fresh
+# temporary one, removed when gunicorn exits.
+_OWN_METRICS_DIR = None
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    _OWN_METRICS_DIR = tempfile.mkdtemp(prefix="dossier-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _OWN_METRICS_DIR
+os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
 WARM_AFTER_REQUESTS = 200
 _served = 0
@@ -27,3 +42,17 @@ def post_request(worker, req, environ, resp):
     if _served == WARM_AFTER_REQUESTS:
         gc.collect()
         gc.freeze()
+
+
+def child_exit(server, worker):
+    """A worker ended (restart, crash): its live gauges leave the sums (prometheus-client's
+    bookkeeping; its counters and histograms stay, so totals never go down)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    # After a binary upgrade (USR2) the new master inherited the directory: leave it to it.
+    if _OWN_METRICS_DIR and not getattr(server, "reexec_pid", 0):
+        shutil.rmtree(_OWN_METRICS_DIR, ignore_errors=True)

@@ -15,7 +15,7 @@ from mailers import worker as mail_worker
 from models import formatting
 from models.services import contacts as contact_roles
 from web import auth, cli, errors
-from web import logs
+from web import logs, metrics
 from web.config import INSTANCE_DIR, PROJECT_ROOT, check_secret_key, from_environment
 from web.extensions import babel, csrf, limiter, login_manager, mail, migrate
 from web.i18n import (
@@ -71,6 +71,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.before_request(auth.enforce_timeouts)
     app.after_request(add_security_headers)
     errors.register(app)
+    metrics.register(app)
     cli.register(app)
     mail_worker.register(app)
     mail_queue.install_commit_hooks()

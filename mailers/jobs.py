@@ -26,7 +26,7 @@ from flask import current_app
 from rq.timeouts import BaseTimeoutException
 from sqlalchemy import Row, select
 
-from mailers import messages, routing, smtp
+from mailers import messages, metrics, routing, smtp
 from mailers.queue import enqueue_retry
 from models.customers import Customer
 from models.db import db
@@ -144,7 +144,8 @@ class _Batch:
     def run(self) -> dict[int, str]:
         self._load()
         for row in self.rows:
-            self.results[row.id] = self._one(row)
+            self.results[row.id] = outcome = self._one(row)
+            metrics.delivered(outcome)
             self.recorder.due()
         self.recorder.flush()
         return self.results

@@ -16,7 +16,7 @@ import click
 from flask import Flask, current_app
 from rq import SimpleWorker
 
-from mailers import queue
+from mailers import metrics, queue
 from models.db import db
 from models.services import outbox
 
@@ -66,7 +66,7 @@ def register(app: Flask) -> None:
         os.register_at_fork(before=db.engine.dispose)
         try:
             SimpleWorker([queue.QUEUE_NAME], connection=queue.connection(), name=name,
-                         serializer=queue.SERIALIZER).work(
+                         serializer=queue.SERIALIZER, exception_handlers=[metrics.count_job_failure]).work(
                 with_scheduler=True, burst=burst, logging_level=None  # LOG_LEVEL decides (web.logs)
             )
         finally:

@@ -69,6 +69,7 @@ ROUTE_KINDS = {
     "static": PUBLIC,
     "health.healthz": PUBLIC,
     "health.readyz": PUBLIC,
+    "metrics.metrics": PUBLIC,  # 404 unless METRICS_TOKEN is set; then the bearer token
     "portal.logo": PUBLIC,
     "portal.payment_webhook": PUBLIC,  # no session: Stripe's signature, or asking Mollie
     "admin.login": STAFF_LOGIN,

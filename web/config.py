@@ -122,6 +122,8 @@ def from_environment(overrides: dict | None = None) -> dict:
         "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY", ""),
         "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", ""),
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE", ""),  # empty: Stripe's own
+        # /metrics (web/metrics.py) answers only `Authorization: Bearer <METRICS_TOKEN>`; unset: 404.
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
     }
     config.update(overrides)
     https = urlsplit(config["BASE_URL"]).scheme == "https"

@@ -1,0 +1,48 @@
+"""The mail worker's Prometheus counters: outbox rows handled, and RQ jobs that failed.
+
+Counted where it happens (mailers.jobs, the worker's exception handler). With
+PROMETHEUS_MULTIPROC_DIR set (web/metrics.py), each process writes its own file there and a
+web server's /metrics adds them up, so the counts of workers on the same machine show too.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import Counter
+from rq.exceptions import DeserializationError
+
+from mailers.queue import JOB_FUNCTION
+
+# What a row's delivery came to (mailers.jobs): retry = a temporary failure, tried again
+# later; failed = for good (refused, no address known, no longer needed, an internal error).
+OUTCOMES = {"sent": "sent", "retry": "retry", "failed": "failed", "no-address": "failed", "not-needed": "failed"}
+KNOWN_JOBS = {JOB_FUNCTION}
+
+# Multiprocess mode writes a file per process there as soon as a metric exists (just below).
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
+MAIL_DELIVERIES = Counter(
+    "dossier_mail_deliveries", "E-mails the worker handled, by outcome (sent, retry, failed).", ["outcome"]
+)
+JOB_FAILURES = Counter("dossier_job_failures", "Worker jobs that raised instead of finishing.", ["job"])
+
+for _outcome in set(OUTCOMES.values()):
+    MAIL_DELIVERIES.labels(_outcome)  # every series exists from the start, at 0
+for _job in KNOWN_JOBS:
+    JOB_FAILURES.labels(_job)
+
+
+def delivered(outcome: str) -> None:
+    MAIL_DELIVERIES.labels(OUTCOMES.get(outcome, "failed")).inc()
+
+
+def count_job_failure(job, *_exc_info) -> bool:
+    """An RQ exception handler: counts the failure, then lets RQ's own handling go on."""
+    try:
+        name = job.func_name
+    except DeserializationError:
+        name = "other"
+    JOB_FAILURES.labels(name if name in KNOWN_JOBS else "other").inc()
+    return True
