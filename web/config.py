@@ -33,6 +33,11 @@ def _int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def _list(name: str) -> list[str]:
+    """A comma-separated variable as a list, blanks dropped."""
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
 def _instance_secret_key() -> str:
     """The key `make run` generated into instance/secret_key, so local CLI commands
     (`flask --app wsgi db check`) work without exporting it; the environment wins."""
@@ -55,6 +60,9 @@ def from_environment(overrides: dict | None = None) -> dict:
     default_db = f"sqlite:///{INSTANCE_DIR / 'dossier.sqlite3'}"
     config: dict = {
         "SECRET_KEY": os.environ.get("SECRET_KEY") or _instance_secret_key(),
+        # Dossier link keys, newest first (models/services/dossier.py): links are signed with
+        # the first and open under any listed one. Empty: SECRET_KEY signs them, as before.
+        "DOSSIER_LINK_KEYS": _list("DOSSIER_LINK_KEYS"),
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(
             os.environ.get("DATABASE_URL", default_db)
         ),
@@ -165,6 +173,12 @@ def check_secret_key(config: dict, *, debug: bool, argv: list[str] | None = None
         if not config.get("SECRET_KEY"):
             config["SECRET_KEY"] = DEV_SECRET_KEY
         return
+    weak = [k for k in config.get("DOSSIER_LINK_KEYS") or [] if k.lower() in INSECURE_KEYS or len(k) < 16]
+    if weak and cli_command(sys.argv if argv is None else argv) != "db":
+        raise ConfigError(
+            "DOSSIER_LINK_KEYS holds a key that is too short or well known. Each key must be a "
+            "long random value, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`."
+        )
     key = config.get("SECRET_KEY") or ""
     if key.strip().lower() in INSECURE_KEYS or len(key) < 16:
         if cli_command(sys.argv if argv is None else argv) == "db":

@@ -36,14 +36,20 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def _signature(public_id: str) -> str:
-    key = current_app.config["SECRET_KEY"].encode()
-    digest = hmac.new(key, b"dossier-link:" + public_id.encode(), hashlib.sha256).digest()
+def _link_keys() -> list[str]:
+    """The keys dossier links are signed with, newest first: DOSSIER_LINK_KEYS, or SECRET_KEY
+    while none are configured (how every link was signed before there was a list)."""
+    return current_app.config.get("DOSSIER_LINK_KEYS") or [current_app.config["SECRET_KEY"]]
+
+
+def _signature(public_id: str, key: str) -> str:
+    digest = hmac.new(key.encode(), b"dossier-link:" + public_id.encode(), hashlib.sha256).digest()
     return _b64(digest[:16])  # 128 bits
 
 
 def token_for(link: DossierLink) -> str:
-    return f"{link.public_id}{_SEPARATOR}{_signature(link.public_id)}"
+    """The link's token, signed with the newest key."""
+    return f"{link.public_id}{_SEPARATOR}{_signature(link.public_id, _link_keys()[0])}"
 
 
 def current_link(customer: Customer | int) -> DossierLink:
@@ -116,7 +122,10 @@ def _public_id(token: str) -> str | None:
     public_id, sep, signature = (token or "").partition(_SEPARATOR)
     if not sep or len(public_id) != 22 or len(signature) != 22:
         return None
-    return public_id if hmac.compare_digest(_signature(public_id), signature) else None
+    # Every listed key is tried, each in constant time, whichever matches: a link printed
+    # under an older key opens until that key leaves the list.
+    matches = [hmac.compare_digest(_signature(public_id, key), signature) for key in _link_keys()]
+    return public_id if any(matches) else None
 
 
 def resolve(token: str) -> Resolved | None:
