@@ -36,6 +36,7 @@ def manager_required(view):
 
 
 from admin import account, auth, customers, documents, emails, portal_logins, settings, staff  # noqa: E402,F401
+from admin import document_actions, document_page  # noqa: E402,F401  (documents of every kind)
 from admin import letters  # noqa: E402,F401  (printed invoice and reminder letters)
 from admin import document_files  # noqa: E402,F401  (any document as print view and PDF)
 from admin import instalments, questions  # noqa: E402,F401  (answering questions, deciding instalment plans)

@@ -25,11 +25,11 @@ def _queued_message(customer) -> str:
 
 @bp.post("/invoices/<int:invoice_id>/send")
 def invoice_send(invoice_id: int):
-    invoice = document_service.get_invoice(current_user, invoice_id)
+    invoice = document_service.get_document(current_user, invoice_id)  # any kind; "invoice" for the reminder
     reminder = request.form.get("reminder") == "1"
-    action = notifications.send_reminder if reminder else notifications.send_invoice
+    action = notifications.send_reminder if reminder else notifications.send_document
     if not ActionForm().validate_on_submit():
-        return redirect(url_for("admin.invoice_detail", invoice_id=invoice.id))
+        return redirect(url_for("admin.document_detail", document_id=invoice.id))
     if reminder and notifications.reminder_is_early(invoice) and not confirmations.confirmed():
         return confirmations.ask(
             title=_("Send a reminder for invoice %(number)s before it is due?", number=invoice.number),
@@ -41,12 +41,12 @@ def invoice_send(invoice_id: int):
             ],
             yes=_("Yes, send the reminder now"),
             action=url_for("admin.invoice_send", invoice_id=invoice.id),
-            cancel=url_for("admin.invoice_detail", invoice_id=invoice.id),
+            cancel=url_for("admin.document_detail", document_id=invoice.id),
             fields={"reminder": "1"},
         )
     if commit_change(lambda: action(current_user, invoice), flash_error=True):
         flash(_queued_message(invoice.customer), "success" if invoice.customer.email else "error")
-    return redirect(url_for("admin.invoice_detail", invoice_id=invoice.id))
+    return redirect(url_for("admin.document_detail", document_id=invoice.id))
 
 
 @bp.route("/customers/<int:customer_id>/notice", methods=["GET", "POST"])

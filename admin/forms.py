@@ -226,14 +226,6 @@ class InvoiceLineForm(Form):
             raise ValidationError(_l("Use at most two decimals."))
 
 
-class InvoiceForm(AppForm):
-    issue_date = DateField(_l("Issue date"), validators=[InputRequired(message=_l("Enter a date."))])
-    due_date = DateField(_l("Due date"), validators=[InputRequired(message=_l("Enter a date."))])
-    currency = SelectField(_l("Currency"), choices=options((c, c) for c in CURRENCIES))
-    lines = LineList(FormField(InvoiceLineForm), min_entries=1, max_entries=100)
-    submit = SubmitField(_l("Create invoice"))
-
-
 class SettingsForm(AppForm):
     business_name = StringField(_l("Business name"), validators=[DataRequired(), Length(max=200)])
     address = TextAreaField(_l("Address"), validators=[Optional(), Length(max=1000)])

@@ -114,7 +114,7 @@ def invoice_letter_printed(invoice_id: int):
         return error_page(400, str(error.message))
     if commit_change(lambda: letters.record_printed(current_user, invoice, kind), flash_error=True):
         flash(_("Recorded in the customer's history: letter printed."), "success")
-    return redirect(url_for("admin.invoice_detail", invoice_id=invoice.id))
+    return redirect(url_for("admin.document_detail", document_id=invoice.id))
 
 
 # --- PDF -------------------------------------------------------------------------------

@@ -17,10 +17,10 @@ from wtforms import SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from admin import bp
-from models import clock
+from admin.document_page import page_context
 from models.services import documents as document_service
 from models.services import questions
-from web.forms import ActionForm, AppForm
+from web.forms import AppForm
 from web.rendering import render
 from web.transaction import commit_change
 
@@ -47,6 +47,5 @@ def invoice_answer(invoice_id: int):
     form = AnswerForm()
     if form.validate_on_submit() and commit_change(lambda: questions.answer(current_user, invoice, form.body.data), form):
         flash(_("Your answer was sent to the customer."), "success")
-        return redirect(url_for("admin.invoice_detail", invoice_id=invoice.id, _anchor="questions-h"))
-    return render("admin/invoices/detail.html", status=422, invoice=invoice, today=clock.today(),
-                  action_form=ActionForm(), answer_form=form, thread=questions.thread(invoice, with_staff=True))
+        return redirect(url_for("admin.document_detail", document_id=invoice.id, _anchor="questions-h"))
+    return render("admin/documents/detail.html", status=422, answer_form=form, **page_context(invoice))

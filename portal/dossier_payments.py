@@ -89,12 +89,6 @@ def payments_offered(business) -> bool:
     return providers.offered(business)
 
 
-@bp.app_template_global()
-def invoice_payments(invoice) -> list[payments.InvoicePayment]:
-    """The staff invoice page's payment list."""
-    return payments.for_invoice(invoice.id)
-
-
 @bp.post("/d/<token>/pay")
 @dossier_limit
 def dossier_pay(token: str):

@@ -67,6 +67,29 @@ AUDIT_LABELS = {
     "instalment_plan.cancelled": _l("Instalment plan cancelled"),
     "customer.email_adopted": _l("Provided e-mail address adopted"),
     "customer.email_dismissed": _l("Provided e-mail address dismissed"),
+    "invoice.draft_edited": _l("Draft invoice edited"),
+    "invoice.issued": _l("Invoice issued"),
+    "invoice.draft_deleted": _l("Draft invoice deleted"),
+    "invoice.cancelled": _l("Invoice cancelled"),
+    "invoice.credited": _l("Credit note issued for the invoice"),
+    "invoice.written_off": _l("Remainder written off"),
+    "quote.created": _l("Quote created"),
+    "quote.accepted": _l("Quote accepted"),
+    "quote.rejected": _l("Quote rejected"),
+    "credit_note.created": _l("Credit note created"),
+    "reminder.created": _l("Reminder created"),
+    "delivery_note.created": _l("Delivery note created"),
+    "order_confirmation.created": _l("Order confirmation created"),
+    "document.released": _l("Document released to the customer"),
+    "document.withdrawn": _l("Document withdrawn from the customer"),
+    "payment.recorded": _l("Payment recorded"),
+    "payment.undone": _l("Payment undone"),
+    "credit.applied": _l("Customer credit applied"),
+    "quote.sent": _l("Quote sent"),
+    "credit_note.sent": _l("Credit note sent"),
+    "reminder.sent": _l("Reminder sent"),
+    "delivery_note.sent": _l("Delivery note sent"),
+    "order_confirmation.sent": _l("Order confirmation sent"),
 }
 
 
@@ -75,6 +98,7 @@ def audit_label(action: str) -> str:
 
 
 STATUS_LABELS = {
+    "draft": _l("draft"),
     "open": _l("open"),
     "partially_paid": _l("partially paid"),
     "paid": _l("paid"),
@@ -111,6 +135,13 @@ EMAIL_TEMPLATE_LABELS = {
     "instalment_approved": _l("Instalment plan approved"),
     "instalment_declined": _l("Instalment plan declined"),
     "instalment_cancelled": _l("Instalment plan cancelled"),
+    "document_quote": _l("Quote"),
+    "document_credit_note": _l("Credit note"),
+    "document_reminder": _l("Reminder"),
+    "document_delivery_note": _l("Delivery note"),
+    "document_order_confirmation": _l("Order confirmation"),
+    "document_quote_accepted": _l("Quote accepted (staff notice)"),
+    "document_quote_rejected": _l("Quote rejected (staff notice)"),
 }
 
 

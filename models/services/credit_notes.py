@@ -65,7 +65,9 @@ def cancel_invoice(actor: StaffUser, invoice: Document, today: date) -> Document
     before = invoice.status.value  # the credit note below derives a new one
     credit_note = None
     remaining = invoice.outstanding
-    if invoice.sent_at is not None and remaining > 0:
+    # Seen by the customer, or already on the statement through a credit note: the rest is
+    # credited too, so the statement still adds up.
+    if (invoice.sent_at is not None or invoice.amount_credited > 0) and remaining > 0:
         if remaining == invoice.gross_total:  # the invoice's own lines, VAT and all
             lines = [LineInput(line.description, line.quantity, line.unit_price, line.vat_rate)
                      for line in invoice.lines]

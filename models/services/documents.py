@@ -110,7 +110,8 @@ def _check_lines(kind: DocumentKind, lines: list[LineInput], expected: Totals | 
                           field="lines")
     totals = compute_totals(lines)
     if max(abs(totals.net), abs(totals.tax), abs(totals.gross)) >= MAX_TOTAL:
-        raise DomainError(_l("The total is too large."), field="lines")
+        raise DomainError(_l("The invoice total is too large.") if kind == DocumentKind.invoice
+                          else _l("The total is too large."), field="lines")
     if kind == DocumentKind.invoice and totals.gross <= 0:
         # nothing to ask, or money owed to the customer: never reminded or paid
         raise DomainError(_l("The invoice total must be more than zero. Money owed to the customer is a credit note, "
@@ -137,10 +138,10 @@ def _check_dates(kind: DocumentKind, issue_date: date, due_date: date | None, va
     if due_date is not None and due_date < issue_date:
         raise DomainError(_l("The due date cannot be before the issue date."), field="due_date")
     if kind == DocumentKind.invoice and due_date is None:
-        raise DomainError(_l("An invoice needs a due date."), field="due_date")
+        raise DomainError(_l("Enter a date."), field="due_date")
     if kind == DocumentKind.quote:
         if valid_until is None:
-            raise DomainError(_l("A quote needs a valid-until date."), field="valid_until")
+            raise DomainError(_l("Enter a date."), field="valid_until")
         if valid_until < issue_date:
             raise DomainError(_l("The valid-until date cannot be before the issue date."), field="valid_until")
 
@@ -189,7 +190,7 @@ def create_document(
     document = Document(
         customer_id=customer.id,
         kind=kind,
-        number=None if draft else (number or allocate_number(kind, issue_date)),
+        number=number if draft else (number or allocate_number(kind, issue_date)),  # a draft's own number stays
         issue_date=issue_date,
         due_date=due_date,
         valid_until=valid_until if kind == DocumentKind.quote else None,
@@ -276,9 +277,10 @@ def update_draft(actor: StaffUser, document: Document, *, issue_date: date, due_
 
 
 def issue_draft(actor: StaffUser, document: Document) -> Document:
-    """The draft gets the next number and becomes open: from now on the customer sees it."""
+    """The draft gets the next number (unless it came with its own) and becomes open: from
+    now on the customer sees it."""
     _editable(document)
-    document.number = allocate_number(document.kind, document.issue_date)
+    document.number = document.number or allocate_number(document.kind, document.issue_date)
     document.status = DocumentStatus.open
     db.session.flush()
     audit.record(actor, "invoice.issued", "document", document.id, customer_id=document.customer_id,
@@ -323,6 +325,18 @@ def get_document(staff: StaffUser, document_id: int) -> Document:
     if document is None:
         raise NotFound()
     return document
+
+
+def derived_documents(document: Document) -> list[Document]:
+    """Documents that refer to this one: an invoice's credit notes, what a quote became."""
+    return list(db.session.scalars(select(Document).where(Document.related_id == document.id).order_by(Document.id)))
+
+
+def documents_of(customer: Customer, ids: list[int]) -> list[Document]:
+    """The customer's documents among `ids` (others' ids are simply not found)."""
+    return list(db.session.scalars(
+        select(Document).where(Document.customer_id == customer.id, Document.id.in_(ids))
+        .order_by(Document.due_date, Document.id)))
 
 
 def get_invoice(staff: StaffUser, document_id: int) -> Document:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
 from models.db import db, now_utc
 from models.documents import Document, DocumentKind, DocumentStatus
@@ -60,6 +61,9 @@ def convert(actor: StaffUser, quote: Document, into: DocumentKind, today: date) 
         raise DomainError(_l("Only an accepted quote becomes an order confirmation or an invoice."))
     if into not in CONVERSIONS:
         raise DomainError(_l("Choose an order confirmation or an invoice."), field="into")
+    settlement.lock_customer(quote.customer_id)  # a double click makes one, not two
+    if db.session.scalar(select(Document.id).where(Document.related_id == quote.id, Document.kind == into)):
+        raise DomainError(_l("This quote was already turned into one: see the documents made from it."))
     issue_date = max(today, quote.issue_date)
     return create_document(
         actor, quote.customer, into, issue_date=issue_date, currency=quote.currency,

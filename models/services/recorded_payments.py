@@ -32,7 +32,8 @@ class NeedsConfirmation(DomainError):
 
 
 def _receivable(document: Document) -> None:
-    if document.kind not in RECEIVABLE_KINDS or document.status in (DocumentStatus.draft, DocumentStatus.cancelled):
+    if (document.kind not in RECEIVABLE_KINDS or document.status in (DocumentStatus.draft, DocumentStatus.cancelled)
+            or document.gross_total <= 0):  # a reminder without fee or interest asks nothing itself
         raise DomainError(_l("Payments are recorded on an issued invoice that is not cancelled."))
 
 

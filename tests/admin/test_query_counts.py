@@ -48,7 +48,7 @@ PINNED_DOSSIER = 2
 
 def _seed(app, size: int) -> int:
     with app.app_context():
-        demo.seed(customers=size, invoices=size)
+        demo.seed(customers=size, invoices=size, showcase=False)
         db.session.commit()
         assert db.session.scalar(select(func.count()).select_from(Customer)) == size
         assert db.session.scalar(select(func.count()).select_from(Document)) == size
@@ -130,7 +130,7 @@ def test_query_counts_do_not_grow_with_the_data(app, owner_client, size):
 @pytest.mark.parametrize("size", [10, 1000])
 def test_dossier_page_query_count_does_not_grow_with_the_invoices(app, client, size):
     with app.app_context():
-        demo.seed(customers=10, invoices=size)
+        demo.seed(customers=10, invoices=size, showcase=False)
         db.session.commit()
         # the customer with the most open invoices: about 50 of 1,000, or 1 of 10
         customer_id, unpaid = db.session.execute(
@@ -144,7 +144,7 @@ def test_dossier_page_query_count_does_not_grow_with_the_invoices(app, client, s
         db.session.commit()
     path = f"/d/{token}"
     rows = soup_of(client.get(path)).find("tbody").find_all("tr")
-    assert len(rows) == unpaid >= max(1, size // 25)  # the page really lists the open invoices it is measured with
+    assert len(rows) == unpaid >= max(1, size // 50)  # the page really lists the open invoices it is measured with
     assert _count(app, client, path) == PINNED_DOSSIER
 
 
