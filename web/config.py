@@ -66,9 +66,11 @@ def from_environment(overrides: dict | None = None) -> dict:
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(
             os.environ.get("DATABASE_URL", default_db)
         ),
-        # No pre-ping: it costs a round trip per request. A connection the server dropped
-        # fails one request and the pool is invalidated; recycling avoids idle timeouts.
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 1800},
+        # Pre-ping: a pooled connection is checked before each checkout (a round trip, on
+        # loopback some 0.1 ms), so after a database restart or failover the first request
+        # gets a fresh connection instead of failing on a dead one; while the database is
+        # down, requests answer 503 (web/errors.py). Recycling avoids idle timeouts.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "pool_recycle": 1800},
         "REDIS_URL": os.environ.get("REDIS_URL", ""),
         "BASE_URL": base_url,
         "MAIL_SERVER": os.environ.get("MAIL_SERVER", "localhost"),

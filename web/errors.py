@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from flask import abort, render_template, request
+import logging
+
+from flask import abort, current_app, g, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from models.db import db
 from models.services.errors import NotFound
@@ -17,7 +20,10 @@ MESSAGES = {
     413: lambda: _("The upload is too large."),
     429: lambda: _("Too many attempts. Please wait a minute and try again."),
     500: lambda: _("Something went wrong on our side. Please try again."),
+    503: lambda: _("The service is temporarily unavailable. Please try again in a moment."),
 }
+
+log = logging.getLogger(__name__)
 
 
 # Ids are INTEGER columns: PostgreSQL refuses a larger parameter, SQLite overflows above 2**63.
@@ -48,6 +54,29 @@ def error_page(status: int, message: str | None = None):
     return render_template("error.html", status=status, message=message or MESSAGES[status](), error_page=True), status
 
 
+def unavailable_page():
+    """The 503 page, made without the database: in the browser's language (unless the page
+    had chosen the customer's already), and rendered without Flask's context processors,
+    since Flask-Login's loads the logged-in user (web.i18n would too, for the language)."""
+    if not g.get("customer_language"):
+        g.customer_language = request.accept_languages.best_match(current_app.config["LANGUAGES"]) or "en"
+    page = current_app.jinja_env.get_template("error.html")
+    return page.render(status=503, message=MESSAGES[503](), error_page=True), 503
+
+
+def database_unreachable(error: DBAPIError) -> bool:
+    """The database went away (restarted, down, refusing connections), as opposed to a
+    statement that failed: SQLAlchemy saw the connection drop, the server is shutting down
+    or starting up (SQLSTATE 08xxx, 57P01-57P03), or psycopg could not connect at all (an
+    OperationalError without an SQLSTATE)."""
+    if error.connection_invalidated:
+        return True
+    sqlstate = getattr(error.orig, "sqlstate", "")  # psycopg's; SQLite errors have none
+    if sqlstate is None:
+        return isinstance(error, OperationalError)
+    return sqlstate.startswith("08") or sqlstate in {"57P01", "57P02", "57P03"}
+
+
 def register(app) -> None:
     app.before_request(refuse_impossible_ids)
     for status in (400, 403, 404, 405, 413, 429):
@@ -60,6 +89,19 @@ def register(app) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(_e):
         return error_page(400, _("Your form expired or was sent from elsewhere. Reload the page and try again."))
+
+    @app.errorhandler(DBAPIError)
+    def database_error(error: DBAPIError):
+        """A few seconds without the database (a restart, a failover) answer 503, not 500;
+        the pool pre-pings, so the first request after it is back succeeds."""
+        if not database_unreachable(error):
+            raise error  # a failing statement is a bug: the 500 page, logged with its trace
+        log.warning("database unreachable: %s", str(error.orig).strip() or type(error.orig).__name__)
+        try:
+            db.session.rollback()
+        except DBAPIError:
+            db.session.remove()
+        return unavailable_page()
 
     @app.errorhandler(500)
     def server_error(_e):

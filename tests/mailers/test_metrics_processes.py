@@ -7,13 +7,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
@@ -23,9 +17,9 @@ from models.db import db
 from models.documents import Document
 from models.services import notifications
 from tests import factories
-from tests.mailers.conftest import PROJECT_ROOT, free_port, subprocess_env, wait_for
+from tests.mailers.conftest import subprocess_env, wait_for
+from tests.processes import Gunicorn
 
-GUNICORN = Path(sys.executable).with_name("gunicorn")
 TOKEN = "metrics-" + secrets.token_urlsafe(24)
 JOB = mail_queue.JOB_FUNCTION
 
@@ -56,55 +50,27 @@ def test_each_delivery_outcome_is_counted(mail_app, sink, run_worker):
 # --------------------------------------------------------------------------- real processes
 
 
-class Gunicorn:
-    """`gunicorn wsgi:app` from the project directory (so it reads gunicorn.conf.py), in a
-    session of its own; stopped by the PID this test started."""
+def scrape(server: Gunicorn) -> dict[tuple[str, tuple], float]:
+    status, text = server.get("/metrics", TOKEN)
+    assert status == 200, text[:500]
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
 
-    def __init__(self, env: dict[str, str], log: Path, workers: int = 2):
-        self.port = free_port()
-        self.log = log
-        self.process = subprocess.Popen(
-            [str(GUNICORN), "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers), "wsgi:app"],
-            cwd=PROJECT_ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        wait_for(lambda: self._answers() or self.process.poll() is not None, 60, message="gunicorn to answer")
-        assert self.process.poll() is None, self.log.read_text()[-3000:]
-        wait_for(lambda: len(self.worker_pids()) == workers, 30, message="gunicorn's workers")
 
-    def _answers(self) -> bool:
-        try:
-            return self.get("/healthz")[0] == 200
-        except OSError:
-            return False
+def load_until_every_worker_served(server: Gunicorn, path: str, metrics_dir) -> int:
+    """Concurrent requests (sync workers take one at a time, so both get some) until every
+    worker has written its histogram file; returns how many were sent, all answered 200."""
+    sent = 0
 
-    def get(self, path: str, token: str | None = None) -> tuple[int, str]:
-        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}")
-        if token:
-            request.add_header("Authorization", f"Bearer {token}")
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode()
+    def served() -> set[int]:
+        return {int(p.stem.split("_")[-1]) for p in metrics_dir.glob("histogram_*.db")}
 
-    def scrape(self) -> dict[tuple[str, tuple], float]:
-        status, text = self.get("/metrics", TOKEN)
-        assert status == 200, text[:500]
-        return {(s.name, tuple(sorted(s.labels.items()))): s.value
-                for family in text_string_to_metric_families(text) for s in family.samples}
-
-    def worker_pids(self) -> set[int]:
-        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        return {int(pid) for pid in path.read_text().split()} if path.exists() else set()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)  # gunicorn's graceful stop: on_exit runs
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)  # the group this test started
-                self.process.wait(timeout=10)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        while not server.worker_pids() <= served():
+            assert sent < 2000, (server.worker_pids(), served())
+            assert set(pool.map(lambda _: server.get(path)[0], range(20))) == {200}
+            sent += 20
+    return sent
 
 
 def count(samples, endpoint: str, method: str = "GET", status: str = "2xx") -> float:
@@ -128,16 +94,10 @@ def test_one_scrape_adds_up_every_web_and_mail_process(mail_app, sink, worker_pr
     server = Gunicorn(env, tmp_path / "gunicorn.log")
     try:
         pids = server.worker_pids()
-        # Concurrent requests, so both sync workers serve some.
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            statuses = list(pool.map(lambda _: server.get("/admin/login")[0], range(60)))
-        assert statuses == [200] * 60
-        served = {int(p.stem.split("_")[-1]) for p in metrics_dir.glob("histogram_*.db")}
-        assert pids <= served, (pids, served)
-
+        sent = load_until_every_worker_served(server, "/admin/login", metrics_dir)
         for _ in range(4):  # whichever worker answers the scrape, it reports them all
-            samples = server.scrape()
-            assert count(samples, "admin.login") == 60
+            samples = scrape(server)
+            assert count(samples, "admin.login") == sent
         assert samples[("dossier_mail_deliveries_total", (("outcome", "sent"),))] == 2
         assert samples[("dossier_job_failures_total", (("job", JOB),))] == 1
         assert samples[("dossier_outbox_emails", (("status", "sent"),))] == 2
@@ -147,7 +107,7 @@ def test_one_scrape_adds_up_every_web_and_mail_process(mail_app, sink, worker_pr
         os.kill(victim, signal.SIGKILL)  # a worker of the gunicorn this test started
         wait_for(lambda: len(server.worker_pids()) == 2 and victim not in server.worker_pids(), 30,
                  message="gunicorn to replace the worker")
-        assert count(server.scrape(), "admin.login") == 60
+        assert count(scrape(server), "admin.login") == sent
     finally:
         server.stop()
     assert "Traceback" not in server.log.read_text(), server.log.read_text()[-3000:]
@@ -161,14 +121,11 @@ def test_gunicorn_makes_its_own_directory_and_removes_it(mail_app, tmp_path):
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     server = Gunicorn(env, tmp_path / "gunicorn.log")
     try:
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            assert set(pool.map(lambda _: server.get("/healthz")[0], range(40))) == {200}
         made = list(temp.glob("dossier-metrics-*"))
         assert len(made) == 1, made
-        served = {int(p.stem.split("_")[-1]) for p in made[0].glob("histogram_*.db")}
-        assert server.worker_pids() <= served, served
-        for _ in range(3):  # the 40, and the start-up probes
-            assert count(server.scrape(), "health.healthz") >= 40
+        sent = load_until_every_worker_served(server, "/admin/login", made[0])
+        for _ in range(3):
+            assert count(scrape(server), "admin.login") == sent
     finally:
         server.stop()
     assert server.process.returncode == 0, server.log.read_text()[-3000:]

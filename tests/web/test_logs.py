@@ -139,12 +139,14 @@ def test_a_job_line_carries_the_job_id(app, redis_url, capsys):
     assert any(e["logger"] == "rq.worker" and e["level"] == "INFO" for e in entries)  # the worker's INFO lines
 
 
-def test_gunicorn_writes_its_own_lines_as_json_too(capsys):
+def test_gunicorn_writes_its_own_lines_as_json_too(capsys, monkeypatch, tmp_path):
     import importlib.util
 
     from gunicorn.config import Config
     from gunicorn.util import load_class
 
+    # gunicorn.conf.py sets PROMETHEUS_MULTIPROC_DIR when it is unset: keep this process's as it is.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))
     spec = importlib.util.spec_from_file_location("gunicorn_conf", Path(__file__).resolve().parents[2] / "gunicorn.conf.py")
     conf = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(conf)
