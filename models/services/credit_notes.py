@@ -62,6 +62,8 @@ def cancel_invoice(actor: StaffUser, invoice: Document, today: date) -> Document
         raise DomainError(_l("This invoice is already cancelled."))
     if invoice.amount_paid > 0:
         raise DomainError(_l("Payments were received for this invoice: undo them or issue a credit note instead."))
+    if invoice.outstanding <= 0:  # credited or written off in full: nothing is left to cancel
+        raise DomainError(_l("Nothing is left on this invoice to cancel."))
     before = invoice.status.value  # the credit note below derives a new one
     credit_note = None
     remaining = invoice.outstanding

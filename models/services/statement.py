@@ -5,7 +5,9 @@ The rule, per currency, in date order:
 
 - + each receivable document that is not a draft: an invoice's total on its issue date, a
   reminder's total (its fee and interest) when it has one; except a cancelled one the
-  customer was never sent (`sent_at` empty: it simply ends, nobody saw it);
+  customer was never sent and nothing credited (`sent_at` empty, no credit note: it simply
+  ends, nobody saw it; one with a credit note was cancelled with a credit note for the rest,
+  see credit_notes.cancel_invoice);
 - − each credit note's total on its issue date;
 - − each payment received (booked, not undone) with its whole amount, including any part
   that became customer credit, on the day it was paid; customer credit applied to an
@@ -120,7 +122,8 @@ _CHARGED = or_(
         Document.kind.in_(RECEIVABLE_KINDS),
         Document.status != DocumentStatus.draft,
         Document.gross_total > 0,
-        not_(and_(Document.status == DocumentStatus.cancelled, Document.sent_at.is_(None))),
+        not_(and_(Document.status == DocumentStatus.cancelled, Document.sent_at.is_(None),
+                  Document.amount_credited == 0)),
     ),
     and_(Document.kind == DocumentKind.credit_note, Document.status != DocumentStatus.draft),
 )

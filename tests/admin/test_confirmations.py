@@ -269,7 +269,7 @@ def test_a_reminder_before_the_due_date_asks_first(app, owner_client, anna, due_
                 title=f"Send a reminder for invoice {invoice.number} before it is due?",
                 says=[f"Invoice {invoice.number} is due on {due} and is not overdue yet.",
                       "tells Anna Archer that the invoice is unpaid before they had to pay it"],
-                yes="Yes, send the reminder now", cancel=f"/admin/invoices/{invoice.id}")
+                yes="Yes, send the reminder now", cancel=f"/admin/documents/{invoice.id}")
 
     response = press(owner_client, box, "Yes, send the reminder now")
     assert response.status_code == 302

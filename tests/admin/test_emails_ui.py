@@ -95,7 +95,7 @@ def debtor():
 ])
 def test_send_buttons_queue_an_email(app, owner_client, debtor, action, template, audit):
     invoice = factories.invoice(debtor, due_in_days=-3)
-    page = f"/admin/invoices/{invoice.id}"
+    page = f"/admin/documents/{invoice.id}"
     response = press(owner_client, owner_client.soup(page), action)
     assert response.status_code == 200
     assert response.request.path == page  # back on the invoice page
@@ -117,7 +117,7 @@ def test_send_buttons_queue_an_email(app, owner_client, debtor, action, template
 
 def test_sending_twice_writes_two_rows(app, owner_client, debtor):
     invoice = factories.invoice(debtor)
-    page = f"/admin/invoices/{invoice.id}"
+    page = f"/admin/documents/{invoice.id}"
     press(owner_client, owner_client.soup(page), "Send invoice")
     asked = soup_of(press(owner_client, owner_client.soup(page), "Send reminder"))  # not due yet: asked first
     press(owner_client, asked, "Yes, send the reminder now")
@@ -127,7 +127,7 @@ def test_sending_twice_writes_two_rows(app, owner_client, debtor):
 def test_customer_without_email_is_warned_about(app, owner_client):
     silent = factories.customer(name="Sid Silent", email=None)
     invoice = factories.invoice(silent)
-    page = f"/admin/invoices/{invoice.id}"
+    page = f"/admin/documents/{invoice.id}"
     soup = owner_client.soup(page)
     assert NO_ADDRESS_WARNING in soup.get_text()
     response = press(owner_client, soup, "Send invoice")
@@ -161,7 +161,7 @@ def test_reminder_for_a_paid_invoice_is_refused(app, owner_client, debtor):
     invoice = factories.invoice(debtor, status=DocumentStatus.paid, amount_paid="121.00")
     response = owner_client.post(f"/admin/invoices/{invoice.id}/send", data={"reminder": "1"},
                                  follow_redirects=True)
-    assert response.request.path == f"/admin/invoices/{invoice.id}"
+    assert response.request.path == f"/admin/documents/{invoice.id}"
     assert flashes(soup_of(response)) == ["Only an unpaid invoice gets a reminder."]
     assert emails_of(app, debtor) == []
     assert "invoice.reminded" not in audit_actions(app, debtor)
@@ -171,7 +171,7 @@ def test_a_cancelled_invoice_is_not_sent(app, owner_client, debtor):
     invoice = factories.invoice(debtor, status=DocumentStatus.cancelled)
     for data in ({}, {"reminder": "1"}):
         response = owner_client.post(f"/admin/invoices/{invoice.id}/send", data=data, follow_redirects=True)
-        assert response.request.path == f"/admin/invoices/{invoice.id}"
+        assert response.request.path == f"/admin/documents/{invoice.id}"
         assert flashes(soup_of(response)) in (["A cancelled invoice is not sent."],
                                               ["Only an unpaid invoice gets a reminder."])
     assert emails_of(app, debtor) == []

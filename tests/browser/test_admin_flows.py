@@ -125,7 +125,7 @@ def test_invoice_lines_are_added_and_removed_inline(page, page_problems, owner):
     expect(page.get_by_role("button", name="Add line")).to_have_count(1)
 
     page.get_by_role("button", name="Create invoice").click()
-    expect(page).to_have_url(re.compile(r"/admin/invoices/\d+$"))
+    expect(page).to_have_url(re.compile(r"/admin/documents/\d+$"))
     expect(page.get_by_role("heading", name=re.compile(r"^Invoice "))).to_be_visible()
     expect(page.locator(".flashes")).to_contain_text("was created")
     body_rows = page.locator("table.list tbody tr")

@@ -99,7 +99,7 @@ def test_each_confirmation_reads_well_on_a_phone(page, page_problems, owner, cus
     invoice = factories.invoice(customer, due_in_days=10)
     heading = heading or f"Send a reminder for invoice {invoice.number} before it is due?"
     back = {"info": f"/admin/customers/{customer.id}/info", "overview": f"/admin/customers/{customer.id}",
-            "invoice": f"/admin/invoices/{invoice.id}"}[start]
+            "invoice": f"/admin/documents/{invoice.id}"}[start]
     page.set_viewport_size(PHONE)
     log_in(page, owner)
     page.goto(back)

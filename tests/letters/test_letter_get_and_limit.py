@@ -62,7 +62,7 @@ def test_the_print_view_records_a_printed_letter_with_a_button(app, owner_client
 
     response = owner_client.client.post(form["action"], data=fields)
     assert response.status_code == 302
-    assert response.headers["Location"] == f"/admin/invoices/{invoice.id}"
+    assert response.headers["Location"] == f"/admin/documents/{invoice.id}"
     assert printed_events(app) == [(owner.id, debtor.id, invoice.id, kind)]
     page = soup_of(owner_client.get(response.headers["Location"]))
     assert "Recorded in the customer's history: letter printed." in page.get_text(" ", strip=True)

@@ -173,7 +173,7 @@ def test_the_letter_speaks_the_customers_language(app, owner_client, language, i
     # The toolbar around it is for staff, in the staff member's language (English here).
     toolbar = soup.find("nav", class_="letter-toolbar")
     assert toolbar["lang"] == "en"
-    assert toolbar.find("a", string="Back to the invoice")["href"] == f"/admin/invoices/{invoice.id}"
+    assert toolbar.find("a", string="Back to the invoice")["href"] == f"/admin/documents/{invoice.id}"
 
 
 def test_the_pdf_speaks_the_customers_language(app, pdf_available, owner_client):

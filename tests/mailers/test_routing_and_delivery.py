@@ -233,7 +233,7 @@ def test_staff_actions_send_invoice_reminder_and_account_notice(mail_app, sink, 
     paid = factories.invoice(customer, status=DocumentStatus.paid, amount_paid="121.00")
 
     response = send_invoice(owner_client, invoice.id)
-    assert response.headers["Location"].endswith(f"/admin/invoices/{invoice.id}")
+    assert response.headers["Location"].endswith(f"/admin/documents/{invoice.id}")
     send_invoice(owner_client, invoice.id, reminder="1", confirm="1")  # not due yet: confirmed
     refused = owner_client.post(f"/admin/invoices/{paid.id}/send", data={"reminder": "1"}, follow_redirects=True)
     assert refused.status_code == 200 and b"Only an unpaid invoice gets a reminder." in refused.data
