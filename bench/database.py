@@ -1,14 +1,17 @@
-"""The bench database: PostgreSQL `dossier_bench` (never `test`, which the test-suite drops).
+"""The bench database: PostgreSQL `dossier_bench` (never `test`, which the test-suite drops;
+BENCH_DATABASE names another, e.g. one of your own on a shared server).
 
 It is seeded by the app's own `flask seed-demo --customers N --invoices M` (Core bulk
 inserts: under a minute for 10,000 / 100,000) and reused by the next run when it still
 holds that data set: the same customer count, at least M invoices but not more than 5 %
 extra (each run's background writer adds a few hundred; past that it is rebuilt), the
-demo owner present, the schema upgraded to head.
+demo owner present, the schema upgraded to head. The documents are those invoices plus
+the showcase's few of every kind (on the first three customers) and what the writers added.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
@@ -20,7 +23,7 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parent.parent
 FLASK = ROOT / ".venv" / "bin" / "flask"
 PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
-PG_DB = "dossier_bench"
+PG_DB = os.environ.get("BENCH_DATABASE") or "dossier_bench"
 URL = f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{PG_DB}"
 EXTRA_INVOICES = 0.05  # bench writes a reused database may have gathered before it is rebuilt
 CONTACT_DOMAIN = "dossier-bench.nl"
@@ -31,6 +34,7 @@ class BenchDatabase:
     url: str
     customers: int = 0
     invoices: int = 0
+    documents: int = 0  # every kind: the invoices, the showcase's and the writers'
     reused: bool = False
     seed_seconds: float = 0.0
 
@@ -57,15 +61,17 @@ def flask(env: dict, *args: str) -> str:
     return out.stdout
 
 
-def _counts() -> tuple[int, int, int] | None:
-    """(customers, invoices, demo owners), or None when the schema is missing or broken."""
+def _counts() -> tuple[int, int, int, int] | None:
+    """(customers, invoices, demo owners, documents of every kind), or None when the schema
+    is missing or broken."""
     eng = engine()
     try:
         with eng.connect() as conn:
             return conn.execute(text(
                 "SELECT (SELECT count(*) FROM customers),"
                 " (SELECT count(*) FROM documents WHERE kind = 'invoice'),"
-                " (SELECT count(*) FROM staff_users WHERE email = 'owner@dossier.test')")).one()
+                " (SELECT count(*) FROM staff_users WHERE email = 'owner@dossier.test'),"
+                " (SELECT count(*) FROM documents)")).one()
     except Exception:  # noqa: BLE001 - any error means "not a usable bench database"
         return None
     finally:
@@ -96,9 +102,9 @@ def prepare(env: dict, customers: int, invoices: int) -> BenchDatabase:
         counts = _counts()
         if _fits(counts, customers, invoices):
             _ensure_contacts()
-            db.customers, db.invoices, db.reused = counts[0], counts[1], True
+            db.customers, db.invoices, db.documents, db.reused = counts[0], counts[1], counts[3], True
             return db
-        print(f"bench: {PG_DB} holds {counts}, not ({customers}, {invoices}, 1); rebuilding it")
+        print(f"bench: {PG_DB} holds {counts and counts[:3]}, not ({customers}, {invoices}, 1); rebuilding it")
     _admin(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
     _admin(f'CREATE DATABASE "{PG_DB}"')
     flask(env, "db", "upgrade")
@@ -109,8 +115,8 @@ def prepare(env: dict, customers: int, invoices: int) -> BenchDatabase:
     _analyze()
     counts = _counts()
     if not _fits(counts, customers, invoices):
-        raise RuntimeError(f"seeding produced {counts}, expected ({customers}, {invoices}, 1)")
-    db.customers, db.invoices = counts[0], counts[1]
+        raise RuntimeError(f"seeding produced {counts and counts[:3]}, expected ({customers}, {invoices}, 1)")
+    db.customers, db.invoices, db.documents = counts[0], counts[1], counts[3]
     return db
 
 

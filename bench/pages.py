@@ -4,6 +4,9 @@ Each page comes with a list of requests, one line per request, every line a diff
 customer (or a different search); wrk walks the list (cold.lua), so no request repeats a
 page another one just rendered, as with real traffic: a debtor opens their own dossier
 link, staff open one customer after another. The lists are shuffled anew every run.
+The dashboard is the exception: one page, the same URL every time, kept cold by the
+background writer changing the documents its aggregates scan (`Page.note` says so in the
+results).
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ class Page:
     target_ratio: float | None = None  # the issue's target: req/s >= ratio x static file
     floor_ratio: float | None = None  # the issue's "no slower than before" figure
     target_p95_ms: float | None = 50.0
+    note: str = ""  # written with the page's figures (bench/results.json)
+    repeats: bool = False  # one URL by nature: sending a line again is no warm-up to warn about
     list_file: Path = field(default=Path())
 
     def write(self, directory: Path) -> None:
@@ -62,6 +67,23 @@ def dossier_page(tokens: list[str]) -> Page:
 def overview_page(customers: list[dict]) -> Page:
     return Page("customer Overview", [("GET", f"/admin/customers/{c['id']}", "") for c in customers],
                 expect='id="since"', target_ratio=0.20, floor_ratio=0.165)
+
+
+def documents_tab_page(customers: list[dict]) -> Page:
+    """A customer's Documents tab as staff open it: every kind, the first page (sorted by
+    date), and the account statement of all time (issue 16)."""
+    return Page("customer Documents tab", [("GET", f"/admin/customers/{c['id']}/documents", "") for c in customers],
+                expect='id="statement-h"', target_ratio=0.15, target_p95_ms=80.0)
+
+
+def dashboard_page() -> Page:
+    """The staff dashboard /admin/ (issue 16): one URL, read while the writer creates
+    invoices (and saves contacts, adds notes), so its sums are never over unchanged data."""
+    return Page("dashboard /admin/", [("GET", "/admin/", "")], expect='id="ageing-h"', target_ratio=0.15,
+                target_p95_ms=80.0, repeats=True,
+                note="one page (the same URL every request), kept cold only by the writer's changes; "
+                     "its aggregates scan the documents table (every unpaid receivable) and the "
+                     "payments of the last 12 weeks on each request")
 
 
 def search_queries(customers: list[dict], rng: random.Random, n: int = 5000) -> list[str]:

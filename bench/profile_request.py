@@ -1,8 +1,10 @@
 """Profile one bench page in-process: cProfile over a Flask test client on the bench database.
 
 `python -m bench.profile_request [N] [PAGE]` sends N requests (default 300, after 10
-warm-up ones) of PAGE: `dossier`, `overview`, `search` or `contact` (default `overview`),
-each one a different customer's, exactly as `make bench` builds them (bench/pages.py),
+warm-up ones) of PAGE: `dossier`, `overview`, `search`, `contact`, `documents` (a
+customer's Documents tab) or `dashboard` (default `overview`), each one a different
+customer's (the dashboard: the same page each time, with no writer in between), exactly as
+`make bench` builds them (bench/pages.py),
 logged in as the demo owner for the staff pages. It prints wall and CPU ms per request,
 the same for the static file (the bench's baseline), SQL statements per request (with the
 distinct statements) and the cProfile top by cumulative and by own time. No gunicorn, no
@@ -30,7 +32,7 @@ import time
 from bench import client, database, pages
 from bench.run import OWNER, PASSWORD
 
-PAGES = ("dossier", "overview", "search", "contact")
+PAGES = ("dossier", "overview", "search", "contact", "documents", "dashboard")
 
 
 def _page(name: str, app, people: list[dict], rng: random.Random) -> pages.Page:
@@ -40,6 +42,10 @@ def _page(name: str, app, people: list[dict], rng: random.Random) -> pages.Page:
         return pages.overview_page(people)
     if name == "search":
         return pages.search_page(pages.search_queries(people, rng))
+    if name == "documents":
+        return pages.documents_tab_page(people)
+    if name == "dashboard":
+        return pages.dashboard_page()
     return pages.contact_save_page(people, rng)
 
 

@@ -7,10 +7,16 @@ connections. Every request of a page is a different customer's (see bench/pages.
   - the dossier page /d/<token>, anonymous, as a debtor opens it from an e-mail;
   - the staff customer Overview /admin/customers/<id>, logged in as the demo owner;
   - the customer list searched with a different query each time;
-  - a contact row saved through HTMX (a new phone number: every save writes).
+  - a contact row saved through HTMX (a new phone number: every save writes);
+  - the staff customer Documents tab /admin/customers/<id>/documents (every kind, the
+    first page, and the account statement);
+  - the staff dashboard /admin/: one URL, the same every request, whose aggregates scan
+    the documents (every unpaid receivable) and the last 12 weeks' payments; it is kept
+    cold only by the writer's changes.
 Meanwhile a background writer (bench/writer.py) saves contacts, adds notes and creates
 invoices on random customers at a low fixed rate, so the pages are read from a changing
-database.
+database. Before gunicorn starts, each page's SQL statements per request are counted
+in-process (bench/statements.py) and reported with its figures.
 
 The baseline is the static file /static/css/app.css served by Flask's static route in the
 same gunicorn: measured right before and right after each page (the ratio uses their
@@ -20,8 +26,9 @@ asserted; the issue's targets are printed as met / MISSED.
 Environment: BENCH_DURATION (wrk -d per run, 10s), BENCH_WARMUP (2s before each run; 0
 to skip), BENCH_THREADS (2), BENCH_CONNECTIONS (16), BENCH_WORKERS (2), BENCH_CUSTOMERS
 (10000), BENCH_INVOICES (100000), BENCH_WRITES_PER_S (5; 0 for none), BENCH_ONLY (parts of
-page names to run, comma-separated). The mail benchmark (bench/mail.py) runs afterwards:
-BENCH_MAIL_MESSAGES (10000), BENCH_SKIP_MAIL=1 to leave it out.
+page names to run, comma-separated), BENCH_DATABASE (dossier_bench). The mail benchmark
+(bench/mail.py) runs afterwards: BENCH_MAIL_MESSAGES (10000), BENCH_SKIP_MAIL=1 to leave
+it out.
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from bench import client, database, mail, pages, server, wrk
+from bench import client, database, mail, pages, server, statements, wrk
 from bench.smtp_sink import Sink
 from bench.writer import Writer
 
@@ -86,7 +93,8 @@ def _verify(page: pages.Page, base_url: str, owner: client.Session) -> None:
         print(f"bench: warning: {page.name} sets a cookie on every response (wrk replays the old one)")
 
 
-def _row(page: pages.Page, result: dict, before: dict, after: dict, connections: int) -> dict:
+def _row(page: pages.Page, result: dict, before: dict, after: dict, connections: int,
+         sql: dict | None) -> dict:
     static = (before["req_per_s"] + after["req_per_s"]) / 2
     status = result["status"]
     return {
@@ -108,6 +116,8 @@ def _row(page: pages.Page, result: dict, before: dict, after: dict, connections:
         "socket_errors": sum(result["socket_errors"].values()),
         "socket_error_detail": result["socket_errors"],
         "connections": connections,
+        "sql_statements_per_request": sql,
+        "note": page.note or None,
         "target_ratio": page.target_ratio,
         "floor_ratio": page.floor_ratio,
         "target_p95_ms": page.target_p95_ms,
@@ -116,7 +126,7 @@ def _row(page: pages.Page, result: dict, before: dict, after: dict, connections:
 
 def _print_table(rows: list[dict], static_runs: list[dict]) -> None:
     head = (f"{'page (cold: every request another customer)':<44} {'req/s':>7} {'static/s':>8} {'x static':>8} "
-            f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'non-2xx':>7} {'sock err':>8}")
+            f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'non-2xx':>7} {'sock err':>8} {'SQL/req':>7}")
     print("\n" + head + "\n" + "-" * len(head))
     if static_runs:
         rates = [r["req_per_s"] for r in static_runs]
@@ -124,10 +134,21 @@ def _print_table(rows: list[dict], static_runs: list[dict]) -> None:
         print(f"{pages.STATIC_PATH + f' ({len(rates)} runs, {min(rates):.0f}-{max(rates):.0f})':<44} "
               f"{sum(rates) / len(rates):>7.1f} {'':>8} {1:>8.3f} {s['p50_ms']:>7.1f} {s['p95_ms']:>7.1f} "
               f"{s['p99_ms']:>7.1f} {sum(r['status']['3xx'] + r['status']['4xx'] + r['status']['5xx'] for r in static_runs):>7} "
-              f"{sum(sum(r['socket_errors'].values()) for r in static_runs):>8}")
+              f"{sum(sum(r['socket_errors'].values()) for r in static_runs):>8} {'':>7}")
     for r in rows:
         print(f"{r['name']:<44} {r['req_per_s']:>7.1f} {r['static_req_per_s']:>8.1f} {r['ratio_to_static']:>8.3f} "
-              f"{r['p50_ms']:>7.1f} {r['p95_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['non_2xx']:>7} {r['socket_errors']:>8}")
+              f"{r['p50_ms']:>7.1f} {r['p95_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['non_2xx']:>7} {r['socket_errors']:>8} "
+              f"{_sql(r):>7}")
+    for r in rows:
+        if r["note"]:
+            print(f"note: {r['name']}: {r['note']}")
+
+
+def _sql(row: dict) -> str:
+    sql = row["sql_statements_per_request"]
+    if not sql:
+        return "-"
+    return f"{sql['mean']:g}" if sql["min"] == sql["max"] else f"{sql['min']}-{sql['max']}"
 
 
 def _targets(rows: list[dict]) -> None:
@@ -180,14 +201,15 @@ def main() -> int:
     customers, invoices = _env_int("BENCH_CUSTOMERS", 10_000), _env_int("BENCH_INVOICES", 100_000)
     db = database.prepare(env, customers, invoices)
     print(f"bench: {database.PG_DB} " + ("reused" if db.reused else f"seeded in {db.seed_seconds:.1f}s")
-          + f" ({db.customers} customers, {db.invoices} invoices)")
+          + f" ({db.customers} customers, {db.invoices} invoices, {db.documents} documents of every kind)")
     env["DATABASE_URL"] = db.url
 
     rng = random.Random()
     people = database.customers()
     rng.shuffle(people)
     t = time.perf_counter()
-    tokens = pages.dossier_tokens(_app(env), [c["id"] for c in people])
+    app = _app(env)
+    tokens = pages.dossier_tokens(app, [c["id"] for c in people])
     print(f"bench: {len(tokens)} dossier links from models.services.dossier in {time.perf_counter() - t:.1f}s")
     # Each page walks the customers in its own order; the writer picks at random.
     static = pages.static_page()
@@ -196,8 +218,13 @@ def main() -> int:
         pages.overview_page(rng.sample(people, len(people))),
         pages.search_page(pages.search_queries(people, rng)),
         pages.contact_save_page(rng.sample(people, len(people)), rng),
+        pages.documents_tab_page(rng.sample(people, len(people))),
+        pages.dashboard_page(),
     ]
     chosen = [p for p in chosen if not only or any(o in p.name for o in only)]
+    sql = statements.count(app, chosen, OWNER, PASSWORD)
+    print("bench: SQL statements per request (in-process): "
+          + ", ".join(f"{name} {c['mean']:g}" for name, c in sql.items()))
 
     rows: list[dict] = []
     static_runs: list[dict] = []
@@ -237,8 +264,8 @@ def main() -> int:
                     result = measure(page)
                     after = measure(static)
                     static_runs.append(after)
-                    rows.append(_row(page, result, before, after, connections))
-                    if offsets[page.name] > len(page.lines):
+                    rows.append(_row(page, result, before, after, connections, sql.get(page.name)))
+                    if offsets[page.name] > len(page.lines) and not page.repeats:
                         print(f"bench: warning: {page.name}: {offsets[page.name]} requests for "
                               f"{len(page.lines)} distinct ones; some repeated")
                     before = after
@@ -261,7 +288,8 @@ def main() -> int:
     RESULTS.write_text(json.dumps({
         "metadata": {
             "revision": _git_revision(), "database": "postgresql", "database_reused": db.reused,
-            "customers": db.customers, "invoices": db.invoices, "workers": workers,
+            "database_name": database.PG_DB, "customers": db.customers, "invoices": db.invoices,
+            "documents": db.documents, "workers": workers,
             "worker_class": "sync", "gunicorn_conf": server.GUNICORN_CONF.exists(),
             "threads": threads, "connections": connections, "duration": duration, "warmup": warmup,
             "baseline": pages.STATIC_PATH, "writer": writer.summary() if writer else None,
