@@ -1,20 +1,26 @@
 """`flask --app wsgi worker` and `flask --app wsgi outbox flush`.
 
 The worker runs jobs in its own process inside the app context (RQ's SimpleWorker: no
-fork per job, the SMTP connection is reused), runs RQ's scheduler for retries, and
-flushes the outbox periodically so mail written while Redis was down still goes out.
-Each job is a batch of rows (mailers.jobs).
+fork per job, the SMTP connection is reused), runs RQ's scheduler for retries in a thread
+of its own, and flushes the outbox periodically so mail written while Redis was down still
+goes out. Each job is a batch of rows (mailers.jobs).
+
+RQ's `work(with_scheduler=True)` would fork the scheduler: a second process with a full
+copy of the app (some 60 MiB more once its pages are touched) that only moves due retries
+from RQ's scheduled registry onto the queue once a second. The same RQScheduler runs here
+as a thread instead: one Redis round trip a second, no second process.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 
 import click
+import redis
 from flask import Flask, current_app
 from rq import SimpleWorker
+from rq.scheduler import RQScheduler
 
 from mailers import metrics, queue
 from models.db import db
@@ -44,6 +50,55 @@ def _flush_periodically(app: Flask, stop: threading.Event) -> None:
                 db.session.remove()
 
 
+SCHEDULER_INTERVAL = 1  # seconds, as RQ's own scheduler (an int: RQ adds it to the lock TTL)
+
+
+def _scheduler(connection: redis.Redis) -> RQScheduler:
+    return RQScheduler([queue.QUEUE_NAME], connection=connection, interval=SCHEDULER_INTERVAL,
+                       serializer=queue.SERIALIZER, logging_level=None)  # LOG_LEVEL decides (web.logs)
+
+
+def _enqueue_due_retries_once(connection: redis.Redis) -> None:
+    """`--burst`: what RQ does for a burst worker, move the retries already due, once."""
+    scheduler = _scheduler(connection)
+    if scheduler.acquire_locks():
+        try:
+            scheduler.enqueue_scheduled_jobs()
+        finally:
+            scheduler.release_locks()
+
+
+def _schedule_periodically(connection: redis.Redis, stop: threading.Event) -> None:
+    """RQ's scheduler loop, in a thread: one scheduler per queue holds RQ's lock (it lapses
+    61 s after its holder died); a worker without it tries to take it every second, so
+    another worker takes over within a second of the lapse (RQ's forked scheduler retried
+    only every 10 minutes)."""
+    scheduler = _scheduler(connection)
+    failing = False
+    try:
+        while not stop.is_set():
+            try:
+                if scheduler.acquired_locks:
+                    scheduler.heartbeat()  # refreshes the lock, or finds it taken over
+                if not scheduler.acquired_locks:
+                    if scheduler.acquire_locks():
+                        scheduler.register_birth()
+                if scheduler.acquired_locks:
+                    scheduler.enqueue_scheduled_jobs()
+                failing = False
+            except redis.RedisError as error:  # Redis down: the worker logs it too; try again
+                if not failing:
+                    log.warning("retry scheduler: Redis unreachable (%s)", error)
+                failing = True
+            stop.wait(scheduler.interval)
+    finally:
+        try:
+            if scheduler.acquired_locks:
+                scheduler.stop()  # releases the lock at once, for the other workers
+        except redis.RedisError:
+            pass  # the lock lapses by itself
+
+
 def register(app: Flask) -> None:
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
@@ -57,20 +112,24 @@ def register(app: Flask) -> None:
         flushed = flush()
         click.echo(f"Worker on {queue.redis_url()}; {flushed} queued e-mails picked up.")
         stop = threading.Event()
-        thread = threading.Thread(
-            target=_flush_periodically, args=(current_app._get_current_object(), stop), daemon=True
-        )
-        thread.start()
-        # RQ forks its scheduler. A database connection the child inherited would stay open
-        # after this worker is killed, and with it the worker's transaction and its locks.
-        os.register_at_fork(before=db.engine.dispose)
+        threads = [threading.Thread(target=_flush_periodically, name="outbox-flush",
+                                    args=(current_app._get_current_object(), stop), daemon=True)]
+        if burst:
+            _enqueue_due_retries_once(queue.connection())
+        else:
+            threads.append(threading.Thread(target=_schedule_periodically, name="retry-scheduler",
+                                            args=(queue.connection(), stop), daemon=True))
+        for thread in threads:
+            thread.start()
         try:
             SimpleWorker([queue.QUEUE_NAME], connection=queue.connection(), name=name,
                          serializer=queue.SERIALIZER, exception_handlers=[metrics.count_job_failure]).work(
-                with_scheduler=True, burst=burst, logging_level=None  # LOG_LEVEL decides (web.logs)
+                burst=burst, logging_level=None  # no forked scheduler: see the module docstring
             )
         finally:
             stop.set()
+            for thread in threads:
+                thread.join(timeout=5)
 
     outbox_cli = app.cli.commands.get("outbox")
     if outbox_cli is None:
