@@ -44,7 +44,7 @@ run: install
 	PATH=$(CURDIR)/$(BIN):$$PATH SECRET_KEY=$$(cat instance/secret_key) \
 		BASE_URL=$${BASE_URL:-http://localhost:$(PORT)} PAYMENTS_TEST_PROVIDER=$${PAYMENTS_TEST_PROVIDER:-1} DOSSIER_PORT=$(PORT) BIND=$(BIND) \
 		MAIL_SERVER=$${MAIL_SERVER:-127.0.0.1} MAIL_PORT=$${MAIL_PORT:-8025} \
-		$(BIN)/honcho start -f Procfile
+		exec $(BIN)/python -m web.procfile Procfile
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

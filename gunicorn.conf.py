@@ -27,8 +27,34 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = _OWN_METRICS_DIR
 os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
+# The app is loaded once, in the master, and the workers are forked from it: their memory
+# pages stay shared until one of them writes to a page (`make run` idle: 280 -> 216 MiB PSS
+# in all). The master serves no request and opens no database connection; each worker still
+# starts with an empty pool (post_fork). A HUP restarts the workers from the code the master
+# loaded, so a deploy restarts gunicorn itself (or sends USR2, gunicorn's binary upgrade).
+preload_app = True
+
 WARM_AFTER_REQUESTS = 200
 _served = 0
+
+
+def pre_fork(server, worker):
+    """Before each worker is forked: what the master built (the app, modules, compiled
+    templates) leaves the collector's sight, so the child's collections do not write to
+    (and so copy) those shared pages."""
+    if server.cfg.preload_app:
+        gc.collect()
+        gc.freeze()
+
+
+def post_fork(server, worker):
+    """No database connection crosses the fork: each worker's pool starts empty."""
+    if server.cfg.preload_app:
+        from models.db import db
+        from wsgi import app
+
+        with app.app_context():
+            db.engine.dispose(close=False)
 
 
 def post_worker_init(worker):

@@ -3,7 +3,7 @@ in the app's instance folder, so `make run` needs no Redis installed. One machin
 production sets REDIS_URL.
 
 The server runs as a child of the process that starts it (the worker), in a session of
-its own: a Ctrl-C or honcho's SIGTERM to the worker's process group leaves it running
+its own: a Ctrl-C or the Procfile runner's SIGTERM to the worker's process group leaves it running
 while the worker shuts down warmly, and it ends with the worker however the worker ends,
 SIGKILL included (Linux: PR_SET_PDEATHSIG; elsewhere at a normal exit only)."""
 

@@ -15,7 +15,6 @@ from dataclasses import replace
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask_babel import lazy_gettext as _l
-from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from models.services.errors import DomainError
 
@@ -32,8 +31,24 @@ _hasher = PasswordHasher.from_parameters(PROFILES["rfc9106-low-memory"])
 _DUMMY_HASH = _hasher.hash("dossier-timing-equaliser")
 
 MIN_LENGTH = 12
-# zxcvbn's list of the 30,000 most common passwords (a kept library, not ours to curate).
-COMMON_PASSWORDS = frozenset(FREQUENCY_LISTS["passwords"])
+
+
+class _CommonPasswords:
+    """zxcvbn's list of the 30,000 most common passwords (a kept library, not ours to curate),
+    read when a password is first checked: the module holds zxcvbn's other lists too (words,
+    names), some 12 MiB in every web and mail process that would never set a password."""
+
+    _words: frozenset[str] | None = None
+
+    def __contains__(self, word: object) -> bool:
+        if self._words is None:
+            from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+            self._words = frozenset(FREQUENCY_LISTS["passwords"])
+        return word in self._words
+
+
+COMMON_PASSWORDS = _CommonPasswords()
 # What people put around a common word to pass a length rule: "password12345", "Monkey!2024!".
 _DECORATION = string.digits + string.punctuation + string.whitespace
 # Fewer different characters than this is a pattern ("aaaaaaaaaaaa", "abababababab"), not a secret.

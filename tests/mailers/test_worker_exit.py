@@ -1,6 +1,6 @@
 """`flask --app wsgi worker` without REDIS_URL starts an embedded redis-server, which ends
-with the worker: on honcho's SIGTERM (Ctrl-C on `make run`) after the worker's warm
-shutdown, and on the SIGKILL honcho sends 5 s later to a worker still busy."""
+with the worker: on the Procfile runner's SIGTERM (Ctrl-C on `make run`) after the worker's warm
+shutdown, and on the SIGKILL it sends 5 s later to a worker still busy (web/procfile.py)."""
 
 from __future__ import annotations
 
@@ -81,10 +81,10 @@ def test_stopping_the_worker_stops_the_embedded_redis_it_started(app, sig):
         lines = [json.loads(line) for line in err.read_text().splitlines() if line.strip()]
         assert any(e["logger"] == "rq.worker" and e["level"] == "INFO" for e in lines)
 
-        os.killpg(worker.pid, sig)  # honcho signals each process group: SIGTERM, then SIGKILL after 5 s
+        os.killpg(worker.pid, sig)  # the runner signals each process group: SIGTERM, then SIGKILL after 5 s
         try:
             returncode = worker.wait(timeout=5)
-        except subprocess.TimeoutExpired:  # as honcho does; RQ's warm shutdown now and then
+        except subprocess.TimeoutExpired:  # as the runner does; RQ's warm shutdown now and then
             os.killpg(worker.pid, signal.SIGKILL)  # stays in its queue read (seen 1 run in 5)
             returncode = worker.wait(timeout=10)
         assert returncode in (0, -signal.SIGKILL), err.read_text()[-3000:]

@@ -8,8 +8,6 @@ the client elsewhere (the tests run a local server speaking the same API).
 
 from __future__ import annotations
 
-import stripe as stripe_lib
-
 from models.payments import PaymentStatus
 from models.services.providers.base import (
     Checkout,
@@ -39,6 +37,11 @@ class StripeProvider:
     external = True
 
     def __init__(self, secret_key: str, webhook_secret: str, api_base: str = ""):
+        # Imported when Stripe is configured and used: the library is some 6 MiB in every
+        # process, and portal/dossier_payments.py imports this module for InvalidSignature.
+        import stripe as stripe_lib
+
+        self.lib = stripe_lib
         self.webhook_secret = webhook_secret
         self.client = stripe_lib.StripeClient(
             secret_key,
@@ -71,7 +74,7 @@ class StripeProvider:
             session = self.client.v1.checkout.sessions.create(
                 params=params, options={"idempotency_key": request.idempotency_key}
             )
-        except stripe_lib.StripeError as error:
+        except self.lib.StripeError as error:
             raise ProviderError(f"Stripe: {error}") from error
         if not session.id or not session.url:
             raise ProviderError("Stripe answered without a session id or checkout URL")
@@ -82,11 +85,11 @@ class StripeProvider:
             return None
         try:
             session = self.client.v1.checkout.sessions.retrieve(reference)
-        except stripe_lib.InvalidRequestError as error:
+        except self.lib.InvalidRequestError as error:
             if error.http_status == 404:
                 return None
             raise ProviderError(f"Stripe: {error}") from error
-        except stripe_lib.StripeError as error:
+        except self.lib.StripeError as error:
             raise ProviderError(f"Stripe: {error}") from error
         return session_state(session.to_dict())
 
@@ -94,8 +97,8 @@ class StripeProvider:
         """The event (as a plain dict), if Stripe signed it with our webhook secret; else
         InvalidSignature. A signed but malformed body raises ValueError."""
         try:
-            event = stripe_lib.Webhook.construct_event(payload, signature, self.webhook_secret)
-        except stripe_lib.SignatureVerificationError as error:
+            event = self.lib.Webhook.construct_event(payload, signature, self.webhook_secret)
+        except self.lib.SignatureVerificationError as error:
             raise InvalidSignature(str(error)) from error
         except (TypeError, AttributeError, KeyError) as error:
             raise ValueError(str(error)) from error
