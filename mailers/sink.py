@@ -2,19 +2,20 @@
 
 Development only; nothing is delivered anywhere. `python -m mailers.sink [--dir DIR]`.
 It runs without the app: the default folder is the project's instance/mail, found from
-this file.
+this file (or mail/ in DOSSIER_INSTANCE_DIR).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import time
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
-DEFAULT_DIR = Path(__file__).resolve().parents[1] / "instance" / "mail"
+DEFAULT_DIR = Path(os.environ.get("DOSSIER_INSTANCE_DIR") or Path(__file__).resolve().parents[1] / "instance") / "mail"
 
 
 class EmlWriter:

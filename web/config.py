@@ -10,7 +10,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-INSTANCE_DIR = PROJECT_ROOT / "instance"
+# The local files: the default SQLite database, `make run`'s secret key, the embedded Redis
+# socket. DOSSIER_INSTANCE_DIR puts them elsewhere (bench/footprint.py runs a `make run` of its
+# own next to yours; a container keeps them on a volume).
+INSTANCE_DIR = Path(os.environ.get("DOSSIER_INSTANCE_DIR") or PROJECT_ROOT / "instance")
 
 # Keys that must never protect a real installation.
 INSECURE_KEYS = {"", "dev", "change-me", "changeme", "secret", "dossier-dev-key"}
