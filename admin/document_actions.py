@@ -14,11 +14,11 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from admin import bp, confirmations
-from admin.document_forms import KIND_LABELS, ConvertForm, PaymentForm, QuoteDecisionForm, ReleaseForm
+from admin.document_forms import ConvertForm, PaymentForm, QuoteDecisionForm, ReleaseForm
 from admin.document_page import page_context
 from admin.forms import ActionForm
 from models import clock
-from models.documents import DocumentKind
+from models.documents import KIND_NAMES, DocumentKind
 from models.services import credit_notes, credits, quotes, recorded_payments
 from models.services import documents as document_service
 from models.services.errors import NotFound
@@ -175,7 +175,7 @@ def quote_convert(document_id: int):
     if form.validate_on_submit() and into is not None:
         done = commit_change(lambda: quotes.convert(current_user, document, into, clock.today()), flash_error=True)
         if done:
-            flash(_("%(kind)s %(number)s was made from the quote.", kind=KIND_LABELS[into],
+            flash(_("%(kind)s %(number)s was made from the quote.", kind=KIND_NAMES[into],
                     number=done.value.number or _("(draft)")), "success")
             return redirect(url_for("admin.document_detail", document_id=done.value.id))
     else:

@@ -7,27 +7,17 @@ rendering each time, is rate limited per staff member like letters (LETTER_PDF_L
 
 from __future__ import annotations
 
-from flask import Response, current_app, request, url_for
+from flask import Response, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.routing import BuildError
 
 from admin import bp
+from admin.helpers import pdf_rate_limit
 from models.services import document_pdf
 from models.services import documents as document_service
 from web.errors import error_page
-from web.extensions import limiter
-
-
-def _pdf_limit() -> str:
-    return current_app.config["LETTER_PDF_LIMIT"]
-
-
-def _staff_key() -> str:
-    if current_user.is_authenticated:
-        return f"document-pdf:staff:{current_user.get_id()}"
-    return f"document-pdf:ip:{request.remote_addr}"
 
 
 def _document_page(document_id: int) -> str:
@@ -50,7 +40,7 @@ def document_print(document_id: int):
 
 
 @bp.get("/documents/<int:document_id>/pdf", endpoint="document_pdf")
-@limiter.limit(_pdf_limit, key_func=_staff_key)
+@pdf_rate_limit("document")
 def document_pdf_file(document_id: int):
     document = document_service.get_document(current_user, document_id)  # 404 before anything else
     weasyprint = document_pdf.load_weasyprint()

@@ -27,20 +27,12 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from admin.forms import InvoiceLineForm, LineList, finite_number
-from models.documents import REMINDER_LEVELS, DocumentKind
+from models.documents import REMINDER_LEVEL_NAMES, REMINDER_LEVELS, DocumentKind
 from models.payments import RECORDED_METHODS
 from models.services.documents import LineInput
 from models.settings import CURRENCIES
 from web.forms import AppForm, options, strip
 
-KIND_LABELS = {
-    DocumentKind.invoice: _l("Invoice"),
-    DocumentKind.quote: _l("Quote"),
-    DocumentKind.credit_note: _l("Credit note"),
-    DocumentKind.reminder: _l("Reminder"),
-    DocumentKind.delivery_note: _l("Delivery note"),
-    DocumentKind.order_confirmation: _l("Order confirmation"),
-}
 # Whole sentences per kind: translations need the noun's gender and case.
 NEW_TITLES = {
     DocumentKind.invoice: _l("New invoice for %(name)s"),
@@ -57,7 +49,6 @@ CREATE_LABELS = {
 }
 METHOD_LABELS = {"bank_transfer": _l("Bank transfer"), "cash": _l("Cash"), "other": _l("Other"),
                  "credit": _l("Customer credit")}
-LEVEL_LABELS = {1: _l("1st reminder"), 2: _l("2nd reminder"), 3: _l("Final notice")}
 
 
 def cents(form, field) -> None:
@@ -134,7 +125,7 @@ class ReminderForm(AppForm):
     invoices = SelectMultipleField(_l("Invoices"), coerce=int, validate_choice=False, widget=ListWidget(prefix_label=False),
                                    option_widget=CheckboxInput(),
                                    validators=[InputRequired(message=_l("Choose the invoices this reminder is about."))])
-    level = SelectField(_l("Level"), coerce=int, choices=[(n, LEVEL_LABELS[n]) for n in REMINDER_LEVELS])
+    level = SelectField(_l("Level"), coerce=int, choices=[(n, REMINDER_LEVEL_NAMES[n]) for n in REMINDER_LEVELS])
     issue_date = DateField(_l("Issue date"), validators=[InputRequired(message=_l("Enter a date."))])
     fee = DecimalField(_l("Fee"), places=None, default=Decimal("0.00"), validators=[Optional(), *AMOUNT])
     interest = DecimalField(_l("Interest"), places=None, default=Decimal("0.00"), validators=[Optional(), *AMOUNT])

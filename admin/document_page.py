@@ -16,8 +16,6 @@ from flask_login import current_user
 from admin import bp
 from admin.document_forms import (
     CREATE_LABELS,
-    KIND_LABELS,
-    LEVEL_LABELS,
     METHOD_LABELS,
     NEW_TITLES,
     ConvertForm,
@@ -29,7 +27,7 @@ from admin.document_forms import (
 )
 from admin.forms import ActionForm
 from models import clock
-from models.documents import DocumentKind, DocumentStatus
+from models.documents import KIND_NAMES, REMINDER_LEVEL_NAMES, DocumentKind, DocumentStatus
 from models.db import db
 from models.services import credit_notes, credits, dossier, payments, questions, quotes, reminders
 from models.services import documents as document_service
@@ -51,9 +49,9 @@ def page_context(document, **forms) -> dict:
         "document": document,
         "invoice": document,  # the invoice includes (letters, questions, lines) call it that
         "today": today,
-        "kind_label": KIND_LABELS[document.kind],
-        "kind_labels": KIND_LABELS,
-        "level_labels": LEVEL_LABELS,
+        "kind_label": KIND_NAMES[document.kind],
+        "kind_labels": KIND_NAMES,
+        "level_labels": REMINDER_LEVEL_NAMES,
         "method_labels": METHOD_LABELS,
         "expired": quotes.is_expired(document, today),
         "payments": payments.for_invoice(document.id),
@@ -107,7 +105,7 @@ def document_new(customer_id: int):
     if kind is None:
         abort(404)
     form = DocumentForm(kind=kind)
-    context = {"customer": customer, "kind": kind, "kind_label": KIND_LABELS[kind], "mode": "new", **FORM_LABELS}
+    context = {"customer": customer, "kind": kind, "kind_label": KIND_NAMES[kind], "mode": "new", **FORM_LABELS}
     if request.method == "GET":
         today = clock.today()
         form.issue_date.data = today
@@ -127,7 +125,7 @@ def document_new(customer_id: int):
         ), form)
         if created:
             document = created.value
-            flash(_("%(kind)s %(number)s was created.", kind=KIND_LABELS[kind],
+            flash(_("%(kind)s %(number)s was created.", kind=KIND_NAMES[kind],
                     number=document.number or _("(draft)")), "success")
             return redirect(url_for("admin.document_detail", document_id=document.id))
     status = 422 if request.method == "POST" and action in ("save", "draft") else 200
@@ -147,7 +145,7 @@ def document_edit(document_id: int):
              "vat_rate": line.vat_rate} for line in document.lines]})
     else:
         form = DocumentForm()
-    context = {"customer": document.customer, "kind": document.kind, "kind_label": KIND_LABELS[document.kind],
+    context = {"customer": document.customer, "kind": document.kind, "kind_label": KIND_NAMES[document.kind],
                "mode": "edit", "document": document, **FORM_LABELS}
     if (lines := _lines_action(form, "admin/documents/form.html", **context)) is not None:
         return lines
@@ -176,7 +174,7 @@ def credit_note_new(document_id: int):
         form.lines[0].form.unit_price.data = max(invoice.outstanding, 0)
         form.lines[0].form.vat_rate.data = 0
     context = {"customer": invoice.customer, "kind": DocumentKind.credit_note,
-               "kind_label": KIND_LABELS[DocumentKind.credit_note], "mode": "credit", "document": invoice, **FORM_LABELS}
+               "kind_label": KIND_NAMES[DocumentKind.credit_note], "mode": "credit", "document": invoice, **FORM_LABELS}
     if (lines := _lines_action(form, "admin/documents/form.html", **context)) is not None:
         return lines
     action = request.form.get("action", "")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from flask import Response, current_app, render_template, request
+from flask import Response, render_template, request
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -21,17 +21,15 @@ from wtforms import DateField, Form
 from wtforms.validators import Optional, ValidationError
 
 from admin import bp
-from admin.document_forms import KIND_LABELS
-from admin.helpers import page_arg
-from admin.letters import load_weasyprint
+from admin.helpers import page_arg, pdf_rate_limit
 from models import clock
-from models.documents import RECEIVABLE_KINDS, DocumentKind, DocumentStatus
+from models.documents import KIND_NAMES, RECEIVABLE_KINDS, DocumentKind, DocumentStatus
 from models.services import document_list, statement
 from models.services.access import get_customer
 from models.services.document_list import DocumentFilter
+from models.services.pdf import html_to_pdf, load_weasyprint
 from models.services.settings import get_settings
 from web.errors import error_page, parse_id
-from web.extensions import limiter
 from web.rendering import render
 
 KIND_PLURALS = {
@@ -114,7 +112,7 @@ def _query_args(filters: DocumentFilter) -> dict:
 
 def _labels() -> dict:
     return {
-        "kind_labels": KIND_LABELS,
+        "kind_labels": KIND_NAMES,
         "kind_plurals": KIND_PLURALS,
         "attention_labels": ATTENTION_LABELS,
         "sort_labels": SORT_LABELS,
@@ -209,16 +207,8 @@ def customer_statement_csv(customer_id: int):
     return response
 
 
-def _pdf_limit() -> str:
-    return current_app.config["LETTER_PDF_LIMIT"]
-
-
-def _staff_key() -> str:
-    return f"statement-pdf:staff:{current_user.get_id()}"
-
-
 @bp.get("/customers/<int:customer_id>/documents/statement.pdf")
-@limiter.limit(_pdf_limit, key_func=_staff_key)
+@pdf_rate_limit("statement")
 def customer_statement_pdf(customer_id: int):
     """The statement in the customer's language, as the letters are (the same table as the tab)."""
     customer, result = _statement_request(customer_id)
@@ -233,12 +223,7 @@ def customer_statement_pdf(customer_id: int):
     with force_locale(language):
         html = render_template("admin/documents/statement_pdf.html", customer=customer, statement=result,
                                business=get_settings(), today=clock.today(), language=language)
-    response = Response(_render_pdf(weasyprint, html), mimetype="application/pdf")
+    response = Response(html_to_pdf(weasyprint, html), mimetype="application/pdf")  # its style is in the page
     response.headers["Content-Disposition"] = f'attachment; filename="{_filename(customer, result, "pdf")}"'
     return response
 
-
-def _render_pdf(weasyprint, html: str) -> bytes:
-    """Nothing fetched, as for letters: the style is in the page, every URL is refused."""
-    fetcher = weasyprint.urls.URLFetcher(allowed_protocols={"data"}, allow_redirects=False)
-    return weasyprint.HTML(string=html, url_fetcher=fetcher, media_type="print").write_pdf()

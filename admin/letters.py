@@ -1,8 +1,9 @@
 """Printed letters for an invoice: an HTML print view and a PDF (WeasyPrint).
 
 The letter itself is in the customer's language; the print view's toolbar stays in the
-staff member's. WeasyPrint is imported on first use: an installation without its system
-libraries (Pango) still runs, and only the PDF answers 503 saying why.
+staff member's. The PDF is made by models.services.pdf (nothing fetched): an installation
+without WeasyPrint's system libraries (Pango) still runs, and only the PDF answers 503
+saying why.
 
 Opening a letter (print view or PDF) records nothing; the print view's "Mark this letter
 as printed" button (a POST) puts it in the customer's history. The PDF, a WeasyPrint
@@ -11,37 +12,25 @@ rendering each time, is rate limited per staff member (LETTER_PDF_LIMIT).
 
 from __future__ import annotations
 
-import functools
-import os
-
-from flask import Response, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 
 from admin import bp
+from admin.helpers import pdf_rate_limit
 from models import clock
 from models.services import documents as document_service
 from models.services import letters
 from models.services.errors import DomainError
+from models.services.pdf import html_to_pdf, load_weasyprint
 from web.errors import error_page
-from web.extensions import limiter
 from web.rendering import external_url
 from web.transaction import commit_change
 
-STYLESHEET = "css/letter.css"
-
-
-def _pdf_limit() -> str:
-    return current_app.config["LETTER_PDF_LIMIT"]
-
-
-def _staff_key() -> str:
-    """Per staff member (colleagues behind one office address each have their own limit)."""
-    if current_user.is_authenticated:
-        return f"letter-pdf:staff:{current_user.get_id()}"
-    return f"letter-pdf:ip:{request.remote_addr}"
+# The printed sheet's page, letterhead and toolbar (shared with documents), then the letter's own.
+STYLESHEETS = ("css/document.css", "css/letter.css")
 
 
 def _public_url(token: str) -> str:
@@ -73,8 +62,9 @@ def _render(letter: letters.Letter, *, print_view: bool) -> str:
     with force_locale(letter.language):
         body = Markup(render_template("letters/letter.html", letter=letter))
         if not print_view:
-            return render_template("letters/page.html", letter=letter, body=body, print_view=False)
-    return render_template("letters/page.html", letter=letter, body=body, print_view=True,
+            return render_template("letters/page.html", letter=letter, body=body, stylesheets=STYLESHEETS,
+                                   toolbar_language=None)
+    return render_template("letters/page.html", letter=letter, body=body, stylesheets=STYLESHEETS,
                            toolbar_language=str(get_locale() or "en"))
 
 
@@ -87,7 +77,7 @@ def invoice_letter(invoice_id: int):
 
 
 @bp.get("/invoices/<int:invoice_id>/letter.pdf")
-@limiter.limit(_pdf_limit, key_func=_staff_key)
+@pdf_rate_limit("letter")
 def invoice_letter_pdf(invoice_id: int):
     invoice = document_service.get_invoice(current_user, invoice_id)  # 404 before anything else
     weasyprint = load_weasyprint()
@@ -98,7 +88,7 @@ def invoice_letter_pdf(invoice_id: int):
     letter = _issue(invoice)
     if not isinstance(letter, letters.Letter):
         return letter
-    pdf = render_pdf(weasyprint, _render(letter, print_view=False))
+    pdf = html_to_pdf(weasyprint, _render(letter, print_view=False), STYLESHEETS)
     response = Response(pdf, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'inline; filename="{letter.filename}"'
     return response
@@ -115,34 +105,3 @@ def invoice_letter_printed(invoice_id: int):
     if commit_change(lambda: letters.record_printed(current_user, invoice, kind), flash_error=True):
         flash(_("Recorded in the customer's history: letter printed."), "success")
     return redirect(url_for("admin.document_detail", document_id=invoice.id))
-
-
-# --- PDF -------------------------------------------------------------------------------
-
-
-@functools.cache
-def load_weasyprint():
-    """The weasyprint module, or None when it or its system libraries are missing.
-
-    Imported lazily: WeasyPrint loads Pango through cffi at import, which raises OSError
-    on a machine without it -- that must not stop the whole app from starting.
-    """
-    try:
-        import weasyprint
-    except (ImportError, OSError) as error:
-        current_app.logger.warning("PDF letters unavailable: %s", error)
-        return None
-    return weasyprint
-
-
-def render_pdf(weasyprint, html: str) -> bytes:
-    """HTML to PDF with nothing fetched: the stylesheet is passed in, the logo and QR code
-    are inline, and the URL fetcher accepts only `data:` URLs -- any other reference
-    (http, https, file, relative) is refused, so a letter can never make the server
-    request a URL or read a local file.
-    """
-    fetcher = weasyprint.urls.URLFetcher(allowed_protocols={"data"}, allow_redirects=False)
-    with open(os.path.join(current_app.static_folder, STYLESHEET), encoding="utf-8") as handle:
-        css = weasyprint.CSS(string=handle.read(), url_fetcher=fetcher)
-    document = weasyprint.HTML(string=html, url_fetcher=fetcher, media_type="print")
-    return document.write_pdf(stylesheets=[css])

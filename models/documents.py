@@ -18,6 +18,7 @@ import enum
 from datetime import date, datetime
 from decimal import Decimal
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, Date, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -53,6 +54,18 @@ UNPAID_STATUSES = (DocumentStatus.open, DocumentStatus.partially_paid)
 # Kinds whose total the customer owes (a reminder owes its fee and interest).
 RECEIVABLE_KINDS = (DocumentKind.invoice, DocumentKind.reminder)
 REMINDER_LEVELS = (1, 2, 3)  # 1st reminder, 2nd reminder, final notice
+
+# What each kind and reminder level is called: staff's pages, forms and flashes, the
+# statement and the document's own heading all take the names from here.
+KIND_NAMES = {
+    DocumentKind.invoice: _l("Invoice"),
+    DocumentKind.quote: _l("Quote"),
+    DocumentKind.credit_note: _l("Credit note"),
+    DocumentKind.reminder: _l("Reminder"),
+    DocumentKind.delivery_note: _l("Delivery note"),
+    DocumentKind.order_confirmation: _l("Order confirmation"),
+}
+REMINDER_LEVEL_NAMES = {1: _l("1st reminder"), 2: _l("2nd reminder"), 3: _l("Final notice")}
 
 
 class Payable:

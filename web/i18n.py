@@ -14,6 +14,8 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from models.documents import KIND_NAMES, DocumentKind
+
 LANGUAGE_NAMES = {"en": "English", "nl": "Nederlands", "de": "Deutsch"}
 
 
@@ -117,6 +119,11 @@ def status_label(status) -> str:
     return STATUS_LABELS.get(key, key)
 
 
+def kind_name(kind) -> str:
+    """"Invoice", "Quote", …: a DocumentKind or its value ("order_confirmation")."""
+    return KIND_NAMES[DocumentKind(kind)]
+
+
 MAIL_STATUS_LABELS = {
     "queued": _l("queued"),
     "sending": _l("sending"),
@@ -135,11 +142,11 @@ EMAIL_TEMPLATE_LABELS = {
     "instalment_approved": _l("Instalment plan approved"),
     "instalment_declined": _l("Instalment plan declined"),
     "instalment_cancelled": _l("Instalment plan cancelled"),
-    "document_quote": _l("Quote"),
-    "document_credit_note": _l("Credit note"),
-    "document_reminder": _l("Reminder"),
-    "document_delivery_note": _l("Delivery note"),
-    "document_order_confirmation": _l("Order confirmation"),
+    "document_quote": KIND_NAMES[DocumentKind.quote],
+    "document_credit_note": KIND_NAMES[DocumentKind.credit_note],
+    "document_reminder": KIND_NAMES[DocumentKind.reminder],
+    "document_delivery_note": KIND_NAMES[DocumentKind.delivery_note],
+    "document_order_confirmation": KIND_NAMES[DocumentKind.order_confirmation],
     "document_quote_accepted": _l("Quote accepted (staff notice)"),
     "document_quote_rejected": _l("Quote rejected (staff notice)"),
 }

@@ -8,53 +8,48 @@ name, address and logo.
 
 `build_sheet` loads everything the template shows (lines, the invoices of a reminder, the
 document a credit note or order confirmation refers to), so rendering runs no queries.
-WeasyPrint is imported on first use, as for letters: without its system libraries (Pango)
-the app runs and only the PDF answers 503.
+The PDF is made as the letters' is (models.services.pdf): without WeasyPrint's system
+libraries (Pango) the app runs and only the PDF answers 503.
 """
 
 from __future__ import annotations
 
-import functools
-import os
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from babel import Locale
-from flask import current_app, render_template
+from flask import render_template
 from flask_babel import force_locale
-from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import select
 
 from models.customers import Customer
 from models.db import db
-from models.documents import RECEIVABLE_KINDS, Document, DocumentKind, DocumentStatus, ReminderItem
+from models.documents import (
+    KIND_NAMES,
+    RECEIVABLE_KINDS,
+    REMINDER_LEVEL_NAMES,
+    Document,
+    DocumentKind,
+    DocumentStatus,
+    ReminderItem,
+)
 from models.services import reminders
-from models.services.letters import logo_data_uri
+from models.services.letters import LANGUAGES, logo_data_uri, postal_address
+from models.services.pdf import html_to_pdf, load_weasyprint  # noqa: F401 - load_weasyprint: the dossier's PDF
 from models.services.settings import get_settings
 from models.settings import BusinessSettings
 
-LANGUAGES = ("nl", "de", "en")
-STYLESHEET = "css/document.css"
+STYLESHEETS = ("css/document.css",)
 TEMPLATE = "documents/document.html"
-
-# The heading of each kind, in the document's language (reminders: by level).
-KIND_TITLES = {
-    DocumentKind.invoice: _l("Invoice"),
-    DocumentKind.quote: _l("Quote"),
-    DocumentKind.credit_note: _l("Credit note"),
-    DocumentKind.reminder: _l("Reminder"),
-    DocumentKind.delivery_note: _l("Delivery note"),
-    DocumentKind.order_confirmation: _l("Order confirmation"),
-}
-REMINDER_TITLES = {1: _l("1st reminder"), 2: _l("2nd reminder"), 3: _l("Final notice")}
+KIND_TITLES = KIND_NAMES  # the dossier's name for them (portal/dossier.py); defined in models.documents
 
 
 def title_of(document: Document) -> str:
-    """"Invoice", "Quote", …; a reminder by its level ("2nd reminder", "Final notice")."""
-    if document.kind == DocumentKind.reminder and document.reminder_level in REMINDER_TITLES:
-        return REMINDER_TITLES[document.reminder_level]
-    return KIND_TITLES[document.kind]
+    """The heading, in the document's language: "Invoice", "Quote", …; a reminder by its
+    level ("2nd reminder", "Final notice")."""
+    if document.kind == DocumentKind.reminder and document.reminder_level in REMINDER_LEVEL_NAMES:
+        return REMINDER_LEVEL_NAMES[document.reminder_level]
+    return KIND_NAMES[document.kind]
 
 
 def language_of(document: Document, customer: Customer) -> str:
@@ -124,15 +119,7 @@ class Sheet:
     @property
     def address_lines(self) -> list[str]:
         """The customer's name and postal address (the country in the document's language)."""
-        customer = self.customer
-        lines = [customer.display_name]
-        if customer.is_company and customer.name and customer.name != customer.display_name:
-            lines.append(customer.name)
-        lines.append(customer.street or "")
-        lines.append(" ".join(part for part in (customer.postal_code, customer.city) if part))
-        if customer.country:
-            lines.append(Locale.parse(self.language).territories.get(customer.country.upper(), customer.country))
-        return [line for line in lines if line.strip()]
+        return postal_address(self.customer, self.language)
 
     @property
     def filename(self) -> str:
@@ -186,31 +173,13 @@ def render_page(sheet: Sheet, *, toolbar: dict | None = None) -> str:
     and through."""
     body = render_body(sheet)
     if toolbar is not None:
-        return render_template("documents/page.html", sheet=sheet, body=body, toolbar=toolbar)
+        return render_template("documents/page.html", sheet=sheet, body=body, stylesheets=STYLESHEETS,
+                               toolbar=toolbar, toolbar_language=toolbar["language"])
     with force_locale(sheet.language):
-        return render_template("documents/page.html", sheet=sheet, body=body, toolbar=None)
-
-
-@functools.cache
-def load_weasyprint():
-    """The weasyprint module, or None when it or its system libraries are missing.
-
-    Imported lazily: WeasyPrint loads Pango through cffi at import, which raises OSError
-    on a machine without it -- that must not stop the whole app from starting.
-    """
-    try:
-        import weasyprint
-    except (ImportError, OSError) as error:
-        current_app.logger.warning("PDF documents unavailable: %s", error)
-        return None
-    return weasyprint
+        return render_template("documents/page.html", sheet=sheet, body=body, stylesheets=STYLESHEETS,
+                               toolbar=None, toolbar_language=None)
 
 
 def to_pdf(weasyprint, html: str) -> bytes:
-    """HTML to PDF with nothing fetched: the stylesheet is passed in, the logo is inline, and
-    the URL fetcher accepts only `data:` URLs, so a document can never make the server
-    request a URL or read a local file."""
-    fetcher = weasyprint.urls.URLFetcher(allowed_protocols={"data"}, allow_redirects=False)
-    with open(os.path.join(current_app.static_folder, STYLESHEET), encoding="utf-8") as handle:
-        css = weasyprint.CSS(string=handle.read(), url_fetcher=fetcher)
-    return weasyprint.HTML(string=html, url_fetcher=fetcher, media_type="print").write_pdf(stylesheets=[css])
+    """The page (render_page without a toolbar) as a PDF, nothing fetched."""
+    return html_to_pdf(weasyprint, html, STYLESHEETS)

@@ -59,19 +59,9 @@ class Letter:
 
     @property
     def address_lines(self) -> list[str]:
-        """The window-envelope address: name, attention line for a company, street,
-        postal code and city, and the country spelt out in the letter's language (in
-        capitals, as postal services ask for mail across borders)."""
-        customer = self.customer
-        lines = [customer.display_name]
-        if customer.is_company and customer.name and customer.name != customer.display_name:
-            lines.append(customer.name)
-        lines.append(customer.street or "")
-        lines.append(" ".join(part for part in (customer.postal_code, customer.city) if part))
-        if customer.country:
-            country = Locale.parse(self.language).territories.get(customer.country.upper(), customer.country)
-            lines.append(country.upper())
-        return [line for line in lines if line.strip()]
+        """The window-envelope address, the country in capitals (as postal services ask
+        for mail across borders)."""
+        return postal_address(self.customer, self.language, country_in_capitals=True)
 
     @property
     def filename(self) -> str:
@@ -119,6 +109,20 @@ def qr_svg(url: str) -> Markup:
     """
     code = segno.make(url, error="m", micro=False)
     return Markup(code.svg_inline(scale=1, border=4, omitsize=True, svgclass="qr-code", lineclass=None))
+
+
+def postal_address(customer: Customer, language: str, *, country_in_capitals: bool = False) -> list[str]:
+    """The recipient on a letter or document: name, attention line for a company, street,
+    postal code and city, and the country spelt out in `language`."""
+    lines = [customer.display_name]
+    if customer.is_company and customer.name and customer.name != customer.display_name:
+        lines.append(customer.name)
+    lines.append(customer.street or "")
+    lines.append(" ".join(part for part in (customer.postal_code, customer.city) if part))
+    if customer.country:
+        country = Locale.parse(language).territories.get(customer.country.upper(), customer.country)
+        lines.append(country.upper() if country_in_capitals else country)
+    return [line for line in lines if line.strip()]
 
 
 def logo_data_uri(settings: BusinessSettings) -> str | None:

@@ -35,7 +35,7 @@ from sqlalchemy.sql import ColumnElement
 from models.clock import business_timezone
 from models.customers import Customer
 from models.db import db
-from models.documents import RECEIVABLE_KINDS, Document, DocumentKind, DocumentStatus
+from models.documents import KIND_NAMES, RECEIVABLE_KINDS, Document, DocumentKind, DocumentStatus
 from models.payments import CREDIT, MANUAL, Payment, PaymentItem
 
 ZERO = Decimal("0.00")
@@ -197,14 +197,14 @@ def _document_rows(customer_id: int, start: date | None, end: date | None):
         if doc.charged:
             if doc.kind == DocumentKind.credit_note:
                 label = (_l("Credit note for invoice %(number)s", number=doc.related_number)
-                         if doc.related_number else _l("Credit note"))
+                         if doc.related_number else KIND_NAMES[DocumentKind.credit_note])
                 yield doc.currency, StatementRow(doc.issue_date, CREDIT_NOTE, label, documents, ZERO, doc.gross_total)
             elif doc.kind == DocumentKind.reminder:
                 yield doc.currency, StatementRow(doc.issue_date, REMINDER, _l("Reminder: fee and interest"),
                                                  documents, doc.gross_total, ZERO)
             else:
-                yield doc.currency, StatementRow(doc.issue_date, INVOICE, _l("Invoice"), documents,
-                                                 doc.gross_total, ZERO)
+                yield doc.currency, StatementRow(doc.issue_date, INVOICE, KIND_NAMES[DocumentKind.invoice],
+                                                 documents, doc.gross_total, ZERO)
         if doc.written_off:
             yield doc.currency, StatementRow(doc.written_off_on, WRITE_OFF, _l("Written off"), documents,
                                              ZERO, doc.amount_written_off)

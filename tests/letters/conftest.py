@@ -92,7 +92,7 @@ def require_pdf(app) -> None:
     """PDF tests need WeasyPrint's system libraries (Pango). Skipped where they are
     missing, like the browser tests -- unless DOSSIER_REQUIRE_BROWSER=1 (CI, which
     installs every system package), where a missing library is a failure."""
-    from admin.letters import load_weasyprint
+    from models.services.pdf import load_weasyprint
 
     with app.app_context():
         if load_weasyprint() is not None:

@@ -23,6 +23,7 @@ from models.db import db
 from models.documents import DocumentStatus
 from models.dossier import DossierLink
 from models.services import dossier
+from models.services.pdf import html_to_pdf, load_weasyprint
 from tests import factories
 from tests.conftest import TEST_CONFIG, input_value, soup_of
 from tests.letters.conftest import decode_svg, no_space, pdf_qr_codes, pdf_text, qr_matrix, require_pdf
@@ -171,7 +172,7 @@ def test_the_letter_speaks_the_customers_language(app, owner_client, language, i
     reminder = owner_client.soup(letter_url(invoice, "reminder"))
     assert reminder.find("h1").get_text(" ", strip=True) == reminder_heading.format(number=invoice.number)
     # The toolbar around it is for staff, in the staff member's language (English here).
-    toolbar = soup.find("nav", class_="letter-toolbar")
+    toolbar = soup.find("nav", attrs={"aria-label": "Letter"})
     assert toolbar["lang"] == "en"
     assert toolbar.find("a", string="Back to the invoice")["href"] == f"/admin/documents/{invoice.id}"
 
@@ -237,10 +238,12 @@ def test_the_logo_is_inline_and_the_page_passes_the_csp(app, pdf_available, owne
     assert soup.find("img", class_="logo")["src"].startswith("data:image/png;base64,")
     csp = response.headers["Content-Security-Policy"]
     assert "img-src 'self' data:" in csp and "style-src 'self'" in csp
-    # Nothing the CSP would block: no inline style or script, only the app's own stylesheet.
+    # Nothing the CSP would block: no inline style or script, only the app's own stylesheets
+    # (the printed sheet's, shared with documents, and the letter's).
     assert not soup.find_all(style=True) and not soup.find_all(["style", "script"])
-    assert [link["href"] for link in soup.find_all("link", rel="stylesheet")] == ["/static/css/letter.css"]
-    assert owner_client.get("/static/css/letter.css").status_code == 200
+    stylesheets = [link["href"] for link in soup.find_all("link", rel="stylesheet")]
+    assert stylesheets == ["/static/css/document.css", "/static/css/letter.css"]
+    assert all(owner_client.get(href).status_code == 200 for href in stylesheets)
     pdf = owner_client.get(letter_url(invoice, "invoice", pdf=True))
     assert pdf.status_code == 200 and b"/Image" in pdf.data
 
@@ -310,7 +313,7 @@ def test_weasyprint_fetches_nothing(app, pdf_available):
             f'<p>Hello</p><img src="http://127.0.0.1:{port}/x.png"><img src="file:///etc/hostname">'
             f'<img src="/static/favicon.svg"><svg><image href="http://127.0.0.1:{port}/y.png"/></svg>')
     with app.app_context():
-        pdf = letter_views.render_pdf(letter_views.load_weasyprint(), html)
+        pdf = html_to_pdf(load_weasyprint(), html, letter_views.STYLESHEETS)
     thread.join(timeout=2)
     listener.close()
     assert pdf.startswith(b"%PDF-")
