@@ -122,11 +122,14 @@ def test_a_sent_invoice_already_partly_credited_is_cancelled_with_a_credit_note_
     assert changes_of(app, "invoice.cancelled")["status"] == ["partially_paid", "cancelled"]
 
 
-def test_a_sent_invoice_written_off_is_cancelled_without_a_credit_note(app, owner, invoice):
+def test_a_written_off_invoice_has_nothing_left_to_cancel(app, owner, invoice):
+    """Written off in full, it is settled: cancelling would take it off the statement while
+    the write-off stayed on it."""
     mark_sent(app, invoice.id)
     request(app, lambda: recorded_payments.write_off(get(StaffUser, owner.id), doc(invoice.id), TODAY))
-    assert cancel(app, owner, invoice.id) is None
-    assert state(app, invoice.id) == (Status.cancelled, 0, 0, D("121.00"), 0)
+    message = refused(app, lambda: credit_notes.cancel_invoice(get(StaffUser, owner.id), doc(invoice.id), TODAY))
+    assert message == "Nothing is left on this invoice to cancel."
+    assert state(app, invoice.id) == (Status.paid, 0, 0, D("121.00"), 0)
 
 
 def test_an_invoice_with_payments_is_not_cancelled_until_they_are_undone(app, owner, invoice):
