@@ -178,9 +178,12 @@ def statement(customer: Customer, date_from: date | None = None, date_to: date |
     return Statement(customer_id=customer.id, date_from=date_from, date_to=date_to, accounts=accounts)
 
 
+_RELATED = aliased(Document)  # the invoice a credit note refers to (built once: each build costs)
+
+
 def _document_rows(customer_id: int, start: date | None, end: date | None):
     """Charges, credit notes and write-offs dated from `start` to before `end`: one statement."""
-    related = aliased(Document)
+    related = _RELATED
     charged = and_(_CHARGED, _between(Document.issue_date, start, end))
     written_off = and_(_WRITTEN_OFF, _between(_WRITE_OFF_DATE, start, end))
     stmt = (
