@@ -58,7 +58,7 @@ def page_context(document, **forms) -> dict:
         "derived": document_service.derived_documents(document),
         "reminder_items": reminders.items_of(document) if document.kind == DocumentKind.reminder else [],
         "credit": credits.balance(document.customer_id).get(document.currency) if is_invoice else None,
-        "thread": questions.thread(document, with_staff=True) if is_invoice else [],
+        "thread": questions.thread(document, with_staff=True),
         "action_form": ActionForm(),
         "payment_form": forms.get("payment_form") or _payment_form(document, today),
         "decision_form": forms.get("decision_form") or QuoteDecisionForm(formdata=None),

@@ -1,7 +1,7 @@
-"""Staff answer a debtor's question on the invoice page; the answer is e-mailed.
+"""Staff answer a customer's question on the document page (any kind); the answer is e-mailed.
 
-The invoice is looked up through `get_invoice` (a customer the staff member may not see is
-a 404). The thread and the answer form live in templates/admin/invoices/_questions.html;
+The document is looked up through `get_document` (a customer the staff member may not see
+is a 404). The thread and the answer form live in templates/admin/invoices/_questions.html;
 the invoice page's view is admin/invoices.py, so the template reaches the thread through
 `question_thread` and its form through `answer_form`.
 """
@@ -43,7 +43,7 @@ def _question_helpers():
 
 @bp.post("/invoices/<int:invoice_id>/answer")
 def invoice_answer(invoice_id: int):
-    invoice = document_service.get_invoice(current_user, invoice_id)
+    invoice = document_service.get_document(current_user, invoice_id)  # a question on any kind
     form = AnswerForm()
     if form.validate_on_submit() and commit_change(lambda: questions.answer(current_user, invoice, form.body.data), form):
         flash(_("Your answer was sent to the customer."), "success")

@@ -59,6 +59,7 @@ SUBJECTS = {
     "portal_password_reset": _l("Choose a new password for %(business)s"),
     "portal_security_notice": _l("Your login for %(business)s was changed"),
     "question_answered": _l("Answer to your question about invoice %(number)s"),
+    "document_question_answered": _l("Answer to your question about document %(number)s"),
     "instalment_confirmed": _l("Your instalment plan with %(business)s is confirmed"),
     "instalment_requested": _l("We received your instalment plan request — %(business)s"),
     "instalment_approved": _l("Your instalment plan with %(business)s is approved"),

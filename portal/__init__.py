@@ -20,6 +20,9 @@ def logo():
     return response
 
 
-from portal import contacts, dossier, views  # noqa: E402,F401  (register /d/<token>, /portal/…)
-from portal import dossier_instalments, dossier_questions  # noqa: E402,F401  (questions and instalment plans on /d/<token>)
+# The customer's pages (portal/place.py registers each at /d/<token>/… and /portal/…) and
+# the login area.
+from portal import contacts, dossier, views  # noqa: E402,F401
+from portal import dossier_instalments, dossier_questions  # noqa: E402,F401  (instalment plans; questions and quote decisions)
 from portal import dossier_payments  # noqa: E402,F401  (pay, test checkout, webhooks, `payments` CLI)
+from portal import statement  # noqa: E402,F401  (the account statement, /d/<token> and /portal/)

@@ -1,129 +1,92 @@
-"""/d/<token>: the dossier a debtor opens from an e-mail or letter, without a login.
+"""The customer's pages, from the dossier link (/d/<token>) and from the login (/portal/):
+the overview, the documents by kind, one document with its print view and PDF, and the
+e-mail address a customer leaves when none is known. The postal-code / customer-number
+check is the link's own.
 
-Every route here starts with `open_dossier(token)`: unknown, revoked and forged tokens
-all get the same 404, lookups are rate-limited per IP, and a document is only ever looked
-up together with the link's own customer (an invoice id in the URL proves nothing).
-Pay, questions and instalment routes (portal/dossier_*.py) use the same entry point.
+Each page is one view (`portal.place.route` registers it under both ways in); paying,
+questions, quote decisions, the statement and instalment plans live in portal/dossier_*.py
+and portal/statement.py the same way.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from flask import Response, abort, current_app, g, make_response, redirect, request, session, url_for
+from flask import Response, abort, current_app, redirect, request, session
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from models import clock
-from models.customers import Customer
 from models.db import db
 from models.documents import Document, DocumentKind
-from models.dossier import DossierLink
 from models.services import document_pdf, dossier, instalments, provided_email, questions, quotes
-from models.settings import BusinessSettings
-from portal import bp
 from portal.forms import DossierCheckForm, ProvideEmailForm
+from portal.place import VERIFIED, CustomerPlace, alias, document_of, dossier_limit, from_link, invoice_of, key_per_place, private, route
+from web.errors import error_page
 from web.extensions import limiter
-from web.errors import MAX_ID, error_page
-from web.rendering import render
 from web.transaction import commit_change
 
-_PAGE = "portal/dossier.html"
-_VERIFIED = "dossier_verified"  # session: public ids of links whose check was passed
-dossier_limit = limiter.shared_limit(lambda: current_app.config["DOSSIER_LIMIT_PER_IP"], scope="dossier")
+# The dossier link's way in, by the names the link-only pages use (details, contact
+# persons, the step-up code): a place opened from a token.
+Dossier = CustomerPlace
+open_dossier = from_link
+__all__ = ["Dossier", "dossier_limit", "open_dossier", "private"]
+
+# The tabs of the Documents page, and each kind's name in the customer's language.
+KIND_TABS = {
+    DocumentKind.invoice: _l("Invoices"),
+    DocumentKind.quote: _l("Quotes"),
+    DocumentKind.order_confirmation: _l("Order confirmations"),
+    DocumentKind.delivery_note: _l("Delivery notes"),
+    DocumentKind.credit_note: _l("Credit notes"),
+    DocumentKind.reminder: _l("Reminders"),
+}
+KIND_NAMES = document_pdf.KIND_TITLES
+QUESTION_HEADINGS = {
+    DocumentKind.invoice: _l("Questions about this invoice"),
+    DocumentKind.quote: _l("Questions about this quote"),
+}
 
 
-@dataclass
-class Dossier:
-    token: str
-    link: DossierLink
-    customer: Customer
-    settings: BusinessSettings
-    running_plan_id: int | None = None
-
-    @property
-    def verified(self) -> bool:
-        """No check applies, or this session passed it for this link."""
-        return (not dossier.needs_check(self.settings.dossier_check, self.customer.postal_code)
-                or self.link.public_id in session.get(_VERIFIED, ()))
+# --- the overview ---------------------------------------------------------------------------
 
 
-def open_dossier(token: str, *, verified: bool = True) -> Dossier:
-    """The link's dossier, or a 404; with `verified` the check must have been passed
-    (else the debtor is sent to the page, which asks for it)."""
-    found = dossier.resolve(token)
-    if found is None:
-        abort(404)
-    g.customer_language = found.customer.language
-    opened = Dossier(token, found.link, found.customer, found.settings, found.running_plan_id)
-    if verified and not opened.verified:
-        abort(redirect(url_for("portal.dossier_page", token=token)))
-    return opened
-
-
-def invoice_of(opened: Dossier, invoice_id: int) -> Document:
-    """The link's own customer's released invoice, else 404 (ids from forms included)."""
-    invoice = (dossier.released_invoice(opened.customer, invoice_id, opened.settings)
-               if 0 < invoice_id <= MAX_ID else None)
-    if invoice is None:
-        abort(404)
-    return invoice
-
-
-def document_of(opened: Dossier, document_id: int) -> Document:
-    """The link's own customer's document of any kind, if it is released, of a kind the
-    settings release and neither a draft nor cancelled; else 404."""
-    document = (dossier.released_document(opened.customer, document_id, opened.settings)
-                if 0 < document_id <= MAX_ID else None)
-    if document is None:
-        abort(404)
-    return document
-
-
-def private(response):
-    """Nothing of a dossier is cached, indexed or leaked through the Referer header."""
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Robots-Tag"] = "noindex, nofollow"
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def _page(opened: Dossier, *, check_form=None, email_form=None, status: int = 200):
-    today = clock.today()
-    context = {"dossier": opened, "customer": opened.customer, "business": opened.settings,
-               "token": opened.token, "check_form": check_form, "email_form": email_form, "today": today}
-    if opened.verified:
-        context.update(_documents(opened, email_form))
+def _overview(place: CustomerPlace, *, check_form=None, email_form=None, status: int = 200):
+    context = {"check_form": check_form, "email_form": email_form, "today": clock.today()}
+    if place.verified:
+        context.update(_open_and_paid(place, email_form))
     elif check_form is None:
-        context["check_form"] = _check_form(opened)
-    return private(render(_PAGE, status=status, **context))
+        context["check_form"] = _check_form(place)
+    return place.render("portal/overview.html", status=status, **context)
 
 
-def _documents(opened: Dossier, email_form=None) -> dict:
-    """What a verified visitor sees: the invoices, a running plan, the e-mail address form."""
-    listed = dossier.invoices(opened.customer)
-    context = {"invoices": listed.open, "outstanding": listed.outstanding, "paid": listed.paid}
-    if listed.open and opened.running_plan_id and opened.settings.allow_instalments:
-        context["plan"] = instalments.running_plan(opened.customer)
-    if email_form is None and provided_email.is_wanted(opened.customer):
+def _open_and_paid(place: CustomerPlace, email_form=None) -> dict:
+    """The open invoices with what is outstanding, the latest paid ones, a running plan, the
+    e-mail address form."""
+    if place.settings.releases(DocumentKind.invoice.value):
+        listed = dossier.invoices(place.customer)
+        context = {"invoices": listed.open, "outstanding": listed.outstanding, "paid": listed.paid}
+    else:
+        context = {"invoices": [], "outstanding": {}, "paid": []}
+    # The link's one query said whether a plan runs; a login asks only with open invoices.
+    if context["invoices"] and place.settings.allow_instalments and (place.running_plan_id or not place.by_link):
+        context["plan"] = instalments.running_plan(place.customer)
+    if email_form is None and provided_email.is_wanted(place.customer):
         context["email_form"] = ProvideEmailForm()
     return context
 
 
-def _check_form(opened: Dossier) -> DossierCheckForm:
+def _check_form(place: CustomerPlace) -> DossierCheckForm:
     form = DossierCheckForm()
-    if opened.settings.dossier_check == "customer_number":
+    if place.settings.dossier_check == "customer_number":
         form.answer.label.text = _("Customer number")
     return form
 
 
-@bp.get("/d/<token>")
-@dossier_limit
-def dossier_page(token: str):
-    """The dossier; staff see when it was last opened (written with this request)."""
-    opened = open_dossier(token, verified=False)
-    response = _page(opened)
-    if opened.verified:
-        dossier.record_opened(opened.link)
+@route("", "overview", login="home", link="dossier_page", verified=False)
+def overview(place: CustomerPlace):
+    """The overview; staff see when the dossier link was last opened (written with this request)."""
+    response = _overview(place)
+    if place.by_link and place.verified:
+        dossier.record_opened(place.link)
     db.session.commit()
     return response
 
@@ -134,102 +97,115 @@ def _link_key() -> str:
     return "dossier-check:" + (request.view_args or {}).get("token", "").partition(".")[0]
 
 
-@bp.post("/d/<token>/check")
-@dossier_limit
-@limiter.limit(lambda: current_app.config["DOSSIER_CHECK_LIMIT_PER_LINK"], key_func=_link_key,
-               deduct_when=lambda response: response.status_code == 422)
-def dossier_check(token: str):
-    opened = open_dossier(token, verified=False)
-    form = _check_form(opened)
+@route("/check", "check", methods=("POST",), login=None, verified=False, link_decorators=(
+    limiter.limit(lambda: current_app.config["DOSSIER_CHECK_LIMIT_PER_LINK"], key_func=_link_key,
+                  deduct_when=lambda response: response.status_code == 422),
+))
+def dossier_check(place: CustomerPlace):
+    form = _check_form(place)
     if form.validate_on_submit():
-        if dossier.check_passes(opened.settings, opened.customer, form.answer.data):
-            session[_VERIFIED] = [*session.get(_VERIFIED, [])[-9:], opened.link.public_id]
-            return redirect(url_for("portal.dossier_page", token=token))
+        if dossier.check_passes(place.settings, place.customer, form.answer.data):
+            session[VERIFIED] = [*session.get(VERIFIED, [])[-9:], place.link.public_id]
+            return redirect(place.url("overview"))
         form.answer.errors.append(_("This does not match our records. Check the letter or invoice."))
-    return _page(opened, check_form=form, status=422)
+    return _overview(place, check_form=form, status=422)
 
 
-@bp.post("/d/<token>/email")
-@dossier_limit
-def dossier_email(token: str):
-    opened = open_dossier(token)
+@route("/email", "provide_email", methods=("POST",), link="dossier_email")
+def provide_email(place: CustomerPlace):
     form = ProvideEmailForm()
-    if form.validate_on_submit() and commit_change(lambda: provided_email.provide(opened.customer, form.email.data), form):
-        return redirect(url_for("portal.dossier_page", token=token, _anchor="email-h"))
-    return _page(opened, email_form=form, status=422)
+    if form.validate_on_submit() and commit_change(lambda: provided_email.provide(place.customer, form.email.data), form):
+        return redirect(place.url("overview", _anchor="email-h"))
+    return _overview(place, email_form=form, status=422)
 
 
-# --- one document: its page, printable, and its PDF -------------------------------------
+# --- the documents, by kind -------------------------------------------------------------------
 
 
-def document_context(opened: Dossier, document: Document, **extra) -> dict:
-    """What the document's page shows: the document itself as printed (in its own
-    language), its status, and for an invoice the Pay button and the questions."""
-    today = clock.today()
-    sheet = document_pdf.build_sheet(document, opened.settings, opened.customer)
-    is_invoice = document.kind == DocumentKind.invoice
+def _page_number(value: str | None) -> int:
+    return int(value) if value and value.isascii() and value.isdigit() and len(value) < 6 else 1
+
+
+@route("/documents", "documents")
+def documents(place: CustomerPlace):
+    """Every document the customer sees, newest first: by kind (the released kinds that have
+    documents), searched by number. A kind that is not released is a 404, as is a kind that
+    does not exist."""
+    released = dossier.released_kinds(place.settings)
+    kind_value = request.args.get("kind") or None
+    kind = next((k for k in released if k.value == kind_value), None)
+    if kind_value is not None and kind is None:
+        abort(404)
+    listed = dossier.customer_documents(place.customer, place.settings, kind=kind,
+                                        query=request.args.get("q", ""), page=_page_number(request.args.get("page")))
+    return place.render("portal/documents.html", listed=listed, kind_tabs=KIND_TABS, kind_names=KIND_NAMES,
+                        today=clock.today())
+
+
+# --- one document: its page, printable, and its PDF -------------------------------------------
+
+
+def document_status(document: Document, today) -> str:
     if document.is_overdue(today):
-        status = "overdue"
-    elif quotes.is_expired(document, today):
-        status = "expired"
-    else:
-        status = document.status.value
-    context = {
-        "dossier": opened, "customer": opened.customer, "business": opened.settings, "token": opened.token,
-        "document": document, "invoice": document, "title": document_pdf.title_of(document),
-        "sheet_body": document_pdf.render_body(sheet), "document_status": status, "today": today,
-        "print_view": request.args.get("print") == "1", "thread": questions.thread(document) if is_invoice else [],
-    }
-    context.update(extra)
-    return context
+        return "overdue"
+    if quotes.is_expired(document, today):
+        return "expired"
+    return document.status.value
 
 
-def _document_page(opened: Dossier, document: Document):
-    """The page (`?print=1`: the print layout on screen); staff see "viewed"."""
-    response = private(render("portal/dossier/document.html", **document_context(opened, document)))
-    dossier.record_viewed(document)
-    db.session.commit()
+def document_page(place: CustomerPlace, document: Document, *, status: int = 200, **forms):
+    """The page (`?print=1`: the print layout on screen): the document as printed (in its own
+    language), its status, an invoice's Pay button, a quote's decision, the questions."""
+    today = clock.today()
+    sheet = document_pdf.build_sheet(document, place.settings, place.customer)
+    response = place.render(
+        "portal/dossier/document.html", status=status,
+        document=document, invoice=document, title=document_pdf.title_of(document),
+        sheet_body=document_pdf.render_body(sheet), document_status=document_status(document, today), today=today,
+        print_view=request.args.get("print") == "1", thread=questions.thread(document),
+        questions_heading=QUESTION_HEADINGS.get(document.kind, _l("Questions about this document")),
+        quote_expired=quotes.is_expired(document, today),
+        **forms,
+    )
+    if status == 200:
+        dossier.record_viewed(document)  # staff see "viewed"
+        db.session.commit()
     return response
 
 
-@bp.get("/d/<token>/documents/<int:document_id>")
-@dossier_limit
-def dossier_document(token: str, document_id: int):
+@route("/documents/<int:document_id>", "document")
+def document(place: CustomerPlace, document_id: int):
     """A released document of any kind: the address its e-mail and staff's portal box give."""
-    opened = open_dossier(token)
-    return _document_page(opened, document_of(opened, document_id))
+    return document_page(place, document_of(place, document_id))
 
 
-@bp.get("/d/<token>/invoices/<int:invoice_id>")
-@dossier_limit
-def dossier_invoice(token: str, invoice_id: int):
+def dossier_invoice(place: CustomerPlace, invoice_id: int):
     """An invoice at the address invoice pages always had (in mails and letters already
-    sent): the same page as /d/<token>/documents/<id>."""
-    opened = open_dossier(token)
-    return _document_page(opened, invoice_of(opened, invoice_id))
+    sent): the same page as …/documents/<id>."""
+    return document_page(place, invoice_of(place, invoice_id))
 
 
-def _pdf_key() -> str:
-    """Per link: one debtor's downloads, from whatever address."""
-    return "dossier-pdf:" + (request.view_args or {}).get("token", "").partition(".")[0]
+alias("/invoices/<int:invoice_id>", "dossier_invoice", dossier_invoice)
 
 
-@bp.get("/d/<token>/documents/<int:document_id>/pdf")
-@dossier_limit
-@limiter.limit(lambda: current_app.config["LETTER_PDF_LIMIT"], key_func=_pdf_key)
-def dossier_document_pdf(token: str, document_id: int):
+@route("/documents/<int:document_id>/pdf", "document_pdf", link_decorators=(
+    limiter.limit(lambda: current_app.config["LETTER_PDF_LIMIT"], key_func=key_per_place("dossier-pdf")),
+), login_decorators=(
+    limiter.limit(lambda: current_app.config["LETTER_PDF_LIMIT"], key_func=key_per_place("dossier-pdf")),
+))
+def document_pdf_download(place: CustomerPlace, document_id: int):
     """The document as a PDF download, when the settings allow it (else 404, as for a
-    document the link does not reach)."""
-    opened = open_dossier(token)
-    document = document_of(opened, document_id)
-    if not opened.settings.allow_pdf_download:
+    document the place does not reach)."""
+    document = document_of(place, document_id)
+    if not place.settings.allow_pdf_download:
         abort(404)
     weasyprint = document_pdf.load_weasyprint()
     if weasyprint is None:
-        return private(make_response(error_page(503, _("The PDF cannot be made at the moment. Please use the print view."))))
-    sheet = document_pdf.build_sheet(document, opened.settings, opened.customer)
+        return private(error_page(503, _("The PDF cannot be made at the moment. Please use the print view.")))
+    sheet = document_pdf.build_sheet(document, place.settings, place.customer)
     response = Response(document_pdf.to_pdf(weasyprint, document_pdf.render_page(sheet)), mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'attachment; filename="{sheet.filename}"'
     dossier.record_viewed(document)
     db.session.commit()
-    return private(response)
+    return response
+

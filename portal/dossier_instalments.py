@@ -1,4 +1,5 @@
-"""/d/<token>/instalments: the debtor arranges an instalment plan, in two steps.
+"""…/instalments, from the dossier link and from the login: the customer arranges an
+instalment plan, in two steps.
 
 1. "Show the schedule" (POST …/preview): currency, number of instalments and first
    payment date are checked against the business's rules and the dated schedule is shown
@@ -14,7 +15,7 @@ models/services/instalments.py; the page shows a running plan instead of the for
 from __future__ import annotations
 
 
-from flask import abort, flash, redirect, url_for
+from flask import abort, flash, redirect
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import DateField, HiddenField, IntegerField, SelectField, SubmitField
@@ -26,9 +27,8 @@ from models.db import db
 from models.services import instalments
 from models.services.errors import DomainError
 from portal import bp
-from portal.dossier import Dossier, dossier_limit, open_dossier, private
+from portal.place import CustomerPlace, route
 from web.forms import AppForm, options
-from web.rendering import render
 from web.transaction import attach_error, commit_change
 
 
@@ -57,7 +57,7 @@ class ConfirmForm(AppForm):
 
 @bp.context_processor
 def _instalment_helpers():
-    """For the dossier page's slot: whether the amounts open allow a plan at all (no statement)."""
+    """For the overview's slot: whether the amounts open allow a plan at all (no statement)."""
     return {"instalments_possible": _possible,
             "plan_status_label": instalments.status_label}
 
@@ -68,56 +68,52 @@ def _possible(settings, outstanding: dict) -> bool:
     )
 
 
-def _opened(token: str) -> Dossier:
-    opened = open_dossier(token)
-    if not instalments.offered(opened.settings):
+def _offered(place: CustomerPlace) -> None:
+    """Plans are offered (else 404)."""
+    if not instalments.offered(place.settings):
         abort(404)
-    return opened
 
 
-def _form(opened: Dossier, groups: dict, formdata=True, data=None) -> InstalmentForm:
+def _form(place: CustomerPlace, groups: dict, formdata=True, data=None) -> InstalmentForm:
     form = InstalmentForm(**({} if formdata else {"formdata": None}), data=data)
     form.currency.choices = options((c, c) for c in groups)
     if not form.currency.data and groups:  # a posted value stays, even a wrong one (the service says so)
-        default = opened.settings.default_currency
+        default = place.settings.default_currency
         form.currency.data = default if default in groups else next(iter(groups))
     return form
 
 
-def _page(opened: Dossier, *, form=None, proposal=None, confirm_form=None, status: int = 200):
+def _page(place: CustomerPlace, *, form=None, proposal=None, confirm_form=None, status: int = 200):
     today = clock.today()
-    plan = instalments.running_plan(opened.customer)
-    groups = {} if plan else instalments.open_by_currency(opened.customer)
+    plan = instalments.running_plan(place.customer)
+    groups = {} if plan else instalments.open_by_currency(place.customer)
     if plan is None and form is None:
-        form = _form(opened, groups)
+        form = _form(place, groups)
         form.start_date.data = form.start_date.data or today
     first, last = instalments.start_window(today)
-    limits = {currency: instalments.max_count(opened.settings, total) for currency, (_, total) in groups.items()}
-    return private(render(
-        "portal/dossier/instalments.html", status=status, dossier=opened, customer=opened.customer,
-        business=opened.settings, token=opened.token, plan=plan, groups=groups, limits=limits, form=form,
+    limits = {currency: instalments.max_count(place.settings, total) for currency, (_, total) in groups.items()}
+    return place.render(
+        "portal/dossier/instalments.html", status=status, plan=plan, groups=groups, limits=limits, form=form,
         proposal=proposal, confirm_form=confirm_form, first_date=first, last_date=last, today=today,
-    ))
+    )
 
 
-@bp.get("/d/<token>/instalments")
-@dossier_limit
-def dossier_instalments(token: str):
-    opened = _opened(token)
-    instalments.complete_settled(opened.customer)
+@route("/instalments", "instalments")
+def instalments_page(place: CustomerPlace):
+    _offered(place)
+    instalments.complete_settled(place.customer)
     db.session.commit()
-    return _page(opened)
+    return _page(place)
 
 
-@bp.post("/d/<token>/instalments/preview")
-@dossier_limit
-def dossier_instalments_preview(token: str):
-    opened = _opened(token)
-    form = _form(opened, instalments.open_by_currency(opened.customer))
+@route("/instalments/preview", "instalments_preview", methods=("POST",))
+def instalments_preview(place: CustomerPlace):
+    _offered(place)
+    form = _form(place, instalments.open_by_currency(place.customer))
     if form.validate_on_submit():
         try:
             proposal = instalments.propose(
-                opened.settings, opened.customer, currency=form.currency.data, count=form.count.data,
+                place.settings, place.customer, currency=form.currency.data, count=form.count.data,
                 start_date=form.start_date.data, today=clock.today(),
             )
         except DomainError as error:
@@ -127,19 +123,18 @@ def dossier_instalments_preview(token: str):
                 "currency": proposal.currency, "count": proposal.count, "start_date": proposal.start_date,
                 "total": str(proposal.total),
             })
-            return _page(opened, form=form, proposal=proposal, confirm_form=confirm)
-    return _page(opened, form=form, status=422)
+            return _page(place, form=form, proposal=proposal, confirm_form=confirm)
+    return _page(place, form=form, status=422)
 
 
-@bp.post("/d/<token>/instalments/confirm")
-@dossier_limit
-def dossier_instalments_confirm(token: str):
-    opened = _opened(token)
+@route("/instalments/confirm", "instalments_confirm", methods=("POST",))
+def instalments_confirm(place: CustomerPlace):
+    _offered(place)
     confirm = ConfirmForm()
     values = {"currency": confirm.currency.data, "count": confirm.count.data, "start_date": confirm.start_date.data}
     if confirm.validate_on_submit():
         requested = commit_change(lambda: instalments.request_plan(
-            opened.settings, opened.customer, **values, today=clock.today(), expected_total=confirm.total.data or "",
+            place.settings, place.customer, **values, today=clock.today(), expected_total=confirm.total.data or "",
         ))
         problem = requested.error
         if requested:
@@ -147,16 +142,16 @@ def dossier_instalments_confirm(token: str):
                 flash(_("Your instalment plan is confirmed. We have sent you the schedule by e-mail."), "success")
             else:
                 flash(_("Your request was sent. We will let you know by e-mail when we have checked it."), "success")
-            return redirect(url_for("portal.dossier_instalments", token=token))
+            return redirect(place.url("instalments"))
     else:
         problem = DomainError(_("Something in the plan was not right. Check the values and show the schedule again."))
-    form = _form(opened, instalments.open_by_currency(opened.customer), formdata=False, data=values)
+    form = _form(place, instalments.open_by_currency(place.customer), formdata=False, data=values)
     attach_error(form, problem)
     # The same values once more, against the invoices as they are now: if they still make a
     # plan (only the total changed), its schedule is shown right away to confirm again.
     try:
-        proposal = instalments.propose(opened.settings, opened.customer, **values, today=clock.today())
+        proposal = instalments.propose(place.settings, place.customer, **values, today=clock.today())
     except DomainError:
-        return _page(opened, form=form, status=422)
+        return _page(place, form=form, status=422)
     confirm = ConfirmForm(formdata=None, data={**values, "total": str(proposal.total)})
-    return _page(opened, form=form, proposal=proposal, confirm_form=confirm, status=422)
+    return _page(place, form=form, proposal=proposal, confirm_form=confirm, status=422)

@@ -1,11 +1,12 @@
-"""Paying from the dossier: the Pay buttons, the test provider's checkout page, the return
-from a checkout, the provider webhooks and `flask --app wsgi payments reconcile`.
+"""Paying, from the dossier link and from the login: the Pay buttons (one invoice, the ticked
+ones, all of one currency), the test provider's checkout page, the return from a checkout;
+and, outside the customer's place, the provider webhooks and `flask --app wsgi payments
+reconcile`.
 
 Thin on purpose: each view parses its input, calls models.services.payments, commits and
-redirects or renders. Every /d/<token> route opens the dossier first (the same 404 for any
-bad token), is rate limited, never cached, and reaches payments and invoices only of the
-link's own customer. Webhooks are CSRF-exempt and need no login: Mollie's are checked by
-asking Mollie, Stripe's by their signature.
+redirects or renders. Every page of the place (portal.place.route) reaches payments and
+invoices only of its own customer, and is never cached. Webhooks are CSRF-exempt and need
+no login: Mollie's are checked by asking Mollie, Stripe's by their signature.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from flask import abort, flash, redirect, request, url_for
 from flask.cli import AppGroup
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from wtforms import HiddenField
+from wtforms import Field, HiddenField
 from wtforms.validators import AnyOf, DataRequired, Length, Optional, Regexp
 
 from models.db import db
@@ -27,19 +28,38 @@ from models.services import payments, providers
 from models.services.errors import NotFound
 from models.services.providers.stripe import InvalidSignature
 from portal import bp
-from portal.dossier import Dossier, dossier_limit, invoice_of, open_dossier, private
+from portal.place import CustomerPlace, invoice_of, invoices_of, route
+from web.errors import parse_id
 from web.extensions import csrf
 from web.forms import AppForm
-from web.rendering import external_url, render
+from web.rendering import external_url
 from web.transaction import commit_change
 
 log = logging.getLogger(__name__)
+MAX_TICKED = 200  # more boxes than any page shows
+
+
+class TickedInvoices(Field):
+    """The ids of the ticked invoices (`invoices`, one value per box)."""
+
+    def process_formdata(self, valuelist):
+        ids = [parse_id(value) for value in valuelist[:MAX_TICKED + 1]]
+        if None in ids or len(ids) > MAX_TICKED:
+            self.data = []
+            raise ValueError(_l("Tick the invoices you want to pay."))
+        self.data = ids
+
+    def _value(self):
+        return ""
 
 
 class PayForm(AppForm):
-    """A Pay button: one invoice's id, or "all" (per currency when there are several)."""
+    """A Pay button: one invoice's id, "selected" (the ticked boxes) or "all" (per currency
+    when there are several)."""
 
-    invoice = HiddenField(_l("Invoice"), validators=[DataRequired(), Length(max=12), Regexp(r"^(all|[1-9][0-9]{0,9})$")])
+    invoice = HiddenField(_l("Invoice"), validators=[DataRequired(), Length(max=12),
+                                                     Regexp(r"^(all|selected|[1-9][0-9]{0,9})$")])
+    invoices = TickedInvoices(_l("Invoices"), default=list)
     currency = HiddenField(_l("Currency"), validators=[Optional(), Regexp(r"^[A-Z]{3}$")])
 
 
@@ -49,37 +69,34 @@ class TestCheckoutForm(AppForm):
     outcome = HiddenField(_l("Outcome"), validators=[DataRequired(), AnyOf(tuple(payments.TEST_OUTCOMES))])
 
 
-def _message(opened: Dossier, message: str, status: int):
-    """A payment that could not be started: say why, link back to the dossier."""
-    return private(render("portal/dossier/checkout_message.html", status=status, dossier=opened,
-                          customer=opened.customer, business=opened.settings, token=opened.token, message=message))
+def _message(place: CustomerPlace, message: str, status: int, links=()):
+    """A payment that could not be started: say why, link back to the overview."""
+    return place.render("portal/dossier/checkout_message.html", status=status, message=message, links=links)
 
 
-def _already_started(opened: Dossier, error: payments.AlreadyBeingPaid):
-    """Everything asked for is in a payment the debtor started and has not finished: a way
+def _already_started(place: CustomerPlace, error: payments.AlreadyBeingPaid):
+    """Everything asked for is in a payment the customer started and has not finished: a way
     back to each of those checkouts instead of a second payment."""
     links = [(_("Continue the payment of %(amount)s", amount=format_currency(p.amount, p.currency)),
-              _checkout_url(opened.token, p))
-             for p in error.payments if providers.configured(p.provider) and _checkout_url(opened.token, p)]
-    return private(render("portal/dossier/checkout_message.html", status=409, dossier=opened,
-                          customer=opened.customer, business=opened.settings, token=opened.token,
-                          message=str(error.message), links=links))
+              _checkout_url(place, p))
+             for p in error.payments if providers.configured(p.provider) and _checkout_url(place, p)]
+    return _message(place, str(error.message), 409, links)
 
 
-def _unavailable(opened: Dossier):
-    return _message(opened, _("Online payment is not available at the moment. Please pay by bank transfer."), 409)
+def _unavailable(place: CustomerPlace):
+    return _message(place, _("Online payment is not available at the moment. Please pay by bank transfer."), 409)
 
 
-def _payment_of(opened: Dossier, payment_id: int) -> Payment:
-    payment = payments.customer_payment(opened.customer, payment_id)
+def _payment_of(place: CustomerPlace, payment_id: int) -> Payment:
+    payment = payments.customer_payment(place.customer, payment_id)
     if payment is None:
         abort(404)
     return payment
 
 
-def _checkout_url(token: str, payment: Payment) -> str:
+def _checkout_url(place: CustomerPlace, payment: Payment) -> str:
     if payment.provider == "test":
-        return url_for("portal.dossier_test_checkout", token=token, payment_id=payment.id)
+        return place.url("test_checkout", payment_id=payment.id)
     return payment.checkout_url
 
 
@@ -89,87 +106,87 @@ def payments_offered(business) -> bool:
     return providers.offered(business)
 
 
-@bp.post("/d/<token>/pay")
-@dossier_limit
-def dossier_pay(token: str):
-    opened = open_dossier(token)
+def _what_to_pay(place: CustomerPlace, form: PayForm) -> dict:
+    """The invoice, the ticked invoices or all of them: another customer's id, or one that is
+    not released, is a 404."""
+    if form.invoice.data == "all":
+        if not place.settings.releases("invoice"):
+            abort(404)
+        return {"currency": form.currency.data or None}
+    if form.invoice.data == "selected":
+        return {"invoice_ids": invoices_of(place, form.invoices.data) if form.invoices.data else []}
+    return {"invoice": invoice_of(place, int(form.invoice.data))}
+
+
+@route("/pay", "pay", methods=("POST",))
+def pay(place: CustomerPlace):
     form = PayForm()
     if not form.validate_on_submit():
-        return _message(opened, _("Choose an invoice to pay."), 422)
-    if not providers.offered(opened.settings):
-        return _unavailable(opened)
-    invoice = None
-    if form.invoice.data != "all":
-        invoice_id = int(form.invoice.data)
-        invoice = invoice_of(opened, invoice_id)
+        return _message(place, _("Choose an invoice to pay."), 422)
+    if not providers.offered(place.settings):
+        return _unavailable(place)
+    what = _what_to_pay(place, form)
     try:
-        provider = providers.get(opened.settings.payment_provider)
+        provider = providers.get(place.settings.payment_provider)
     except providers.ProviderUnavailable:
-        return _unavailable(opened)
+        return _unavailable(place)
     # Committed here: the row exists before the provider hears of it.
-    started = commit_change(lambda: payments.start(opened.customer, provider, invoice=invoice,
-                                                   currency=form.currency.data or None))
+    started = commit_change(lambda: payments.start(place.customer, provider, **what))
     if isinstance(started.error, payments.AlreadyBeingPaid):
-        return _already_started(opened, started.error)
+        return _already_started(place, started.error)
     if not started:
-        return _message(opened, str(started.error.message), 422)
+        return _message(place, str(started.error.message), 422)
     payment = started.value
     try:
         payments.open_checkout(
             payment, provider,
-            redirect_url=external_url(url_for("portal.dossier_pay_return", token=token, payment_id=payment.id)),
+            redirect_url=external_url(place.url("pay_return", payment_id=payment.id)),
             webhook_url=external_url(url_for("portal.payment_webhook", provider=provider.name)),
-            locale=opened.customer.language,
+            locale=place.customer.language,
         )
     except providers.ProviderError:
         db.session.commit()  # the payment is marked failed
-        return _message(opened, _("The payment could not be started. Please try again in a few minutes."), 502)
+        return _message(place, _("The payment could not be started. Please try again in a few minutes."), 502)
     db.session.commit()
-    return private(redirect(_checkout_url(token, payment), 303))
+    return redirect(_checkout_url(place, payment), 303)
 
 
-def _open_test_payment(token: str, payment_id: int):
-    opened = open_dossier(token)
-    payment = _payment_of(opened, payment_id)
+def _open_test_payment(place: CustomerPlace, payment_id: int) -> Payment:
+    payment = _payment_of(place, payment_id)
     if payment.provider != "test" or not providers.configured("test"):
         abort(404)
-    return opened, payment
+    return payment
 
 
-@bp.get("/d/<token>/pay/test/<int(max=2147483647):payment_id>")
-@dossier_limit
-def dossier_test_checkout(token: str, payment_id: int):
+@route("/pay/test/<int(max=2147483647):payment_id>", "test_checkout")
+def test_checkout(place: CustomerPlace, payment_id: int):
     """The built-in test provider's checkout: no money moves."""
-    opened, payment = _open_test_payment(token, payment_id)
+    payment = _open_test_payment(place, payment_id)
     if payment.status != PaymentStatus.open:
-        return private(redirect(url_for("portal.dossier_pay_return", token=token, payment_id=payment.id), 303))
-    return private(render("portal/dossier/checkout_test.html", dossier=opened, customer=opened.customer,
-                          business=opened.settings, token=token, payment=payment, form=TestCheckoutForm(),
-                          numbers=payments.invoice_numbers(payment)))
+        return redirect(place.url("pay_return", payment_id=payment.id), 303)
+    return place.render("portal/dossier/checkout_test.html", payment=payment, form=TestCheckoutForm(),
+                        numbers=payments.invoice_numbers(payment))
 
 
-@bp.post("/d/<token>/pay/test/<int(max=2147483647):payment_id>")
-@dossier_limit
-def dossier_test_checkout_outcome(token: str, payment_id: int):
-    opened, payment = _open_test_payment(token, payment_id)
+@route("/pay/test/<int(max=2147483647):payment_id>", "test_checkout_outcome", methods=("POST",))
+def test_checkout_outcome(place: CustomerPlace, payment_id: int):
+    payment = _open_test_payment(place, payment_id)
     form = TestCheckoutForm()
     if not form.validate_on_submit():
-        return _message(opened, _("Choose Success, Failure or Cancel."), 422)
+        return _message(place, _("Choose Success, Failure or Cancel."), 422)
     try:
         payments.test_outcome(payment, form.outcome.data)
     except NotFound:
         abort(404)
     db.session.commit()
-    return private(redirect(url_for("portal.dossier_pay_return", token=token, payment_id=payment.id), 303))
+    return redirect(place.url("pay_return", payment_id=payment.id), 303)
 
 
-@bp.get("/d/<token>/pay/return/<int(max=2147483647):payment_id>")
-@dossier_limit
-def dossier_pay_return(token: str, payment_id: int):
+@route("/pay/return/<int(max=2147483647):payment_id>", "pay_return")
+def pay_return(place: CustomerPlace, payment_id: int):
     """Back from the checkout: ask the provider at once (its webhook may still be on its
-    way), then show the outcome on the dossier."""
-    opened = open_dossier(token)
-    payment = _payment_of(opened, payment_id)
+    way), then show the outcome on the overview."""
+    payment = _payment_of(place, payment_id)
     try:
         payments.refresh(payment)
         db.session.commit()
@@ -182,7 +199,7 @@ def dossier_pay_return(token: str, payment_id: int):
         flash(_("We have not received your payment yet. If you completed it, it will show here within a few minutes."), "info")
     else:
         flash(_("The payment was not completed. Your invoices are still open."), "error")
-    return private(redirect(url_for("portal.dossier_page", token=token, _anchor="open-h"), 303))
+    return redirect(place.url("overview", _anchor="open-h"), 303)
 
 
 @bp.post("/webhooks/<provider>")

@@ -1,4 +1,6 @@
-"""The customer portal: login area, invitations, account switcher, home, preferences."""
+"""The customer portal's login area: login, invitations, password reset, the account
+switcher and e-mail preferences. The customer's pages themselves (/portal/, documents,
+paying, …) are the same views the dossier link serves: portal/place.py."""
 
 from __future__ import annotations
 
@@ -10,7 +12,6 @@ from flask_babel import gettext as _
 
 from models.customers import Customer
 from models.db import db
-from models.services import customers as customer_service
 from models.services import portal_access
 from portal import auth, bp
 from portal.forms import AcceptForm, ActionForm, ForgotForm, LoginForm, NewPasswordForm, NotificationForm
@@ -138,13 +139,6 @@ def accounts():
         auth.open_customer(opened[1].id)
         return redirect(url_for("portal.home"))
     return auth.page("portal/accounts.html", accounts=accounts, context=context, form=form)
-
-
-@bp.get("/portal/")
-@auth.login_required
-def home(context):
-    invoices, outstanding = customer_service.open_invoices(context.customer, released_only=True)
-    return auth.page("portal/home.html", context=context, invoices=invoices, outstanding=outstanding)
 
 
 @bp.route("/portal/preferences", methods=["GET", "POST"])

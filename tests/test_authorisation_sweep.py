@@ -161,7 +161,31 @@ ROUTE_KINDS = {
     "portal.dossier_instalments": DOSSIER,
     "portal.dossier_instalments_preview": DOSSIER,
     "portal.dossier_instalments_confirm": DOSSIER,
+    # The customer's pages: one view each, at /d/<token>/… (the link) and /portal/… (the login).
+    "portal.documents": PORTAL_ACCOUNT,
+    "portal.document": PORTAL_ACCOUNT,
+    "portal.document_pdf": PORTAL_ACCOUNT,
+    "portal.document_ask": PORTAL_ACCOUNT,
+    "portal.quote_decision": PORTAL_ACCOUNT,
+    "portal.statement": PORTAL_ACCOUNT,
+    "portal.provide_email": PORTAL_ACCOUNT,
+    "portal.pay": PORTAL_ACCOUNT,
+    "portal.pay_return": PORTAL_ACCOUNT,
+    "portal.test_checkout": PORTAL_ACCOUNT,
+    "portal.test_checkout_outcome": PORTAL_ACCOUNT,
+    "portal.instalments": PORTAL_ACCOUNT,
+    "portal.instalments_preview": PORTAL_ACCOUNT,
+    "portal.instalments_confirm": PORTAL_ACCOUNT,
+    "portal.dossier_documents": DOSSIER,
+    "portal.dossier_document_ask": DOSSIER,
+    "portal.dossier_quote_decision": DOSSIER,
+    "portal.dossier_statement": DOSSIER,
 }
+# The customer's pages that name a record or pay (a login of A with B's ids, a link of A with B's
+# ids: 404), and the quote decision, which takes a quote (World.url gives it the customer's quote).
+RECORD_IDS = {"invoice_id", "document_id", "payment_id"}
+PAY_ROUTES = ("portal.dossier_pay", "portal.pay")
+QUOTE_ROUTES = ("portal.dossier_quote_decision", "portal.quote_decision")
 STAFF_KINDS = (STAFF, STAFF_CUSTOMER, STAFF_MANAGER)
 LOGOUTS = ("admin.logout", "portal.logout")
 # Requests run in this order, the logouts last of all: a login form or a logout ends no
@@ -235,6 +259,7 @@ class World:
                                     provided_email="bravo.new@example.com")
         self.mine = self.a  # the names test_access.VALID_POST reads
         self.invoice = {c.id: factories.invoice(c, amount=amount) for c, amount in ((self.a, "111.00"), (self.b, "987.65"))}
+        self.quote = {c.id: factories.document(c, "quote", amount="55.00") for c in (self.a, self.b)}
         self.contact_ids, self.email_ids, self.plan_ids, self.payment_ids, self.tokens = {}, {}, {}, {}, {}
         with app.app_context():
             field = CustomFieldDefinition(label="Contract", kind="text", position=1)
@@ -295,6 +320,8 @@ class World:
                 "provider": "mollie", "filename": "css/app.css", **override}
 
     def url(self, route: Route, values: dict, query: str = "") -> str:
+        if route.endpoint in QUOTE_ROUTES:
+            values = {**values, "document_id": self.quote[values["customer_id"]].id}
         with self.app.test_request_context():
             return url_for(route.endpoint, **{k: values[k] for k in route.rule.arguments}) + query
 
@@ -308,7 +335,7 @@ class World:
         if customer is not None:
             body.update(customer_id=str(customer.id), customer=str(customer.id),
                         contact_id=str(self.contact_ids[customer.id]), access_id=str(self.logins[customer.id]))
-            if route.endpoint == "portal.dossier_pay":
+            if route.endpoint in PAY_ROUTES:
                 body["invoice"] = str(self.invoice[customer.id].id)
         return body
 
@@ -506,6 +533,8 @@ def test_a_portal_login_of_a_never_reaches_customer_b(app, world):
         elif route.kind == PORTAL_ACCOUNT and ("contact_id" in route.rule.arguments
                                                or (route.endpoint == "portal.accounts" and route.method == "POST")):
             sweep.refused(client, route, url, token, 404, body=body)
+        elif route.kind == PORTAL_ACCOUNT and (route.rule.arguments & RECORD_IDS or route.endpoint in PAY_ROUTES):
+            sweep.refused(client, route, url, token, 404, body=body)  # B's document, payment or invoice to pay
         elif route.kind == DOSSIER:
             sweep.refused(client, route, url, token, 404, body=body)
         elif route.kind == STAFF_LOGIN:
@@ -534,14 +563,15 @@ def test_the_dossier_link_of_a_never_reaches_bs_invoices_or_payments(app, world)
     for route in all_routes(app):
         if route.kind != DOSSIER:  # a dossier visit signs nobody in
             sweep.not_signed_in(client, route, world.url(route, world.values(world.b)), token)
-    with_ids = [route for route in dossier_routes if route.rule.arguments & {"invoice_id", "document_id", "payment_id"}]
+    with_ids = [route for route in dossier_routes if route.rule.arguments & RECORD_IDS]
     assert {r.endpoint for r in with_ids} >= {"portal.dossier_invoice", "portal.dossier_document",
                                               "portal.dossier_document_pdf", "portal.dossier_ask", "portal.dossier_pay_return",
-                                              "portal.dossier_test_checkout", "portal.dossier_test_checkout_outcome"}
+                                              "portal.dossier_test_checkout", "portal.dossier_test_checkout_outcome",
+                                              "portal.dossier_document_ask", "portal.dossier_quote_decision"}
     for route in dossier_routes:
         url = world.url(route, world.values(world.b, token=live))
         body = world.body(route, world.b) if route.method == "POST" else None
-        if route in with_ids or route.endpoint == "portal.dossier_pay":  # B's id in the URL, or the Pay form
+        if route in with_ids or route.endpoint in PAY_ROUTES:  # B's id in the URL, or the Pay form
             sweep.refused(client, route, url, token, 404, body=body)
         else:
             sweep.served(client, route, url, token, body=body)
@@ -609,9 +639,10 @@ def test_a_portal_cookie_replayed_after_logout_is_refused(app, world):
     sweep = Sweep(world, "portal cookie of A after logout")
     client, token = portal_session(app, "alpha.login@example.com")
     own = [route for route in all_routes(app) if route.kind == PORTAL_ACCOUNT and route.method == "GET"]
-    for route in own:  # served while logged in
+    for route in own:  # served while logged in (back from a checkout: on to the overview)
         response = client.get(world.url(route, world.values(world.a)))
-        assert response.status_code == 200, (str(route), response.status_code)
+        assert response.status_code == (303 if route.endpoint == "portal.pay_return" else 200), (
+            str(route), response.status_code)
     attacker = _replayed(app, client, "/portal/logout", token)
     for route in all_routes(app):
         values = world.values(world.a if route.kind == PORTAL_ACCOUNT else world.b)

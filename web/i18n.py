@@ -137,6 +137,7 @@ EMAIL_TEMPLATE_LABELS = {
     "payment_received": _l("Payment received"),
     "account_notice": _l("Account notice"),
     "question_answered": _l("Answer to a question"),
+    "document_question_answered": _l("Answer to a question"),
     "instalment_confirmed": _l("Instalment plan confirmed"),
     "instalment_requested": _l("Instalment plan requested"),
     "instalment_approved": _l("Instalment plan approved"),

@@ -80,7 +80,7 @@ class Week:
 
 @dataclass(frozen=True)
 class Attention:
-    questions: int  # invoices with a question waiting for an answer
+    questions: int  # documents with a question waiting for an answer
     provided_email: int  # unpaid invoices of customers who left an e-mail address on the dossier
     no_email: int  # unpaid invoices of customers without an e-mail address
     pending_plans: int
@@ -263,8 +263,9 @@ def _attention(staff: StaffUser) -> Attention:
     """One statement of five counts."""
     unpaid = Document.status.in_(UNPAID_STATUSES)
     row = db.session.execute(select(
-        # list_invoices(attention="questions")
-        _invoices_count(staff, Document.awaiting_answer_since.is_not(None)),
+        # list_documents(attention="questions"): documents of every kind
+        _count(select(func.count(Document.id)).where(Document.awaiting_answer_since.is_not(None)),
+               staff, Document.customer_id == Customer.id),
         # list_invoices(attention="provided_email")
         _invoices_count(staff, Customer.provided_email.is_not(None), unpaid, needs_customer=True),
         # list_invoices(attention="no_email")

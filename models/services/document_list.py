@@ -39,8 +39,8 @@ STATUS_FILTERS_BY_KIND = {
 STATUS_FILTERS = ("draft", "open", "partially_paid", "overdue", "paid", "cancelled",
                   "pending", "accepted", "rejected", "expired", "issued")
 # "provided_email": the debtor left an address on the dossier page that staff have not
-# adopted or dismissed yet; "questions": a debtor's question waits for an answer. All
-# three are about invoices (the dashboard counts the same rows).
+# adopted or dismissed yet (both about invoices); "questions": a customer's question on a
+# document of any kind waits for an answer (the dashboard counts the same rows).
 ATTENTION_FILTERS = ("no_email", "provided_email", "questions")
 SORTS = ("date", "number", "customer", "amount", "due")
 DIRECTIONS = ("asc", "desc")
@@ -115,7 +115,7 @@ def attention_condition(attention: str) -> ColumnElement[bool]:
         return and_(invoice, Customer.email.is_(None), Document.status.in_(UNPAID_STATUSES))
     if attention == "provided_email":
         return and_(invoice, Customer.provided_email.is_not(None), Document.status.in_(UNPAID_STATUSES))
-    return and_(invoice, Document.awaiting_answer_since.is_not(None))
+    return Document.awaiting_answer_since.is_not(None)
 
 
 _NEEDS_CUSTOMER = ("no_email", "provided_email")

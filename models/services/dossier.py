@@ -14,7 +14,7 @@ from flask import current_app
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import bindparam, literal, select, true, union_all
+from sqlalchemy import bindparam, func, literal, select, true, union_all
 from sqlalchemy.orm import selectinload
 
 from models.customers import Customer
@@ -190,6 +190,96 @@ def released_invoice(customer: Customer, document_id: int, settings: BusinessSet
     if invoice is not None and settings is not None and not settings.releases(DocumentKind.invoice.value):
         return None
     return invoice
+
+
+def released_ids(customer: Customer, ids: list[int], settings: BusinessSettings,
+                 kind: DocumentKind | None = None) -> list[int]:
+    """Which of these ids (of `kind`, if given) are documents the customer may see, sorted:
+    one statement, for a form that names several (Pay the chosen invoices) or a list that
+    links only what opens (the account statement)."""
+    if not ids:
+        return []
+    stmt = select(Document.id).where(Document.id.in_(sorted(set(ids))), *_visible_to(customer, settings))
+    if kind is not None:
+        stmt = stmt.where(Document.kind == kind)
+    return sorted(db.session.scalars(stmt))
+
+
+def released_invoice_ids(customer: Customer, ids: list[int], settings: BusinessSettings) -> list[int]:
+    return released_ids(customer, ids, settings, DocumentKind.invoice)
+
+
+# --- the customer's documents, by kind -------------------------------------------------
+
+# The order of the kinds on the customer's Documents page.
+CUSTOMER_KINDS = (DocumentKind.invoice, DocumentKind.quote, DocumentKind.order_confirmation,
+                  DocumentKind.delivery_note, DocumentKind.credit_note, DocumentKind.reminder)
+DOCUMENTS_PER_PAGE = 25
+
+
+def released_kinds(settings: BusinessSettings) -> tuple[DocumentKind, ...]:
+    return tuple(kind for kind in CUSTOMER_KINDS if settings.releases(kind.value))
+
+
+def _visible_to(customer: Customer, settings: BusinessSettings) -> tuple:
+    """What released_document checks, as conditions on many rows."""
+    return (
+        Document.customer_id == customer.id,
+        Document.released_to_portal.is_(True),
+        Document.status.not_in(_NEVER_SHOWN),
+        Document.kind.in_(released_kinds(settings)),
+    )
+
+
+def clean_query(query: str | None) -> str:
+    """A search for a number: no NUL (PostgreSQL refuses it), single spaces, short."""
+    return " ".join((query or "").replace("\x00", "").split())[:40]
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerDocuments:
+    """One page of the customer's documents, and how many each released kind has."""
+
+    counts: dict[DocumentKind, int]  # released kinds with at least one match, in CUSTOMER_KINDS order
+    kind: DocumentKind | None
+    query: str
+    items: list[Document]
+    total: int
+    page: int
+    per_page: int = DOCUMENTS_PER_PAGE
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def all_count(self) -> int:
+        return sum(self.counts.values())
+
+
+def customer_documents(customer: Customer, settings: BusinessSettings, *, kind: DocumentKind | None = None,
+                       query: str = "", page: int = 1) -> CustomerDocuments:
+    """The documents the customer sees (released, of released kinds, no drafts, nothing
+    cancelled), newest first, optionally of one kind and matching a part of the number.
+    Two statements whatever the number: the counts per kind, and one page."""
+    query = clean_query(query)
+    conditions = list(_visible_to(customer, settings))
+    if query:
+        conditions.append(func.lower(Document.number).contains(query.lower(), autoescape=True))
+    found = dict(db.session.execute(
+        select(Document.kind, func.count(Document.id)).where(*conditions).group_by(Document.kind)).all())
+    counts = {k: found[k] for k in CUSTOMER_KINDS if found.get(k)}
+    total = counts.get(kind, 0) if kind is not None else sum(counts.values())
+    page = min(max(1, page), max(1, -(-total // DOCUMENTS_PER_PAGE)))
+    items: list[Document] = []
+    if total:
+        if kind is not None:
+            conditions.append(Document.kind == kind)
+        items = list(db.session.scalars(
+            select(Document).where(*conditions)
+            .order_by(Document.issue_date.desc(), Document.id.desc())
+            .limit(DOCUMENTS_PER_PAGE).offset((page - 1) * DOCUMENTS_PER_PAGE)))
+    return CustomerDocuments(counts, kind, query, items, total, page)
 
 
 class Hidden(str, enum.Enum):

@@ -4,10 +4,11 @@ Every way a payment can change ends in `record_state`: the test checkout's butto
 Mollie and Stripe webhooks, the debtor's return from the checkout, and `payments
 reconcile`. So the rules live here once:
 
-- a payment covers one invoice or all open invoices of one currency; its amount is the
-  exact sum of what they had outstanding when it started and was not already in a live
-  payment (one PaymentItem per invoice): Pay one plus Pay all, two tabs or a double click
-  never put one amount into two payments (the customer row is locked while deciding);
+- a payment covers one invoice, the invoices the debtor ticked, or all open invoices of
+  one currency; its amount is the exact sum of what they had outstanding when it started
+  and was not already in a live payment (one PaymentItem per invoice): Pay one plus Pay
+  all, two tabs or a double click never put one amount into two payments (the customer
+  row is locked while deciding);
 - it is booked only when the provider says paid *and* the amount and currency are exactly
   what was asked (anything else is logged and audited, never booked);
 - booking is a conditional UPDATE on `booked_at IS NULL`, so replayed, concurrent or
@@ -112,9 +113,10 @@ def _live_cover(customer_id: int, document_ids: list[int]) -> list:
 
 
 def start(customer: Customer, provider: PaymentProvider, *, invoice: Document | None = None,
-          currency: str | None = None) -> Payment:
-    """A payment for one invoice (`invoice`) or for all open invoices (of `currency`, which
-    is needed only when the open invoices are in more than one currency) — for only what is
+          invoice_ids: list[int] | None = None, currency: str | None = None) -> Payment:
+    """A payment for one invoice (`invoice`), for the invoices the debtor ticked
+    (`invoice_ids`, all in one currency), or for all open invoices (of `currency`, which is
+    needed only when the open invoices are in more than one currency) — for only what is
     still outstanding and not in a live payment already.
 
     When a live payment already covers all of it: a second click on the same button (the
@@ -129,6 +131,15 @@ def start(customer: Customer, provider: PaymentProvider, *, invoice: Document | 
         invoices = payable_invoices(customer.id, ids=[invoice.id])
         if not invoices:
             raise PaymentError(_l("This invoice has nothing left to pay."))
+    elif invoice_ids is not None:
+        if not invoice_ids:
+            raise PaymentError(_l("Tick the invoices you want to pay."))
+        # Only this customer's invoices are found (the caller has checked the ids are theirs).
+        invoices = payable_invoices(customer.id, ids=sorted(set(invoice_ids)))
+        if not invoices:
+            raise PaymentError(_l("The invoices you ticked have nothing left to pay."))
+        if len({i.currency for i in invoices}) > 1:
+            raise PaymentError(_l("The invoices you ticked are in more than one currency: pay them one currency at a time."))
     else:
         invoices = payable_invoices(customer.id, currency or None)
         if not invoices:

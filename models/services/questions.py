@@ -1,10 +1,12 @@
-"""Questions about an invoice: the debtor asks through the dossier, staff answer.
+"""Questions about a document of any kind: the customer asks through their dossier link or
+their portal login, staff answer.
 
-One thread per invoice. A question sets `Document.awaiting_answer_since` (the invoice
+One thread per document. A question sets `Document.awaiting_answer_since` (the document
 list's Attention filter "Unanswered questions" and the customer Overview read it); a staff
-answer clears it and e-mails the customer (invoice category, so subscribed contacts get a
-copy) with the answer and the dossier link. The caller has already proved that the invoice
-belongs to the customer (dossier: `invoice_of`; admin: `get_invoice` with visibility).
+answer clears it and e-mails the customer (the document's own category, so subscribed
+contacts get a copy) with the answer and the document's link. The caller has already
+proved that the document belongs to the customer (portal: `place.document_of`; admin:
+`get_document` with visibility).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sqlalchemy.orm import selectinload
 
 from models.customers import Customer
 from models.db import db, now_utc
-from models.documents import Document
+from models.documents import Document, DocumentKind
 from models.outbox import MailCategory
 from models.questions import DocumentMessage
 from models.services import audit, outbox
@@ -30,6 +32,9 @@ ANSWER_MAX = 5000
 MAX_UNANSWERED = 10
 # Who did it, in the history, when the debtor acted through their dossier link (no login).
 DEBTOR = "dossier link"
+# Money matters are answered in the invoice category, everything else in the account
+# category (as each kind's own e-mail: models.services.notifications.DOCUMENT_MAIL).
+_INVOICE_CATEGORY = (DocumentKind.invoice, DocumentKind.credit_note, DocumentKind.reminder)
 # The thread shows the latest messages (a thread this long is a phone call, not a form).
 THREAD_LIMIT = 200
 
@@ -55,48 +60,52 @@ _WAITING = (
 )
 
 
-def ask(customer: Customer, invoice: Document, body: str | None) -> DocumentMessage:
-    """The debtor's question; the invoice then waits for an answer (if it did not already)."""
-    if invoice.customer_id != customer.id:  # the callers check this; a wrong call is a bug, not a leak
-        raise DomainError(_l("This invoice is not yours."))
+def ask(customer: Customer, document: Document, body: str | None) -> DocumentMessage:
+    """The customer's question; the document then waits for an answer (if it did not already)."""
+    if document.customer_id != customer.id:  # the callers check this; a wrong call is a bug, not a leak
+        raise DomainError(_l("This document is not yours."))
     text = _clean(body, QUESTION_MAX)
-    waiting_since = invoice.awaiting_answer_since
+    waiting_since = document.awaiting_answer_since
     if waiting_since is not None and db.session.scalar(
-        _WAITING, {"document_id": invoice.id, "since": waiting_since}
+        _WAITING, {"document_id": document.id, "since": waiting_since}
     ) >= MAX_UNANSWERED:
         raise DomainError(_l("Please wait for our answer before asking more."), field="body")
-    message = DocumentMessage(document_id=invoice.id, customer_id=customer.id, author_kind="customer", body=text)
+    message = DocumentMessage(document_id=document.id, customer_id=customer.id, author_kind="customer", body=text)
     db.session.add(message)
     if waiting_since is None:
-        invoice.awaiting_answer_since = now_utc()
+        document.awaiting_answer_since = now_utc()
     db.session.flush()
-    event = audit.record(None, "question.asked", "document", invoice.id, customer_id=customer.id,
+    event = audit.record(None, "question.asked", "document", document.id, customer_id=customer.id,
                          changes={"question": [None, text[:200]]})
     event.actor_label = DEBTOR
     return message
 
 
-def answer(actor: StaffUser, invoice: Document, body: str | None) -> DocumentMessage:
+def answer(actor: StaffUser, document: Document, body: str | None) -> DocumentMessage:
     """A staff answer: the thread no longer waits, and the customer is e-mailed the answer."""
     text = _clean(body, ANSWER_MAX)
     message = DocumentMessage(
-        document_id=invoice.id, customer_id=invoice.customer_id, author_kind="staff", staff_id=actor.id, body=text
+        document_id=document.id, customer_id=document.customer_id, author_kind="staff", staff_id=actor.id, body=text
     )
     db.session.add(message)
-    invoice.awaiting_answer_since = None
+    document.awaiting_answer_since = None
     db.session.flush()
-    outbox.queue_customer_email(invoice.customer, MailCategory.invoice, "question_answered", document=invoice,
-                                context={"answer": text})
-    audit.record(actor, "question.answered", "document", invoice.id, customer_id=invoice.customer_id,
+    if document.kind == DocumentKind.invoice:
+        category, template = MailCategory.invoice, "question_answered"
+    else:
+        category = MailCategory.invoice if document.kind in _INVOICE_CATEGORY else MailCategory.account
+        template = "document_question_answered"
+    outbox.queue_customer_email(document.customer, category, template, document=document, context={"answer": text})
+    audit.record(actor, "question.answered", "document", document.id, customer_id=document.customer_id,
                  changes={"answer": [None, text[:200]]})
     return message
 
 
-def thread(invoice: Document, *, with_staff: bool = False) -> list[DocumentMessage]:
-    """The invoice's messages, oldest first (the latest THREAD_LIMIT of them)."""
+def thread(document: Document, *, with_staff: bool = False) -> list[DocumentMessage]:
+    """The document's messages, oldest first (the latest THREAD_LIMIT of them)."""
     stmt = (
         select(DocumentMessage)
-        .where(DocumentMessage.document_id == invoice.id)
+        .where(DocumentMessage.document_id == document.id)
         .order_by(DocumentMessage.created_at.desc(), DocumentMessage.id.desc())
         .limit(THREAD_LIMIT)
     )
@@ -106,14 +115,14 @@ def thread(invoice: Document, *, with_staff: bool = False) -> list[DocumentMessa
 
 
 _UNANSWERED = (
-    select(Document.id, Document.number, Document.awaiting_answer_since)
+    select(Document.id, Document.number, Document.awaiting_answer_since, Document.kind)
     .where(Document.customer_id == bindparam("customer_id"), Document.awaiting_answer_since.is_not(None))
     .order_by(Document.awaiting_answer_since, Document.id)
     .limit(20)
 )
 
 
-def unanswered(customer: Customer) -> list[tuple[int, str, datetime]]:
-    """(invoice id, number, waiting since) of the customer's invoices with an open question,
+def unanswered(customer: Customer) -> list[tuple[int, str, datetime, DocumentKind]]:
+    """(document id, number, waiting since, kind) of the customer's documents with an open question,
     longest waiting first: one statement, for the customer Overview."""
     return [tuple(row) for row in db.session.execute(_UNANSWERED, {"customer_id": customer.id})]

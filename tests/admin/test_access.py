@@ -183,6 +183,18 @@ VALID_POST = {
                                                      "start_date": date.today().isoformat()},
     "portal.dossier_instalments_confirm": lambda w: {"currency": "EUR", "count": "2",
                                                      "start_date": date.today().isoformat(), "total": "121.00"},
+    # The same pages from a login (/portal/…), and the questions and quote decisions of any
+    # document (tests/portal/test_customer_place.py covers what they do).
+    "portal.provide_email": lambda w: {"email": "provided@example.com"},
+    "portal.pay": lambda w: {"invoice": "all"},
+    "portal.test_checkout_outcome": lambda w: {"outcome": "success"},
+    "portal.document_ask": lambda w: {"body": "Posted question"},
+    "portal.dossier_document_ask": lambda w: {"body": "Posted question"},
+    "portal.quote_decision": lambda w: {"decision": "accept", "name": "Posted Name"},
+    "portal.dossier_quote_decision": lambda w: {"decision": "accept", "name": "Posted Name"},
+    "portal.instalments_preview": lambda w: {"currency": "EUR", "count": "2", "start_date": date.today().isoformat()},
+    "portal.instalments_confirm": lambda w: {"currency": "EUR", "count": "2",
+                                             "start_date": date.today().isoformat(), "total": "121.00"},
 }
 
 
