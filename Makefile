@@ -8,7 +8,7 @@ PORT ?= 5000
 BIND ?= 127.0.0.1
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench install translations messages clean
+.PHONY: run test bench soak install translations messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ test: install
 
 bench: install
 	$(BIN)/python -m bench.run
+
+# 100 simulated people for 60 s with writes (bench/soak.py); not CI.
+soak: install
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) instance/dossier.sqlite3

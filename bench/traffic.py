@@ -1,9 +1,9 @@
 """Mixed traffic for `bench.footprint` and `bench.soak`: simulated people, each with a session
 of their own, reading and writing through the app's pages over plain HTTP.
 
-- staff (the demo owner, admin and employee logins): dashboard, customer search, a customer's
-  Overview and Documents tab, the document list and a document page; writes: a note, a draft
-  invoice;
+- staff (the demo owner and admin logins): dashboard, customer search, a customer's Overview
+  and Documents tab, the document list and a document page; writes: a note, a draft invoice,
+  an e-mail notice to the customer (mail for the worker);
 - portal customers (customer@dossier.test): the portal home, the preferences page, the
   contact list; writes: the notification preferences saved;
 - debtors with a dossier link: the dossier page and an invoice in it; writes: a question on
@@ -169,7 +169,13 @@ class Staff(Person):
              else self.request("staff document list", "/admin/documents")),
             (2, lambda: self.note(c)),
             (1, lambda: self.draft_invoice(c)),
+            (1, lambda: self.notice(c)),
         ])
+
+    def notice(self, c: dict) -> None:
+        """An e-mail to the customer: an outbox row, delivered by the mail worker."""
+        self.request("staff e-mail notice (write)", f"/admin/customers/{c['id']}/notice", method="POST", form={
+            "csrf_token": self.session.csrf_token, "notice": "shipped", "message": "Your order is on its way."})
 
     def note(self, c: dict) -> None:
         self.request("staff note (write)", f"/admin/customers/{c['id']}/notes", method="POST", form={
