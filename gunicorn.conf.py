@@ -38,11 +38,34 @@ WARM_AFTER_REQUESTS = 200
 _served = 0
 
 
+_warmed = False
+
+
+def _warm_up() -> None:
+    """What every worker would otherwise build for itself on its first requests, built once
+    in the master so the workers share it: the mapper configuration, every template compiled,
+    Babel's data of the app's languages."""
+    from babel import Locale
+    from sqlalchemy.orm import configure_mappers
+
+    from wsgi import app
+
+    configure_mappers()
+    for name in app.jinja_env.list_templates(filter_func=lambda n: n.endswith((".html", ".txt"))):
+        app.jinja_env.get_template(name)
+    for language in app.config["LANGUAGES"]:
+        Locale.parse(language).currency_formats  # noqa: B018 - loads the locale's data
+
+
 def pre_fork(server, worker):
     """Before each worker is forked: what the master built (the app, modules, compiled
     templates) leaves the collector's sight, so the child's collections do not write to
     (and so copy) those shared pages."""
+    global _warmed
     if server.cfg.preload_app:
+        if not _warmed:
+            _warm_up()
+            _warmed = True
         gc.collect()
         gc.freeze()
 
