@@ -45,15 +45,15 @@ def healthz():
     return jsonify(body), 200 if healthy else 503
 
 
-def _migration_heads() -> set[str]:
-    """The head revision(s) of the migration scripts this code ships, read once per process
-    (the scripts only change with a deploy, which starts new processes)."""
-    heads = current_app.extensions.get("dossier_migration_heads")
-    if heads is None:
-        config = current_app.extensions["migrate"].migrate.get_config()
-        heads = frozenset(ScriptDirectory.from_config(config).get_heads())
-        current_app.extensions["dossier_migration_heads"] = heads
-    return heads
+def _migrations() -> tuple[frozenset[str], frozenset[str]]:
+    """(head revisions, every revision) of the migration scripts this code ships, read once
+    per process (the scripts only change with a deploy, which starts new processes)."""
+    known = current_app.extensions.get("dossier_migrations")
+    if known is None:
+        script = ScriptDirectory.from_config(current_app.extensions["migrate"].migrate.get_config())
+        known = (frozenset(script.get_heads()), frozenset(r.revision for r in script.walk_revisions()))
+        current_app.extensions["dossier_migrations"] = known
+    return known
 
 
 def _ready_redis() -> redis.Redis:
@@ -69,8 +69,9 @@ def _ready_redis() -> redis.Redis:
 
 @bp.get("/readyz")
 def readyz():
-    """200 when the database is reachable and at the migration head; else 503 saying why.
-    Redis down is reported as degraded, not fatal: mail waits in the outbox meanwhile."""
+    """200 when the database is reachable and at the migration head (or ahead of it: a newer
+    release migrated it); else 503 saying why. Redis down is reported as degraded, not fatal:
+    mail waits in the outbox meanwhile."""
     body: dict = {"database": "ok", "redis": "ok"}
     try:
         with db.engine.connect() as connection:
@@ -79,14 +80,21 @@ def readyz():
         log.warning("readyz: database unreachable: %s", exc)
         body["database"] = "unavailable"
     else:
-        heads = _migration_heads()
-        if current != heads:
+        heads, known = _migrations()
+        if current and not current & known:
+            # A revision this code has never heard of: a newer release has migrated the
+            # database (its expand step) while this one still runs, as in a rolling deploy.
+            # Expand migrations keep the previous release working (README, Operations), so
+            # this process stays in the pool until it is replaced.
+            body["database"] = "ahead of this release"
+            body["migration"] = {"current": sorted(current), "head": sorted(heads)}
+        elif current != heads:
             body["database"] = "not at the migration head"
             body["migration"] = {"current": sorted(current), "head": sorted(heads)}
     try:
         _ready_redis().ping()
     except (redis.RedisError, OSError):
         body["redis"] = "degraded"
-    ready = body["database"] == "ok"
+    ready = body["database"] in ("ok", "ahead of this release")
     body["status"] = "ready" if ready else "not ready"
     return jsonify(body), 200 if ready else 503

@@ -1,5 +1,5 @@
-"""/readyz: 503 until the database is reachable and at the migration head; Redis down is
-"degraded", not fatal. /healthz stays the liveness check (tests/web/test_app.py)."""
+"""/readyz: 503 until the database is reachable and at the migration head (ahead of it, a
+newer release's migration, is ready); Redis down is "degraded", not fatal. /healthz stays the liveness check (tests/web/test_app.py)."""
 
 from __future__ import annotations
 
@@ -48,6 +48,22 @@ def test_not_ready_while_the_database_is_behind_the_head(app):
     finally:
         _set_version(app, head)
     assert app.test_client().get("/readyz").status_code == 200
+
+
+def test_still_ready_once_a_newer_release_has_migrated_the_database(app):
+    """A rolling deploy: the next release's expand migration has run, and this process (the
+    release before) does not know its revision. It stays in the pool until it is replaced
+    (expand migrations keep it working); a revision it knows but not its head is 503 above."""
+    head, _ = _head_and_previous(app)
+    _set_version(app, "f00dfeedbeef")  # none of this code's revisions
+    try:
+        response = app.test_client().get("/readyz")
+        body = response.get_json()
+        assert response.status_code == 200, body
+        assert body["database"] == "ahead of this release" and body["status"] == "ready"
+        assert body["migration"] == {"current": ["f00dfeedbeef"], "head": [head]}
+    finally:
+        _set_version(app, head)
 
 
 def test_not_ready_on_an_empty_database(tmp_path):
