@@ -5,13 +5,11 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
 from wtforms import (
-    SelectChoice,
     BooleanField,
     DateField,
     DecimalField,
@@ -44,16 +42,10 @@ from models.customers import CustomFieldDefinition, CustomFieldKind, CustomerKin
 from models.services.passwords import MIN_LENGTH
 from models.settings import CURRENCIES
 from models.staff import StaffRole
-from web.forms import EMAIL, ActionForm, AppForm, RejectNulMeta, options, strip  # noqa: F401 (ActionForm re-exported)
+from web.forms import EMAIL, ActionForm, AppForm, RejectNulMeta, country_choices, options, strip  # noqa: F401 (ActionForm re-exported)
 from web.i18n import LANGUAGE_NAMES
 
 LANGUAGE_CHOICES = [(code, name) for code, name in LANGUAGE_NAMES.items()]
-COUNTRY_CODES = ("NL", "BE", "DE", "AT", "CH", "LU", "FR", "GB", "IE", "DK", "SE", "NO", "PL", "ES", "IT", "US")
-
-
-def country_choices() -> list[SelectChoice]:
-    names = get_locale().territories
-    return options(sorted(((c, names.get(c, c)) for c in COUNTRY_CODES), key=lambda pair: pair[1]))
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -268,6 +260,13 @@ class SettingsForm(AppForm):
     apply_credit_automatically = BooleanField(
         _l("Apply customer credit to new invoices automatically"), default=True,
         description=_l("Otherwise staff apply it on the invoice page."))
+    # Master data customers change themselves (portal and dossier link), per group.
+    customer_edits_contact = BooleanField(_l("Contact details (e-mail address, phone, language)"), default=True)
+    customer_edits_address = BooleanField(_l("Postal address"), default=True)
+    customer_edits_bank = BooleanField(
+        _l("Bank details (IBAN, BIC, account holder)"), default=True,
+        description=_l("Only with a code sent to their e-mail address; staff confirm the new details."))
+    customer_edits_tax = BooleanField(_l("Tax details (VAT id, tax number)"), default=True)
     submit = SubmitField(_l("Save settings"))
 
     def kind_fields(self, kind: str) -> tuple:

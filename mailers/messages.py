@@ -44,7 +44,7 @@ from models.db import db
 from models.documents import Document
 from models.outbox import MailCategory, OutboundEmail
 from models.portal_access import PortalAccess, PortalUser
-from models.services import dossier, portal_access
+from models.services import dossier, one_time_codes, portal_access
 from models.services import settings as settings_service
 from models.services.notifications import DOCUMENT_TEMPLATES
 from models.services.settings import get_settings
@@ -74,13 +74,19 @@ SUBJECTS = {
     # To staff: a customer decided on a quote (system mail; the number is in its context).
     "document_quote_accepted": _l("Quote %(number)s was accepted"),
     "document_quote_rejected": _l("Quote %(number)s was rejected"),
+    # Master data self-service: the one-time code and the new address's link (minted at
+    # sending, to that one address), the notice to the customer, the staff notice.
+    "customer_code": _l("Your code for %(business)s"),
+    "customer_email_confirm": _l("Confirm your new e-mail address for %(business)s"),
+    "customer_details_notice": _l("Your details at %(business)s were changed"),
+    "customer_details_changed": _l("Customer %(number)s changed their details"),
 }
 NOTICES = {
     "order_confirmed": _l("Your order is confirmed"),
     "shipped": _l("Your order has been shipped"),
     "subscription_changed": _l("Your subscription has changed"),
 }
-SECRET_LINK_TEMPLATES = frozenset({"portal_invitation", "portal_password_reset"})
+SECRET_LINK_TEMPLATES = frozenset({"portal_invitation", "portal_password_reset", *one_time_codes.MINTED_TEMPLATES})
 _LINE_BREAKS = re.compile(r"[\r\n\x00]+")
 _LOAD: Any = object()  # "not given: read it now"
 
@@ -188,6 +194,14 @@ def portal_links(email: OutboundEmail, recipients: Recipients, pending: set[str]
         if user is None or user.email != email.to_address:
             raise NotNeeded("the login no longer exists")
         return {"reset_url": f"{base}/portal/reset/{portal_access.mint_reset(user)}"}
+    if email.template in one_time_codes.MINTED_TEMPLATES:
+        try:
+            if email.template == one_time_codes.CODE_TEMPLATE:
+                return {"code": one_time_codes.mint_code(email.context.get("code_id"), email.to_address)}
+            token = one_time_codes.mint_link_token(email.context.get("code_id"), email.to_address)
+            return {"confirm_url": f"{base}/portal/confirm-email/{token}"}
+        except one_time_codes.NotMintable as error:
+            raise NotNeeded(str(error)) from None
     if email.category != MailCategory.system and any(a.strip().lower() in pending for a in recipients.to):
         # A banner without a secret: its owner asks for their own link (sent to them alone).
         return {"activation_url": f"{base}/portal/forgot"}

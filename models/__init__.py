@@ -13,6 +13,7 @@ from models import (  # noqa: F401
     documents,
     dossier,
     instalments,
+    one_time_codes,
     outbox,
     payments,
     portal_access,

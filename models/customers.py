@@ -40,6 +40,10 @@ customer_assignments = Table(
 )
 
 
+# The countries a customer's address may be in (staff form and the customer's own details).
+COUNTRY_CODES = ("NL", "BE", "DE", "AT", "CH", "LU", "FR", "GB", "IE", "DK", "SE", "NO", "PL", "ES", "IT", "US")
+
+
 class CustomerKind(str, enum.Enum):
     individual = "individual"
     company = "company"
@@ -85,6 +89,11 @@ class Customer(db.Model):
     # An address the debtor left on the dossier page; staff adopt it (becomes `email`) or dismiss it.
     provided_email: Mapped[str | None] = mapped_column(String(254))
     provided_email_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Master data the customer changed themselves (portal or dossier link) that no staff
+    # member has confirmed yet: since when (the Attention filter), and whether the bank
+    # details are among it (a warning until staff confirm them).
+    changes_unconfirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    bank_unconfirmed: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     tags: Mapped[list[Tag]] = relationship(secondary=customer_tags, order_by=Tag.name)
     assigned_staff: Mapped[list[StaffUser]] = relationship(

@@ -59,6 +59,11 @@ class BusinessSettings(db.Model):
     released_kinds: Mapped[list | None] = mapped_column(JSON)  # None: every kind
     allow_quote_decisions: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     allow_pdf_download: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    # Master data customers may change themselves (portal and dossier link), per group.
+    customer_edits_contact: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    customer_edits_address: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    customer_edits_bank: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    customer_edits_tax: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     # Customer credit is applied to the next invoice when it is issued.
     apply_credit_automatically: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     # The opening text of each kind's e-mail ({kind: text}; missing kinds use the standard

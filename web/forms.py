@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import functools
 
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
+from models.customers import COUNTRY_CODES
 from models.services import addresses
 from web.i18n import current_locale_id
 
@@ -17,6 +19,12 @@ from web.i18n import current_locale_id
 def options(pairs) -> list[SelectChoice]:
     """(value, label) pairs as WTForms 3.3+ wants select choices."""
     return [SelectChoice(value, label) for value, label in pairs]
+
+
+def country_choices() -> list[SelectChoice]:
+    """The countries an address may be in, by their names in the current language."""
+    names = get_locale().territories
+    return options(sorted(((c, names.get(c, c)) for c in COUNTRY_CODES), key=lambda pair: pair[1]))
 
 
 class ValidEmail:

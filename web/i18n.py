@@ -92,6 +92,9 @@ AUDIT_LABELS = {
     "reminder.sent": _l("Reminder sent"),
     "delivery_note.sent": _l("Delivery note sent"),
     "order_confirmation.sent": _l("Order confirmation sent"),
+    "customer.changed_by_customer": _l("Changed by the customer"),
+    "customer.email_change_requested": _l("New e-mail address asked for by the customer (waiting for confirmation)"),
+    "customer.changes_confirmed": _l("Changes by the customer confirmed"),
 }
 
 
@@ -150,6 +153,10 @@ EMAIL_TEMPLATE_LABELS = {
     "document_order_confirmation": KIND_NAMES[DocumentKind.order_confirmation],
     "document_quote_accepted": _l("Quote accepted (staff notice)"),
     "document_quote_rejected": _l("Quote rejected (staff notice)"),
+    "customer_code": _l("One-time code"),
+    "customer_email_confirm": _l("New e-mail address to confirm"),
+    "customer_details_notice": _l("Details changed notice"),
+    "customer_details_changed": _l("Details changed by the customer (staff notice)"),
 }
 
 

@@ -56,12 +56,16 @@ class Actor:
 
     staff: StaffUser | None = None
     portal_user: PortalUser | None = None
+    # Whoever else acted, as the audit trail names them (e.g. "dossier link").
+    via: str | None = None
 
     def record(self, action: str, contact: ContactPerson, changes: dict) -> None:
         if self.portal_user is not None:
             changes = {**changes, "by portal login": [None, self.portal_user.email]}
-        audit.record(self.staff, action, "contact_person", contact.id,
-                     customer_id=contact.customer_id, changes=changes)
+        event = audit.record(self.staff, action, "contact_person", contact.id,
+                             customer_id=contact.customer_id, changes=changes)
+        if self.via:
+            event.actor_label = self.via
 
 
 @dataclass(frozen=True)

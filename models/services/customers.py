@@ -78,10 +78,12 @@ def search_customers(
     page: int = 1,
     include_archived: bool = False,
     no_email: bool = False,
+    changed_by_customer: bool = False,
 ) -> Page:
     """Search by name, company name, customer number or part of an e-mail address.
 
-    `no_email` keeps the customers no e-mail can reach (the attention list).
+    `no_email` keeps the customers no e-mail can reach, `changed_by_customer` those whose
+    own changes to their details no staff member has confirmed yet (the attention lists).
     """
     # Sorted the way the list shows them: companies by company name, people by name.
     stmt = (
@@ -99,6 +101,8 @@ def search_customers(
         stmt = stmt.where(Customer.tags.any(Tag.name == tag))
     if no_email:
         stmt = stmt.where(Customer.email.is_(None))
+    if changed_by_customer:
+        stmt = stmt.where(Customer.changes_unconfirmed_at.is_not(None))
     return paginate(stmt, page)
 
 

@@ -78,9 +78,9 @@ def send_invoice(actor: StaffUser, invoice: Document) -> OutboundEmail:
     return send_document(actor, invoice)
 
 
-def _quote_owner(customer_id: int) -> StaffUser | None:
-    """Who hears of a customer's decision: the first (by name) active staff member assigned
-    to the customer, else the first active owner."""
+def responsible_staff(customer_id: int) -> StaffUser | None:
+    """Who hears of what a customer did themselves (a quote decided, their details changed):
+    the first (by name) active staff member assigned to the customer, else the first active owner."""
     assigned = db.session.scalar(
         select(StaffUser).join(customer_assignments, customer_assignments.c.staff_user_id == StaffUser.id)
         .where(customer_assignments.c.customer_id == customer_id, StaffUser.active.is_(True))
@@ -98,7 +98,7 @@ def quote_decided(quote: Document) -> OutboundEmail | None:
     staff page. None when there is nobody to tell (no active staff at all)."""
     if quote.kind != DocumentKind.quote or quote.status not in (DocumentStatus.accepted, DocumentStatus.rejected):
         raise DomainError(_l("Only an accepted or rejected quote is reported."))
-    staff = _quote_owner(quote.customer_id)
+    staff = responsible_staff(quote.customer_id)
     if staff is None:
         return None
     customer = quote.customer

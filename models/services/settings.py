@@ -28,7 +28,8 @@ _SIGNATURES = {
 TEXT_FIELDS = ("business_name", "address", "sender_name", "sender_email", "default_currency")
 FLAG_FIELDS = ("portal_access_default", "allow_payments", "allow_questions", "allow_instalments",
                "letter_invoice_asks_email", "letter_reminder_asks_email",
-               "allow_quote_decisions", "allow_pdf_download", "apply_credit_automatically")
+               "allow_quote_decisions", "allow_pdf_download", "apply_credit_automatically",
+               "customer_edits_contact", "customer_edits_address", "customer_edits_bank", "customer_edits_tax")
 # Left out of a form post (or empty): the saved value stays.
 VALUE_FIELDS = ("instalment_max_count", "instalment_min_amount", "instalment_auto_approve_up_to")
 CHOICE_FIELDS = {"dossier_check": DOSSIER_CHECKS, "payment_provider": PAYMENT_PROVIDERS}
