@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from admin import bp, confirmations, portal_logins
+from admin import bp, confirmations, customer_changes, portal_logins
 from admin.forms import ArchiveForm, NoteForm, custom_field_initial, customer_form_class
 from admin.helpers import page_arg
 from models import clock
@@ -27,10 +27,12 @@ def customers():
     query = request.args.get("q", "")[:100].replace("\x00", "")
     tag = request.args.get("tag", "").replace("\x00", "") or None
     show_archived = request.args.get("archived") == "1"
-    no_email = request.args.get("attention") == "no_email"
+    attention = request.args.getlist("attention")
+    no_email = "no_email" in attention
+    changed = "changed_by_customer" in attention
     page = customer_service.search_customers(
         current_user, query, tag=tag, page=page_arg(), include_archived=show_archived,
-        no_email=no_email,
+        no_email=no_email, changed_by_customer=changed,
     )
     return render(
         "admin/customers/list.html",
@@ -40,6 +42,8 @@ def customers():
         tag=tag,
         show_archived=show_archived,
         no_email=no_email,
+        changed_by_customer=changed,
+        attention=[a for a in ("no_email", "changed_by_customer") if a in attention] or None,
         tags=customer_service.all_tags(),
     )
 
@@ -135,6 +139,7 @@ def info_page(customer, contacts_context: dict | None = None, status: int = 200)
     history = audit.history(customer.id)
     sections = {
         **portal_logins.section_context(customer),
+        **customer_changes.section_context(customer),
         **(contacts_context or contact_views.section_context(customer, _contact_urls(customer))),
     }
     response = render(

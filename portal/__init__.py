@@ -26,3 +26,4 @@ from portal import contacts, dossier, views  # noqa: E402,F401
 from portal import dossier_instalments, dossier_questions  # noqa: E402,F401  (instalment plans; questions and quote decisions)
 from portal import dossier_payments  # noqa: E402,F401  (pay, test checkout, webhooks, `payments` CLI)
 from portal import statement  # noqa: E402,F401  (the account statement, /d/<token> and /portal/)
+from portal import details, dossier_contacts, dossier_verify  # noqa: E402,F401  (the customer's own details; the dossier's step-up code)

@@ -27,6 +27,7 @@ from models.db import db
 from models.services import instalments
 from models.services.errors import DomainError
 from portal import bp
+from portal.dossier_verify import require_step_up
 from portal.place import CustomerPlace, route
 from web.forms import AppForm, options
 from web.transaction import attach_error, commit_change
@@ -68,10 +69,14 @@ def _possible(settings, outstanding: dict) -> bool:
     )
 
 
-def _offered(place: CustomerPlace) -> None:
-    """Plans are offered (else 404)."""
+def _offered(place: CustomerPlace, *, step_up: bool = False) -> None:
+    """Plans are offered (else 404); `step_up`: a plan is asked for, which from a dossier
+    link needs the one-time code sent to the customer's primary address
+    (portal.dossier_verify; a login has proved who it is)."""
     if not instalments.offered(place.settings):
         abort(404)
+    if step_up and place.by_link:
+        require_step_up(place, place.url("instalments"))
 
 
 def _form(place: CustomerPlace, groups: dict, formdata=True, data=None) -> InstalmentForm:
@@ -108,7 +113,7 @@ def instalments_page(place: CustomerPlace):
 
 @route("/instalments/preview", "instalments_preview", methods=("POST",))
 def instalments_preview(place: CustomerPlace):
-    _offered(place)
+    _offered(place, step_up=True)
     form = _form(place, instalments.open_by_currency(place.customer))
     if form.validate_on_submit():
         try:
@@ -129,7 +134,7 @@ def instalments_preview(place: CustomerPlace):
 
 @route("/instalments/confirm", "instalments_confirm", methods=("POST",))
 def instalments_confirm(place: CustomerPlace):
-    _offered(place)
+    _offered(place, step_up=True)
     confirm = ConfirmForm()
     values = {"currency": confirm.currency.data, "count": confirm.count.data, "start_date": confirm.start_date.data}
     if confirm.validate_on_submit():

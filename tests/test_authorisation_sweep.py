@@ -180,6 +180,31 @@ ROUTE_KINDS = {
     "portal.dossier_document_ask": DOSSIER,
     "portal.dossier_quote_decision": DOSSIER,
     "portal.dossier_statement": DOSSIER,
+    # The customer's own details (portal/details.py), the dossier's step-up code and its
+    # contact persons, and the link that confirms a new primary address.
+    "portal.details": PORTAL_ACCOUNT,
+    "portal.details_contact": PORTAL_ACCOUNT,
+    "portal.details_address": PORTAL_ACCOUNT,
+    "portal.details_tax": PORTAL_ACCOUNT,
+    "portal.details_bank": PORTAL_ACCOUNT,
+    "portal.details_bank_confirm": PORTAL_ACCOUNT,
+    "portal.dossier_details": DOSSIER,
+    "portal.dossier_details_contact": DOSSIER,
+    "portal.dossier_details_address": DOSSIER,
+    "portal.dossier_details_tax": DOSSIER,
+    "portal.dossier_details_bank": DOSSIER,
+    "portal.dossier_details_bank_confirm": DOSSIER,
+    "portal.dossier_verify": DOSSIER,
+    "portal.dossier_verify_send": DOSSIER,
+    "portal.dossier_contacts_list": DOSSIER,
+    "portal.dossier_contacts_new": DOSSIER,
+    "portal.dossier_contacts_create": DOSSIER,
+    "portal.dossier_contacts_show": DOSSIER,
+    "portal.dossier_contacts_edit": DOSSIER,
+    "portal.dossier_contacts_update": DOSSIER,
+    "portal.dossier_contacts_remove": DOSSIER,
+    "portal.confirm_email": PORTAL_PUBLIC,
+    "admin.customer_changes_confirm": STAFF_CUSTOMER,
 }
 # The customer's pages that name a record or pay (a login of A with B's ids, a link of A with B's
 # ids: 404), and the quote decision, which takes a quote (World.url gives it the customer's quote).

@@ -97,6 +97,17 @@ def _valid_invoice() -> dict:
     }
 
 
+MASTER_DATA_POSTS = {
+    "contact": {"contact-email": "posted.primary@example.com", "contact-phone": "+31 20 123 4567",
+                "contact-language": "en"},
+    "address": {"address-street": "Poststraat 1", "address-postal_code": "3511 AB", "address-city": "Utrecht",
+                "address-country": "NL"},
+    "tax": {"tax-vat_id": "NL004495445B01", "tax-tax_number": "12345"},
+    "bank": {"bank-iban": "NL91ABNA0417164300", "bank-bank_holder": "Posted Holder"},
+    "bank_confirm": {"code-code": "000000"},
+}
+
+
 # A POST body each route accepts (for a visible record): the refusals below are then
 # refusals of the actor or the token, never of the payload. Keyed by endpoint; a new POST
 # route fails test_every_post_route_has_a_valid_payload until it gets an entry.
@@ -195,6 +206,17 @@ VALID_POST = {
     "portal.instalments_preview": lambda w: {"currency": "EUR", "count": "2", "start_date": date.today().isoformat()},
     "portal.instalments_confirm": lambda w: {"currency": "EUR", "count": "2",
                                              "start_date": date.today().isoformat(), "total": "121.00"},
+    # The customer's own details, from the login and the link (tests/master_data covers them).
+    **{f"portal.{prefix}details_{group}": (lambda body: lambda w: body)(body) for prefix in ("", "dossier_")
+       for group, body in MASTER_DATA_POSTS.items()},
+    "portal.dossier_verify": lambda w: {"code": "000000"},
+    "portal.dossier_verify_send": lambda w: {},
+    "portal.dossier_contacts_create": lambda w: {"new-name": "Posted Contact", "new-email": "posted.contact@example.com"},
+    "portal.dossier_contacts_update": lambda w: {},
+    "portal.dossier_contacts_remove": lambda w: {},
+    "portal.confirm_email": lambda w: {},
+    # Confirms what the customer changed (an audit event even when nothing was waiting).
+    "admin.customer_changes_confirm": lambda w: {},
 }
 
 

@@ -16,6 +16,7 @@ from models.instalments import InstalmentPlan, PlanStatus
 from models.outbox import MailCategory
 from tests import factories
 from tests.conftest import field_error, soup_of
+from tests.master_data.conftest import with_step_up
 from tests.questions.helpers import (
     audit_actions,
     built_mail,
@@ -45,6 +46,7 @@ def schedule_rows(soup, heading: str) -> list[tuple[str, str, str]]:
 
 
 def preview(client, path: str, count="3", start=None, currency="EUR", **extra):
+    with_step_up(client, path)  # a plan from the link needs the code sent to the primary address
     data = {"currency": currency, "count": count, "start_date": start or TODAY.isoformat(), **extra}
     return post(client, f"{path}/instalments/preview", data, token_from=path)
 
