@@ -147,8 +147,8 @@ def test_a_worker_killed_mid_batch_loses_nothing(mail_app, sink, worker_processe
 
 
 def test_a_killed_worker_leaves_no_database_session_behind(mail_app, sink, worker_processes):
-    """Its open transaction, and the row locks in it, end with it: RQ's scheduler, a child
-    process of the worker that outlives it, holds no copy of its database connection."""
+    """Its open transaction, and the row locks in it, end with it: no process outlives it
+    with a copy of its database connection (RQ's scheduler is a thread of the worker)."""
     if not mail_app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         pytest.skip("SQLite has no server-side session to leave behind")
     customer = factories.customer(email="anna@example.test", language="en")
