@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -58,7 +59,14 @@ class Tag(db.Model):
 
 class Customer(db.Model):
     __tablename__ = "customers"
-    __table_args__ = (Index("ix_customers_sort_key", "sort_key", "id"),)
+    __table_args__ = (
+        Index("ix_customers_sort_key", "sort_key", "id"),
+        # The Attention counts: customers without an address, or with one they provided.
+        Index("ix_customers_no_email", "id", postgresql_where=text("email IS NULL"),
+              sqlite_where=text("email IS NULL")),
+        Index("ix_customers_provided_email", "id", postgresql_where=text("provided_email IS NOT NULL"),
+              sqlite_where=text("provided_email IS NOT NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(30), unique=True)

@@ -19,7 +19,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Boolean, Date, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.db import Money, ScaledDecimal, UTCDateTime, db, now_utc
@@ -96,6 +96,13 @@ class Document(Payable, db.Model):
         Index("ix_documents_customer_issue", "customer_id", "issue_date", "id"),
         # Numbers are unique per kind; a draft has none yet (NULLs never collide).
         UniqueConstraint("kind", "number"),
+        # What is owed, per customer: the dashboard's sums and attention counts read only
+        # this (an index-only scan on PostgreSQL), never the whole table.
+        Index("ix_documents_unpaid", "customer_id",
+              postgresql_include=["id", "kind", "due_date", "currency", "gross_total", "amount_paid",
+                                  "amount_credited", "amount_written_off"],
+              postgresql_where=text("status IN ('open', 'partially_paid')"),
+              sqlite_where=text("status IN ('open', 'partially_paid')")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

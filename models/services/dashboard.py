@@ -213,11 +213,11 @@ def _weeks(staff: StaffUser, today: date, default_currency: str) -> tuple[list[W
     """One statement: money received per currency in each of the last WEEKS weeks.
 
     Received: booked and not undone; customer credit applied to an invoice is no new money.
-    A payment counts in the week it was paid (booked, if the provider gave no time)."""
+    A payment counts in the week it was paid (booking sets paid_at when the provider gave no time)."""
     starts = _week_starts(today)
     bounds = [_midnight_utc(start) for start in starts]
     end = _midnight_utc(starts[-1] + timedelta(weeks=1))
-    moment = func.coalesce(Payment.paid_at, Payment.booked_at)
+    moment = Payment.paid_at  # set on every booked payment (ix_payments_received)
     week = case(*[(moment >= bounds[n], n) for n in reversed(range(WEEKS))], else_=0)
     rows = _scoped(
         select(Payment.currency.label("currency"), week.label("week"), Payment.amount.label("amount"))
@@ -253,7 +253,7 @@ def _count(stmt, staff: StaffUser, onclause=None):
 
 def _invoices_count(staff: StaffUser, *conditions, needs_customer: bool = False):
     """Invoices as `list_invoices` counts them for one Attention filter."""
-    stmt = select(func.count(Document.id)).where(Document.kind == DocumentKind.invoice, *conditions)
+    stmt = select(func.count()).where(Document.kind == DocumentKind.invoice, *conditions)
     if needs_customer and staff.sees_all_customers:
         stmt = stmt.join(Customer, Document.customer_id == Customer.id)
     return _count(stmt, staff, Document.customer_id == Customer.id)
@@ -264,7 +264,7 @@ def _attention(staff: StaffUser) -> Attention:
     unpaid = Document.status.in_(UNPAID_STATUSES)
     row = db.session.execute(select(
         # list_documents(attention="questions"): documents of every kind
-        _count(select(func.count(Document.id)).where(Document.awaiting_answer_since.is_not(None)),
+        _count(select(func.count()).where(Document.awaiting_answer_since.is_not(None)),
                staff, Document.customer_id == Customer.id),
         # list_invoices(attention="provided_email")
         _invoices_count(staff, Customer.provided_email.is_not(None), unpaid, needs_customer=True),
