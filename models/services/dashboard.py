@@ -253,7 +253,7 @@ def _count(stmt, staff: StaffUser, onclause=None):
 
 def _invoices_count(staff: StaffUser, *conditions, needs_customer: bool = False):
     """Invoices as `list_invoices` counts them for one Attention filter."""
-    stmt = select(func.count()).where(Document.kind == DocumentKind.invoice, *conditions)
+    stmt = select(func.count()).select_from(Document).where(Document.kind == DocumentKind.invoice, *conditions)
     if needs_customer and staff.sees_all_customers:
         stmt = stmt.join(Customer, Document.customer_id == Customer.id)
     return _count(stmt, staff, Document.customer_id == Customer.id)
@@ -264,7 +264,7 @@ def _attention(staff: StaffUser) -> Attention:
     unpaid = Document.status.in_(UNPAID_STATUSES)
     row = db.session.execute(select(
         # list_documents(attention="questions"): documents of every kind
-        _count(select(func.count()).where(Document.awaiting_answer_since.is_not(None)),
+        _count(select(func.count()).select_from(Document).where(Document.awaiting_answer_since.is_not(None)),
                staff, Document.customer_id == Customer.id),
         # list_invoices(attention="provided_email")
         _invoices_count(staff, Customer.provided_email.is_not(None), unpaid, needs_customer=True),
