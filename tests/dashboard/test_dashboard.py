@@ -99,7 +99,7 @@ def test_payments_of_the_last_twelve_weeks(app, owner_client):
     payment(app, anna, "100.00", paid_at=local_noon_utc(app, this_week))
     payment(app, anna, "25.50", paid_at=local_noon_utc(app, this_week))
     payment(app, anna, "40.00", paid_at=local_noon_utc(app, last_week + timedelta(days=6)))  # Sunday
-    payment(app, anna, "7.00", paid_at=None, booked_at=local_noon_utc(app, last_week))  # no paid_at: booked
+    payment(app, anna, "7.00", paid_at=local_noon_utc(app, last_week))  # (booking always sets paid_at)
     payment(app, anna, "60.00", paid_at=local_noon_utc(app, first_week), currency="USD")
     # Not money received in these weeks:
     payment(app, anna, "900.00", paid_at=local_noon_utc(app, first_week - timedelta(days=1)))  # 13 weeks ago
