@@ -76,7 +76,7 @@ class PeriodForm(Form):
     """The period of the Documents tab and the statement: a GET form, nothing to protect."""
 
     date_from = PeriodDateField(_l("From"), validators=[Optional(), _plausible])
-    date_to = PeriodDateField(_l("To"), validators=[Optional(), _plausible])
+    date_to = PeriodDateField(_l("Until"), validators=[Optional(), _plausible])
 
     def validate_date_to(self, field) -> None:
         if field.data and self.date_from.data and field.data < self.date_from.data:

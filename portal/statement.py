@@ -31,7 +31,7 @@ class PeriodForm(AppForm):
         csrf = False
 
     date_from = DateField(_l("From"), validators=[Optional()])
-    date_to = DateField(_l("To"), validators=[Optional()])
+    date_to = DateField(_l("Until"), validators=[Optional()])
     submit = SubmitField(_l("Show"))
 
 

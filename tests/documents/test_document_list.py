@@ -395,10 +395,10 @@ def test_the_documents_tab_sorts_and_pages(owner_client, wagner):
 @pytest.mark.parametrize("query, label, message", [
     ("date_from=31-12-2025", "From", "Enter the date as YYYY-MM-DD, e.g. 2025-03-31."),
     ("date_from=2025-02-30", "From", "Enter the date as YYYY-MM-DD, e.g. 2025-03-31."),
-    ("date_to=%00", "To", "Enter the date as YYYY-MM-DD, e.g. 2025-03-31."),
+    ("date_to=%00", "Until", "Enter the date as YYYY-MM-DD, e.g. 2025-03-31."),
     ("date_from=0001-01-01", "From", "Enter a date between 1900 and 2999."),
-    ("date_to=9999-12-31", "To", "Enter a date between 1900 and 2999."),
-    ("date_from=2025-05-01&date_to=2025-04-01", "To", "The end of the period cannot be before its start."),
+    ("date_to=9999-12-31", "Until", "Enter a date between 1900 and 2999."),
+    ("date_from=2025-05-01&date_to=2025-04-01", "Until", "The end of the period cannot be before its start."),
 ])
 def test_a_bad_period_is_shown_at_its_field(owner_client, ledger, wagner, query, label, message):
     response = owner_client.get(f"/admin/customers/{wagner.id}/documents?{query}")

@@ -543,7 +543,7 @@ def test_the_statement_figures(app, visit, shelf):
     assert field_error(soup_of(bad), "From") == "Not a valid date value."
     backwards = visit.get(f"/statement?date_from={today.isoformat()}&date_to={(today - timedelta(days=3)).isoformat()}",
                           expect=422)
-    assert field_error(soup_of(backwards), "To") == "Choose a date after the start date."
+    assert field_error(soup_of(backwards), "Until") == "Choose a date after the start date."
     later = visit.soup(f"/statement?date_from={(today + timedelta(days=1)).isoformat()}")
     table = later.find("table", class_="statement")
     assert [r["Description"] for r in table_rows(later, table)] == ["Opening balance"]
