@@ -171,7 +171,7 @@ class _Batch:
                 links=None if mints else messages.portal_links(row, recipients, self.pending.get(row.customer_id, set())),
                 renderer=self.renderer,
             )
-            sent = smtp.send(built.envelope_from, recipients.all, built.message.as_bytes())
+            sent = smtp.send(built.envelope_from, recipients.to, built.message.as_bytes())
         except BaseTimeoutException:
             raise
         except (smtp.TemporaryFailure, smtp.PermanentFailure, messages.NotNeeded) as error:
@@ -184,13 +184,44 @@ class _Batch:
                 db.session.rollback()
             self.recorder.add(outbox.failed_values(row.id, f"internal error: {type(error).__name__}: {error}"))
             return "failed"
+        refused = {**sent.refused, **self._copies(row, customer, recipients)}
         self.recorder.add(outbox.sent_values(
-            row.id, subject=built.subject, to=recipients.to, cc=recipients.cc, refused=sent.refused,
+            row.id, subject=built.subject, to=recipients.to, cc=recipients.cc, refused=refused,
             message_id=built.message.msgId,
         ))
         if mints:
             self.recorder.flush()
         return "sent"
+
+    def _copies(self, row: Row, customer: Customer | None, recipients: routing.Recipients) -> dict[str, str]:
+        """Each contact person's own copy, once the customer's went out. A copy the server
+        refuses (or cannot take now) is recorded as refused for that address on the row,
+        which stays sent: retrying the row would send the customer's copy again."""
+        refused: dict[str, str] = {}
+        for contact in recipients.contacts:
+            if self.unreachable:
+                refused[contact.address] = self.unreachable
+                continue
+            try:
+                built = messages.build(
+                    row, customer, recipients, settings=self.settings,
+                    document=self.documents.get(row.document_id),
+                    dossier_link=messages.dossier_url(self.tokens[row.customer_id]) if customer else None,
+                    links={}, renderer=self.renderer, contact=contact,
+                )
+                sent = smtp.send(built.envelope_from, [contact.address], built.message.as_bytes())
+                refused.update(sent.refused)
+            except BaseTimeoutException:
+                raise
+            except (smtp.TemporaryFailure, smtp.PermanentFailure) as error:
+                if isinstance(error, smtp.Unreachable):
+                    self.unreachable = str(error)
+                answer = str(error).removeprefix("all recipients refused: ")
+                refused[contact.address] = answer.removeprefix(f"{contact.address}: ")
+            except Exception as error:  # a bug: this copy fails visibly, the others still go
+                log.exception("outbox %s: the copy to contact %s failed", row.id, contact.contact_id)
+                refused[contact.address] = f"internal error: {type(error).__name__}: {error}"
+        return refused
 
     def _refused(self, row: Row, error: Exception) -> str:
         if isinstance(error, messages.NotNeeded):

@@ -16,6 +16,11 @@ one person (a system mail, never with CC); building it writes the link's hash, s
 worker commits it only together with that row's delivery (`mints_a_link`). Customer
 e-mails, which contact persons may receive in CC, carry no secret: a login still waiting
 to be activated gets a banner that sends its owner to ask for their own link.
+
+A contact person's copy (`contact=`) is a message of its own, To that contact alone: it
+carries that contact's own preferences link and a one-click `List-Unsubscribe` (RFC 8058),
+secrets of theirs that the customer and the other contacts must not receive. It has its
+own Message-ID (the row's, with the contact's id), the same on every attempt.
 """
 
 from __future__ import annotations
@@ -38,13 +43,13 @@ from flask_babel import lazy_gettext as _l
 from jinja2 import Template
 from sqlalchemy import select
 
-from mailers.routing import Recipients
+from mailers.routing import ContactCopy, Recipients
 from models.customers import Customer
 from models.db import db
 from models.documents import Document
 from models.outbox import MailCategory, OutboundEmail
 from models.portal_access import PortalAccess, PortalUser
-from models.services import dossier, one_time_codes, portal_access
+from models.services import contact_preferences, dossier, one_time_codes, portal_access
 from models.services import settings as settings_service
 from models.services.notifications import DOCUMENT_TEMPLATES
 from models.services.settings import get_settings
@@ -96,12 +101,26 @@ def one_line(value: str | None) -> str:
     return _LINE_BREAKS.sub(" ", value or "").strip()
 
 
-def message_id(email_id: int) -> str:
-    """The same on every attempt, so a rare duplicate is recognisable as one."""
+def message_id(email_id: int, contact_id: int | None = None) -> str:
+    """The same on every attempt, so a rare duplicate is recognisable as one. A contact
+    person's own copy has one of its own."""
     key = current_app.config["SECRET_KEY"].encode()
-    tag = hmac.new(key, f"outbox:{email_id}".encode(), hashlib.sha256).hexdigest()[:16]
+    name = f"{email_id}" if contact_id is None else f"{email_id}.c{contact_id}"
+    tag = hmac.new(key, f"outbox:{name}".encode(), hashlib.sha256).hexdigest()[:16]
     domain = urlsplit(current_app.config["BASE_URL"]).hostname or "localhost"
-    return f"<outbox.{email_id}.{tag}@{domain}>"
+    return f"<outbox.{name}.{tag}@{domain}>"
+
+
+def contact_links(email: OutboundEmail, contact: ContactCopy) -> dict[str, str]:
+    """A contact person's own links: their preferences page and one-click unsubscribe from
+    this message's category."""
+    base = current_app.config["BASE_URL"]
+    return {
+        "preferences_url": f"{base}/portal/contact/"
+                           + contact_preferences.preferences_token(contact.contact_id, contact.address),
+        "unsubscribe_url": f"{base}/portal/unsubscribe/"
+                           + contact_preferences.unsubscribe_token(contact.contact_id, contact.address, email.category),
+    }
 
 
 class Message(EmailMessage):
@@ -122,7 +141,7 @@ class Message(EmailMessage):
 
 
 def _message(subject: str, sender: Address, to: list[str], cc: list[str], text: str, html: str,
-             msg_id: str) -> Message:
+             msg_id: str, unsubscribe_url: str | None = None) -> Message:
     """text/plain + text/html as multipart/alternative, with CRLF line ends for SMTP. Header
     values must already be on one line (one_line): that is what stops header injection."""
     message = Message(policy=policy.SMTP)
@@ -133,6 +152,9 @@ def _message(subject: str, sender: Address, to: list[str], cc: list[str], text: 
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=True)
     message["Message-ID"] = msg_id
+    if unsubscribe_url:  # RFC 8058 one-click: the mail provider POSTs List-Unsubscribe=One-Click
+        message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     return message
@@ -243,8 +265,11 @@ def build(
     dossier_link: str | None = _LOAD,
     links: dict[str, str] | None = None,
     renderer: Renderer | None = None,
+    contact: ContactCopy | None = None,
 ) -> Built:
-    """The message for one row. Keyword arguments left out are read (or minted) now."""
+    """The message for one row: the customer's (To only; contact persons are not in it), or
+    with `contact` that contact person's own copy. Keyword arguments left out are read (or
+    minted) now."""
     settings = settings or get_settings()
     renderer = renderer or Renderer()
     if document is _LOAD:
@@ -279,9 +304,13 @@ def build(
         "intro": intro,
         "notice_label": NOTICES.get(email.context.get("notice", "")),
         "forgot_url": current_app.config["BASE_URL"] + "/portal/forgot",
-        **(links if links is not None else portal_links(
-            email, recipients, pending_invitations([customer.id]).get(customer.id, set()) if customer else set())),
     }
+    if contact is not None:
+        # No login banner (it is the customer's): the contact's own links instead.
+        context.update(contact_links(email, contact), contact_name=contact.name)
+    else:
+        context.update(links if links is not None else portal_links(
+            email, recipients, pending_invitations([customer.id]).get(customer.id, set()) if customer else set()))
     with force_locale(language):
         subject = one_line(
             str(
@@ -299,10 +328,11 @@ def build(
     message = _message(
         subject,
         Address(one_line(settings.sender_name or settings.business_name), addr_spec=sender_address),
-        [one_line(a) for a in recipients.to],
-        [one_line(a) for a in recipients.cc],
+        [one_line(contact.address)] if contact else [one_line(a) for a in recipients.to],
+        [],
         text,
         html,
-        message_id(email.id),
+        message_id(email.id, contact.contact_id if contact else None),
+        unsubscribe_url=context["unsubscribe_url"] if contact else None,
     )
     return Built(message=message, subject=subject, envelope_from=sender_address)

@@ -1,8 +1,11 @@
 """Who receives a message, decided at the moment of sending (DESIGN.md "E-mail routing").
 
 To: the customer's primary address, plus portal logins with notifications on for the
-category. CC: contact persons subscribed to the category now —
+category. Contact persons subscribed to the category now each get a copy of their own (To
+that contact alone, never CC), because their copy carries their personal preferences and
+unsubscribe links (models.services.contact_preferences), which must reach no one else —
 a contact removed or unsubscribed after queueing gets nothing. Each address once.
+`cc` names those contacts' addresses (the outbox row's recipients_cc, "copies").
 System mail goes to the one person concerned, never CC.
 
 A worker loads the candidates of a whole batch of customers in two queries
@@ -23,10 +26,20 @@ from models.outbox import MailCategory, OutboundEmail
 from models.portal_access import PortalAccess, PortalUser
 
 
+@dataclass(frozen=True)
+class ContactCopy:
+    """One contact person's own copy of a customer message."""
+
+    contact_id: int
+    name: str
+    address: str
+
+
 @dataclass
 class Recipients:
     to: list[str] = field(default_factory=list)
-    cc: list[str] = field(default_factory=list)
+    cc: list[str] = field(default_factory=list)  # the contacts' addresses, each sent a copy
+    contacts: list[ContactCopy] = field(default_factory=list)
 
     @property
     def all(self) -> list[str]:
@@ -38,7 +51,8 @@ class Audience:
     """A customer's candidates as (address, wants invoice mail, wants account mail)."""
 
     logins: list[tuple[str, bool, bool]] = field(default_factory=list)  # active, notify on; by address
-    contacts: list[tuple[str, bool, bool]] = field(default_factory=list)  # contact persons; by id
+    # contact persons, by id: (address, invoice, account, id, name)
+    contacts: list[tuple] = field(default_factory=list)
 
 
 def load_audiences(customer_ids: Iterable[int]) -> dict[int, Audience]:
@@ -62,12 +76,12 @@ def load_audiences(customer_ids: Iterable[int]) -> dict[int, Audience]:
         audiences[cid].logins.append((address, bool(invoice), bool(account)))
     contacts = db.session.execute(
         select(ContactPerson.customer_id, ContactPerson.email, ContactPerson.invoice_emails,
-               ContactPerson.account_emails)
+               ContactPerson.account_emails, ContactPerson.id, ContactPerson.name)
         .where(ContactPerson.customer_id.in_(ids))
         .order_by(ContactPerson.customer_id, ContactPerson.id)
     )
-    for cid, address, invoice, account in contacts:
-        audiences[cid].contacts.append((address, bool(invoice), bool(account)))
+    for cid, address, invoice, account, contact_id, name in contacts:
+        audiences[cid].contacts.append((address, bool(invoice), bool(account), contact_id, name))
     return audiences
 
 
@@ -81,7 +95,7 @@ def _unique(addresses: Iterable[str | None], seen: set[str]) -> list[str]:
     return result
 
 
-def _wanted(candidates: list[tuple[str, bool, bool]], category: MailCategory) -> list[str]:
+def _wanted(candidates: list[tuple], category: MailCategory) -> list[str]:
     flag = 1 if category == MailCategory.invoice else 2
     return [c[0] for c in candidates if c[flag]]
 
@@ -98,4 +112,9 @@ def recipients_for(email: OutboundEmail, customer: Customer | None,
     seen: set[str] = set()
     logins = _wanted(audience.logins, email.category) if customer.portal_access else []
     to = _unique([customer.email, *logins], seen)
-    return Recipients(to=to, cc=_unique(_wanted(audience.contacts, email.category), seen))
+    flag = 1 if email.category == MailCategory.invoice else 2
+    copies = []
+    for candidate in audience.contacts:
+        if candidate[flag] and _unique([candidate[0]], seen):
+            copies.append(ContactCopy(candidate[3], candidate[4], candidate[0].strip()))
+    return Recipients(to=to, cc=[c.address for c in copies], contacts=copies)

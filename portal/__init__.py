@@ -27,3 +27,4 @@ from portal import dossier_instalments, dossier_questions  # noqa: E402,F401  (i
 from portal import dossier_payments  # noqa: E402,F401  (pay, test checkout, webhooks, `payments` CLI)
 from portal import statement  # noqa: E402,F401  (the account statement, /d/<token> and /portal/)
 from portal import details, dossier_contacts, dossier_verify  # noqa: E402,F401  (the customer's own details; the dossier's step-up code)
+from portal import contact_preferences  # noqa: E402,F401  (a contact person's own preferences and one-click unsubscribe)

@@ -140,8 +140,6 @@ ROUTE_KINDS = {
     "portal.home": PORTAL_ACCOUNT,
     "portal.accounts": PORTAL_ACCOUNT,
     "portal.preferences": PORTAL_ACCOUNT,
-    "portal.password": PORTAL_ACCOUNT,
-    "portal.account_bar_dismiss": PORTAL_ACCOUNT,
     "portal.contacts_list": PORTAL_ACCOUNT,
     "portal.contacts_new": PORTAL_ACCOUNT,
     "portal.contacts_create": PORTAL_ACCOUNT,
@@ -206,6 +204,9 @@ ROUTE_KINDS = {
     "portal.dossier_contacts_update": DOSSIER,
     "portal.dossier_contacts_remove": DOSSIER,
     "portal.confirm_email": PORTAL_PUBLIC,
+    # A contact person's own links (their copy of the customer's mail): the signed token alone
+    "portal.contact_preferences_page": PORTAL_PUBLIC,
+    "portal.contact_unsubscribe": PORTAL_PUBLIC,  # RFC 8058 one-click POST: no cookie, no CSRF
     "admin.customer_changes_confirm": STAFF_CUSTOMER,
 }
 # The customer's pages that name a record or pay (a login of A with B's ids, a link of A with B's

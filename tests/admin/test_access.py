@@ -35,7 +35,9 @@ _ADMIN_RULES = sorted(
 )
 # Payment providers post webhooks without a session: no CSRF token, authenticated by
 # Stripe's signature or by fetching the payment from Mollie (tests/payments covers them).
-CSRF_EXEMPT = {"portal.payment_webhook"}
+# Mail providers post RFC 8058 one-click unsubscribes the same way, authenticated by the
+# signed token (tests/mailers/test_contact_preferences.py).
+CSRF_EXEMPT = {"portal.payment_webhook", "portal.contact_unsubscribe"}
 _POST_RULES = sorted(
     (r for r in _MAP_APP.url_map.iter_rules() if "POST" in r.methods and r.endpoint not in CSRF_EXEMPT),
     key=lambda r: (r.rule, r.endpoint),
@@ -179,10 +181,6 @@ VALID_POST = {
     "portal.accept": lambda w: {"password": "a long enough password", "confirm": "a long enough password"},
     "portal.accounts": lambda w: {"customer_id": str(w.mine.id)},
     "portal.preferences": lambda w: {"notify": "y", "notify_invoice": "y"},
-    # The login's own password as tests/portal/conftest.py sets it; the new one passes the policy.
-    "portal.password": lambda w: {"current_password": "plum tractor velvet 42", "new_password": "copper lantern meadow 93",
-                                  "confirm_password": "copper lantern meadow 93"},
-    "portal.account_bar_dismiss": lambda w: {"next": "/portal/"},
     # The dossier link (tests/dossier covers what they do).
     "portal.dossier_check": lambda w: {"answer": "1234 AB"},
     "portal.dossier_email": lambda w: {"email": "provided@example.com"},
@@ -219,6 +217,8 @@ VALID_POST = {
     "portal.dossier_contacts_update": lambda w: {},
     "portal.dossier_contacts_remove": lambda w: {},
     "portal.confirm_email": lambda w: {},
+    "portal.contact_preferences_page": lambda w: {"invoice_emails": "y"},
+    "portal.contact_unsubscribe": lambda w: {"List-Unsubscribe": "One-Click"},
     # Confirms what the customer changed (an audit event even when nothing was waiting).
     "admin.customer_changes_confirm": lambda w: {},
 }
