@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import pytest
 
-from models.documents import DocumentStatus
+from models.db import db
+from models.documents import Document, DocumentStatus
+from models.services import questions
 from models.outbox import MailStatus
 from tests import factories
 from tests.browser.conftest import log_in
 from tests.browser.test_confirmations import axe_violations, expect
-from tests.dashboard.helpers import emails, receivable
+from tests.dashboard.helpers import emails, plan, receivable
+from tests.portal.conftest import active_login
 
 pytestmark = pytest.mark.browser
 
@@ -29,11 +32,13 @@ def customer(app, owner):
     factories.invoice(customer, amount="70.00", status=DocumentStatus.cancelled)
     emails(app, customer, MailStatus.failed, 1)
     emails(app, customer, MailStatus.sent, 1)
+    plan(app, customer)
+    active_login(app, customer, "dirk.login@example.com")
     return customer
 
 
 @pytest.fixture
-def documents(customer):
+def documents(app, customer):
     made = {}
     for kind in KINDS:
         if kind == "credit_note":
@@ -43,6 +48,10 @@ def documents(customer):
             made[kind] = factories.reminder(customer, [late], level=2, fee="5.00")
         else:
             made[kind] = factories.document(customer, kind)
+    with app.app_context():  # a customer's question waiting for an answer
+        invoice = db.session.get(Document, made["invoice"].id)
+        questions.ask(invoice.customer, invoice, "Can I pay this in two parts?")
+        db.session.commit()
     return made
 
 
@@ -78,4 +87,9 @@ def test_every_staff_page_passes_axe_at_1280_px(page, page_problems, owner, cust
         if violations:
             found[path] = violations
     assert found == {}
+    # The content the pages were checked with was there.
+    page.goto(f"/admin/documents/{documents['invoice'].id}")
+    expect(page.get_by_text("Can I pay this in two parts?")).to_be_visible()
+    page.goto(f"/admin/customers/{customer.id}/info")
+    expect(page.get_by_text("dirk.login@example.com").first).to_be_visible()
     page_problems.assert_none()
