@@ -31,6 +31,7 @@ class PortalContext:
     user: PortalUser
     access: PortalAccess | None = None
     customer: Customer | None = None
+    account_bar: bool = True  # shown until dismissed for the open account (this session only)
 
 
 def start(user: PortalUser) -> None:
@@ -45,6 +46,17 @@ def start(user: PortalUser) -> None:
 
 def open_customer(customer_id: int) -> None:
     session[KEY] = {**session[KEY], "c": customer_id}
+
+
+def hide_account_bar(customer_id: int) -> None:
+    """The account bar stays hidden while this account is open; another account shows it again."""
+    session[KEY] = {**session[KEY], "bar": customer_id}
+
+
+def renew(user: PortalUser) -> None:
+    """This browser's session continues under the login's new epoch (after a password change,
+    which ended every session); the open account and the CSRF token are kept."""
+    session[KEY] = {**session[KEY], "e": user.session_epoch}
 
 
 def end() -> None:
@@ -76,6 +88,7 @@ def load() -> PortalContext | None:
             open_customer(None)
         else:
             context.access, context.customer = opened
+            context.account_bar = data.get("bar") != context.customer.id
     if now - data.get("s", 0) >= 30:
         session[KEY] = {**session[KEY], "s": now}
     g.portal_context = context

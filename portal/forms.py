@@ -34,6 +34,20 @@ class NewPasswordForm(AppForm):
     submit = SubmitField(_l("Save password"))
 
 
+class PasswordChangeForm(AppForm):
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=1024)])
+    new_password = PasswordField(
+        _l("New password"),
+        description=_l("At least 12 characters; common passwords are refused."),
+        validators=[DataRequired(), Length(max=1024)],
+    )
+    confirm_password = PasswordField(
+        _l("Repeat the new password"),
+        validators=[DataRequired(), EqualTo("new_password", message=_l("The two passwords differ."))],
+    )
+    submit = SubmitField(_l("Change password"))
+
+
 class AcceptForm(AppForm):
     """The password fields appear only for a new login (see the view)."""
 

@@ -14,10 +14,11 @@ from models.customers import Customer
 from models.db import db
 from models.services import portal_access
 from portal import auth, bp
-from portal.forms import AcceptForm, ActionForm, ForgotForm, LoginForm, NewPasswordForm, NotificationForm
+from portal.forms import (AcceptForm, ActionForm, ForgotForm, LoginForm, NewPasswordForm, NotificationForm,
+                          PasswordChangeForm)
 from web.errors import parse_id
 from web.extensions import limiter
-from web.rendering import is_safe_next, render
+from web.rendering import finish, is_fragment_request, is_safe_next, render
 from web.transaction import commit_change
 
 def _is_portal_path(target: str | None) -> bool:
@@ -153,3 +154,28 @@ def preferences(context):
         flash(_("Your preferences were saved."), "success")
         return redirect(url_for("portal.preferences"))
     return auth.page("portal/preferences.html", context=context, form=form)
+
+
+@bp.route("/portal/password", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_IP"], methods=["POST"])
+@auth.login_required
+def password(context):
+    form = PasswordChangeForm()
+    if form.validate_on_submit() and commit_change(lambda: portal_access.change_password(
+            context.user, form.current_password.data, form.new_password.data, customer_id=context.customer.id), form):
+        auth.renew(context.user)  # this browser stays logged in; every other session has ended
+        flash(_("Your password was changed. Other sessions have been logged out."), "success")
+        return redirect(url_for("portal.password"))
+    return auth.page("portal/password.html", context=context, form=form,
+                     status=422 if request.method == "POST" else 200)
+
+
+@bp.post("/portal/account-bar/dismiss")
+@auth.login_required
+def account_bar_dismiss(context):
+    """Hide the account bar (a plain form; with HTMX the bar is replaced by nothing)."""
+    auth.hide_account_bar(context.customer.id)  # CSRF: checked for every POST (web.extensions.csrf)
+    if is_fragment_request():
+        return finish("", 200)
+    next_url = request.form.get("next")
+    return redirect(next_url if _is_portal_path(next_url) else url_for("portal.home"), code=303)

@@ -140,6 +140,8 @@ ROUTE_KINDS = {
     "portal.home": PORTAL_ACCOUNT,
     "portal.accounts": PORTAL_ACCOUNT,
     "portal.preferences": PORTAL_ACCOUNT,
+    "portal.password": PORTAL_ACCOUNT,
+    "portal.account_bar_dismiss": PORTAL_ACCOUNT,
     "portal.contacts_list": PORTAL_ACCOUNT,
     "portal.contacts_new": PORTAL_ACCOUNT,
     "portal.contacts_create": PORTAL_ACCOUNT,

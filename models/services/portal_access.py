@@ -340,13 +340,19 @@ def reset_password(token: str, password: str) -> PortalUser:
     return user
 
 
-def change_password(user: PortalUser, current: str, new: str) -> None:
+def change_password(user: PortalUser, current: str, new: str, *, customer_id: int | None = None) -> None:
+    """The login's owner changes its password: the current one first, then the policy. Every
+    session of the login ends (the epoch moves on; the caller keeps its own browser's), the
+    change is audited (on the account the login had open, `customer_id`) and the owner alone
+    gets a notice."""
     if not passwords.verify_password(user.password_hash, current):
         raise DomainError(_l("The current password is not correct."), field="current_password")
     passwords.check_password(new, field="new_password")
     user.password_hash = passwords.hash_password(new)
     user.password_changed_at = now_utc()
     user.session_epoch += 1
+    event = audit.record(None, "portal_login.password_changed", "portal_user", user.id, customer_id=customer_id)
+    event.actor_label = f"portal login <{user.email}>"
     _notify_owner(user, "password_changed")
 
 

@@ -237,7 +237,7 @@ def test_only_a_login_has_its_details_and_the_login_pages(app, shelf):
     assert by_link.h1.get_text(strip=True) == "Your dossier" and not by_link.find("h2", string="Your details")
     login_nav = [a.get_text(strip=True) for a in by_login.find("nav").find_all("a")]
     assert login_nav == ["Overview", "Documents", "Account statement", "Contact persons", "E-mail preferences",
-                         "Your details"]
+                         "Your details", "Password"]
     assert [a.get_text(strip=True) for a in by_link.find("nav").find_all("a")] == ["Overview", "Documents",
                                                                                    "Account statement"]
     assert by_login.find(attrs={"role": "region", "aria-label": "Open account"}) is not None
