@@ -327,6 +327,6 @@ def test_the_confirmation_speaks_the_staff_members_language(app, owner_client, a
     response = press(owner_client, info(owner_client, anna), "Klant archiveren")
     _, title, consequence = dialog(soup_of(response))
     assert title == "Anna Archer archiveren?"
-    assert "Je kunt de klant later terugzetten." in consequence
+    assert "U kunt de klant later terugzetten." in consequence
     button(soup_of(response), "Ja, klant archiveren")
     assert cancel_link(soup_of(response), "Annuleren") == f"/admin/customers/{anna.id}/info"

@@ -175,11 +175,11 @@ def test_an_invitation_is_in_the_customers_language(mail_app, sink, owner_client
     mail = only(sink.received())
     html = BeautifulSoup(mail.html, "html.parser")
     assert html.html["lang"] == "nl"
-    assert html.find("a", href=INVITE_LINK, string="Je toegang activeren") is not None
+    assert html.find("a", href=INVITE_LINK, string="Uw toegang activeren") is not None
     page = mail_app.test_client().get(path_of(link_in(mail, INVITE_LINK)))
     soup = soup_of(page)
     assert page.status_code == 200 and soup.html["lang"] == "nl"
-    assert soup.find("h1").get_text(strip=True) == "Je toegang activeren"
+    assert soup.find("h1").get_text(strip=True) == "Uw toegang activeren"
     assert soup.find("label", string="Kies een wachtwoord") is not None
 
 

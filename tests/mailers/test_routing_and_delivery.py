@@ -200,7 +200,7 @@ def test_message_id_is_the_same_on_every_attempt(mail_app, sink, run_worker, own
 @pytest.mark.parametrize(
     ("language", "invoice_subject", "notice_subject"),
     [
-        ("nl", "Factuur {number} van Acme BV", "Je bestelling is verzonden — Acme BV"),
+        ("nl", "Factuur {number} van Acme BV", "Uw bestelling is verzonden — Acme BV"),
         ("de", "Rechnung {number} von Acme BV", "Ihre Bestellung wurde versandt — Acme BV"),
         ("en", "Invoice {number} from Acme BV", "Your order has been shipped — Acme BV"),
     ],
