@@ -19,7 +19,6 @@ from email.header import decode_header, make_header
 from email.utils import getaddresses
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -42,6 +41,7 @@ from models.db import db
 from models.outbox import OutboundEmail
 from models.services.settings import get_settings
 from tests.conftest import TEST_CONFIG
+from tests.processes import free_port, wait_for  # noqa: F401 (the mail tests import them from here)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 FLASK = Path(sys.executable).with_name("flask")
@@ -53,21 +53,6 @@ TEST_REDIS_URL_ENV = "MAIL_TEST_REDIS_URL"
 RETRY_DELAYS = [1, 1, 2]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout: float, interval: float = 0.05, message: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(interval)
 
 
 # --------------------------------------------------------------------------- SMTP sink
