@@ -63,5 +63,7 @@ class Instalment(db.Model):
     position: Mapped[int] = mapped_column(Integer)  # 1..count
     due_date: Mapped[date] = mapped_column(Date)
     amount: Mapped[Decimal] = mapped_column(Money())
+    # Set when a payment of this instalment (Payment.instalment_id) is booked.
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     plan: Mapped[InstalmentPlan] = relationship(back_populates="instalments")

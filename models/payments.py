@@ -68,6 +68,8 @@ class Payment(db.Model):
     method: Mapped[str | None] = mapped_column(String(20))
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
     reversed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A payment of one agreed instalment (its amount, spread over the plan's invoices).
+    instalment_id: Mapped[int | None] = mapped_column(ForeignKey("instalments.id", ondelete="SET NULL"), index=True)
 
     items: Mapped[list["PaymentItem"]] = relationship(back_populates="payment", cascade="all, delete-orphan")
 

@@ -60,7 +60,13 @@ class ConfirmForm(AppForm):
 def _instalment_helpers():
     """For the overview's slot: whether the amounts open allow a plan at all (no statement)."""
     return {"instalments_possible": _possible,
-            "plan_status_label": instalments.status_label}
+            "plan_status_label": instalments.status_label,
+            "instalment_payable": _payable}
+
+
+def _payable(plan, instalment) -> bool:
+    """A Pay button for this instalment: the plan is active, it is due (business calendar) and unpaid."""
+    return instalments.payable_now(plan, instalment, clock.today())
 
 
 def _possible(settings, outstanding: dict) -> bool:

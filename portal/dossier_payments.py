@@ -1,5 +1,5 @@
 """Paying, from the dossier link and from the login: the Pay buttons (one invoice, the ticked
-ones, all of one currency), the test provider's checkout page, the return from a checkout;
+ones, all of one currency, a due instalment of the plan), the test provider's checkout page, the return from a checkout;
 and, outside the customer's place, the provider webhooks and `flask --app wsgi payments
 reconcile`.
 
@@ -24,7 +24,7 @@ from wtforms.validators import AnyOf, DataRequired, Length, Optional, Regexp
 from models.db import db
 from models.formatting import format_currency
 from models.payments import Payment, PaymentStatus
-from models.services import payments, providers
+from models.services import instalments, payments, providers
 from models.services.errors import NotFound
 from models.services.providers.stripe import InvalidSignature
 from portal import bp
@@ -61,6 +61,12 @@ class PayForm(AppForm):
                                                      Regexp(r"^(all|selected|[1-9][0-9]{0,9})$")])
     invoices = TickedInvoices(_l("Invoices"), default=list)
     currency = HiddenField(_l("Currency"), validators=[Optional(), Regexp(r"^[A-Z]{3}$")])
+
+
+class PayInstalmentForm(AppForm):
+    """A plan's "Pay" button: the instalment's id."""
+
+    instalment = HiddenField(_l("Instalment"), validators=[DataRequired(), Regexp(r"^[1-9][0-9]{0,9}$")])
 
 
 class TestCheckoutForm(AppForm):
@@ -130,6 +136,11 @@ def pay(place: CustomerPlace):
         provider = providers.get(place.settings.payment_provider)
     except providers.ProviderUnavailable:
         return _unavailable(place)
+    return _start(place, provider, what)
+
+
+def _start(place: CustomerPlace, provider, what: dict):
+    """Start the payment and send the debtor to its checkout (or say why not)."""
     # Committed here: the row exists before the provider hears of it.
     started = commit_change(lambda: payments.start(place.customer, provider, **what))
     if isinstance(started.error, payments.AlreadyBeingPaid):
@@ -149,6 +160,30 @@ def pay(place: CustomerPlace):
         return _message(place, _("The payment could not be started. Please try again in a few minutes."), 502)
     db.session.commit()
     return redirect(_checkout_url(place, payment), 303)
+
+
+@route("/instalments/pay", "instalments_pay", methods=("POST",))
+def instalments_pay(place: CustomerPlace):
+    """Pay one due instalment of the customer's plan (models.services.payments.start)."""
+    if not instalments.offered(place.settings):
+        abort(404)
+    form = PayInstalmentForm()
+    if not form.validate_on_submit():
+        return _message(place, _("Choose an instalment to pay."), 422)
+    instalment_id = parse_id(form.instalment.data)
+    if instalment_id is None:
+        abort(404)
+    try:
+        instalment = instalments.customer_instalment(place.customer, instalment_id)
+    except NotFound:
+        abort(404)
+    if not providers.offered(place.settings):
+        return _unavailable(place)
+    try:
+        provider = providers.get(place.settings.payment_provider)
+    except providers.ProviderUnavailable:
+        return _unavailable(place)
+    return _start(place, provider, {"instalment": instalment})
 
 
 def _open_test_payment(place: CustomerPlace, payment_id: int) -> Payment:

@@ -163,6 +163,7 @@ ROUTE_KINDS = {
     "portal.dossier_instalments": DOSSIER,
     "portal.dossier_instalments_preview": DOSSIER,
     "portal.dossier_instalments_confirm": DOSSIER,
+    "portal.dossier_instalments_pay": DOSSIER,
     # The customer's pages: one view each, at /d/<token>/… (the link) and /portal/… (the login).
     "portal.documents": PORTAL_ACCOUNT,
     "portal.document": PORTAL_ACCOUNT,
@@ -178,6 +179,7 @@ ROUTE_KINDS = {
     "portal.instalments": PORTAL_ACCOUNT,
     "portal.instalments_preview": PORTAL_ACCOUNT,
     "portal.instalments_confirm": PORTAL_ACCOUNT,
+    "portal.instalments_pay": PORTAL_ACCOUNT,
     "portal.dossier_documents": DOSSIER,
     "portal.dossier_document_ask": DOSSIER,
     "portal.dossier_quote_decision": DOSSIER,

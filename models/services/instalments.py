@@ -14,7 +14,10 @@ The rules, once, for the dossier and the admin alike:
   staff to approve or decline; staff may cancel a pending or active plan;
 - while a plan runs, reminders for the invoices it covers pause (`covers`, used by
   notifications.send_reminder);
-- an active plan whose invoices are all paid is completed (`complete_settled`).
+- an active plan whose invoices are all paid is completed (`complete_settled`);
+- the debtor pays an instalment that is due with models.services.payments.start
+  (`instalment=`); booking that payment sets its `paid_at` (`payable_now` says when a
+  Pay button shows).
 
 Every change writes an audit event and an invoice-category e-mail (plan updates are
 invoice mail, so contacts subscribed to invoices get a copy).
@@ -294,6 +297,22 @@ def decline(actor: StaffUser, plan: InstalmentPlan) -> InstalmentPlan:
 
 def cancel(actor: StaffUser, plan: InstalmentPlan) -> InstalmentPlan:
     return _decide(actor, plan, RUNNING, PlanStatus.cancelled, "instalment_plan.cancelled", "instalment_cancelled")
+
+
+def customer_instalment(customer: Customer, instalment_id: int) -> Instalment:
+    """An instalment of one of this customer's plans, else NotFound (an id in a form proves nothing)."""
+    instalment = db.session.scalar(
+        select(Instalment).join(InstalmentPlan, InstalmentPlan.id == Instalment.plan_id)
+        .where(Instalment.id == instalment_id, InstalmentPlan.customer_id == customer.id)
+    )
+    if instalment is None:
+        raise NotFound()
+    return instalment
+
+
+def payable_now(plan: InstalmentPlan, instalment: Instalment, today: date) -> bool:
+    """Does the debtor get a Pay button for it: the plan is active, it is due and not paid."""
+    return plan.status == PlanStatus.active and instalment.paid_at is None and instalment.due_date <= today
 
 
 def covers(document: Document) -> bool:

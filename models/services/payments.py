@@ -4,8 +4,10 @@ Every way a payment can change ends in `record_state`: the test checkout's butto
 Mollie and Stripe webhooks, the debtor's return from the checkout, and `payments
 reconcile`. So the rules live here once:
 
-- a payment covers one invoice, the invoices the debtor ticked, or all open invoices of
-  one currency; its amount is the exact sum of what they had outstanding when it started
+- a payment covers one invoice, the invoices the debtor ticked, all open invoices of
+  one currency, or one due instalment of the debtor's plan (`instalment`: its amount,
+  spread over the plan's invoices oldest due first, never more than each has outstanding;
+  booking it marks the instalment paid); its amount is the exact sum of what they had outstanding when it started
   and was not already in a live payment (one PaymentItem per invoice): Pay one plus Pay
   all, two tabs or a double click never put one amount into two payments (the customer
   row is locked while deciding);
@@ -38,10 +40,13 @@ from decimal import Decimal
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
+from models import clock
 from models.audit import AuditEvent
 from models.customers import Customer
 from models.db import db, now_utc
 from models.documents import UNPAID_STATUSES, Document, DocumentKind, DocumentStatus
+from models.formatting import format_date
+from models.instalments import Instalment, PlanStatus
 from models.outbox import MailCategory
 from models.payments import CREDIT, MANUAL, Payment, PaymentItem, PaymentStatus
 from models.services import audit, credits, instalments, providers, settlement
@@ -112,8 +117,60 @@ def _live_cover(customer_id: int, document_ids: list[int]) -> list:
     ).all())
 
 
+def _live_instalment_payments(instalment_id: int) -> list[Payment]:
+    """Live payments (see _live_cover) of this one instalment."""
+    return list(db.session.scalars(
+        select(Payment)
+        .where(Payment.instalment_id == instalment_id, Payment.status == PaymentStatus.open,
+               Payment.booked_at.is_(None), Payment.created_at >= now_utc() - LIVE_FOR)
+        .order_by(Payment.id)
+    ))
+
+
+def _instalment_items(customer: Customer, instalment: Instalment) -> tuple[str, list[tuple[int, Decimal]]]:
+    """(currency, items) paying `instalment`: its amount over the plan's invoices oldest due
+    first, each for at most what it has outstanding and not in a live payment. Refused when
+    the plan is not active, the instalment is paid, not due yet, or in a live payment."""
+    plan = instalment.plan
+    if plan.customer_id != customer.id:
+        raise NotFound()
+    if plan.status != PlanStatus.active:
+        raise PaymentError(_l("This instalment plan is not active: its instalments cannot be paid here."))
+    if instalment.paid_at is not None:
+        raise PaymentError(_l("This instalment has already been paid."))
+    if instalment.due_date > clock.today():
+        raise PaymentError(_l("This instalment is not due yet: you can pay it from %(date)s.",
+                              date=format_date(instalment.due_date)))
+    live = _live_instalment_payments(instalment.id)
+    if live:
+        raise AlreadyBeingPaid(live)
+    invoices = payable_invoices(customer.id, plan.currency, ids=[d.id for d in plan.documents])
+    if not invoices:
+        raise PaymentError(_l("The invoices of this plan have nothing left to pay."))
+    cover = _live_cover(customer.id, [i.id for i in invoices])
+    covered: dict[int, Decimal] = {}
+    for _payment_id, document_id, amount in cover:
+        covered[document_id] = covered.get(document_id, Decimal("0.00")) + amount
+    left = instalment.amount
+    items: list[tuple[int, Decimal]] = []
+    for invoice in invoices:  # oldest due first
+        part = min(left, invoice.outstanding - covered.get(invoice.id, Decimal("0.00")))
+        if part > 0:
+            items.append((invoice.id, part))
+            left -= part
+        if left <= 0:
+            break
+    if left > 0 and cover:  # part of what it would pay is in a payment already started
+        ids = sorted({payment_id for payment_id, _, _ in cover})
+        raise AlreadyBeingPaid(list(db.session.scalars(select(Payment).where(Payment.id.in_(ids)).order_by(Payment.id))))
+    if not items:
+        raise PaymentError(_l("The invoices of this plan have nothing left to pay."))
+    return plan.currency, sorted(items)
+
+
 def start(customer: Customer, provider: PaymentProvider, *, invoice: Document | None = None,
-          invoice_ids: list[int] | None = None, currency: str | None = None) -> Payment:
+          invoice_ids: list[int] | None = None, currency: str | None = None,
+          instalment: Instalment | None = None) -> Payment:
     """A payment for one invoice (`invoice`), for the invoices the debtor ticked
     (`invoice_ids`, all in one currency), or for all open invoices (of `currency`, which is
     needed only when the open invoices are in more than one currency) — for only what is
@@ -123,10 +180,18 @@ def start(customer: Customer, provider: PaymentProvider, *, invoice: Document | 
     same invoices) returns that payment, to go to its checkout again; anything else raises
     AlreadyBeingPaid naming the payments to continue. The customer row is locked first, so
     concurrent clicks are decided one after the other.
+
+    `instalment`: a due, unpaid instalment of the customer's active plan, for exactly its
+    amount (less only when its invoices have less left to pay); refused (PaymentError,
+    AlreadyBeingPaid) when not due, paid already or in a live payment.
     """
     if invoice is not None and invoice.customer_id != customer.id:
         raise NotFound()
     settlement.lock_customer(customer.id)
+    if instalment is not None:
+        db.session.refresh(instalment)  # as the database has it after the lock
+        currency, items = _instalment_items(customer, instalment)
+        return _new_payment(customer, provider, currency, items, instalment_id=instalment.id)
     if invoice is not None:
         invoices = payable_invoices(customer.id, ids=[invoice.id])
         if not invoices:
@@ -156,11 +221,16 @@ def start(customer: Customer, provider: PaymentProvider, *, invoice: Document | 
     items = sorted((doc_id, part) for doc_id, part in items if part > 0)
     if not items:
         return _covering(cover, {i.id for i in invoices}, provider.name)
+    return _new_payment(customer, provider, currency, items)
 
+
+def _new_payment(customer: Customer, provider: PaymentProvider, currency: str, items: list[tuple[int, Decimal]],
+                 instalment_id: int | None = None) -> Payment:
     payment = Payment(
         customer_id=customer.id, provider=provider.name, idempotency_key=uuid.uuid4().hex,
         amount=sum((part for _, part in items), Decimal("0.00")), currency=currency, status=PaymentStatus.open,
         items=[PaymentItem(document_id=doc_id, amount=part) for doc_id, part in items],
+        instalment_id=instalment_id,
     )
     db.session.add(payment)
     db.session.flush()
@@ -172,7 +242,8 @@ def _covering(cover: list[tuple[int, int, Decimal]], wanted: set[int], provider:
     repeated click), else AlreadyBeingPaid with the payments that cover them."""
     ids = sorted({payment_id for payment_id, _, _ in cover})
     payments = list(db.session.scalars(select(Payment).where(Payment.id.in_(ids)).order_by(Payment.id)))
-    if len(payments) == 1 and payments[0].provider == provider and {i.document_id for i in payments[0].items} == wanted:
+    if (len(payments) == 1 and payments[0].provider == provider and payments[0].instalment_id is None
+            and {i.document_id for i in payments[0].items} == wanted):
         return payments[0]
     raise AlreadyBeingPaid(payments)
 
@@ -326,6 +397,13 @@ def _book(payment: Payment) -> None:
         if part > 0:
             applied += part
             settlement.change(document_id, paid=part)
+    if payment.instalment_id is not None:  # the instalment it was for is paid
+        db.session.execute(
+            update(Instalment)
+            .where(Instalment.id == payment.instalment_id, Instalment.paid_at.is_(None))
+            .values(paid_at=payment.paid_at or now_utc())
+            .execution_options(synchronize_session=False)
+        )
     customer = db.session.get(Customer, payment.customer_id)
     instalments.complete_settled(customer)  # a plan whose invoices are now all paid has ended
     numbers = invoice_numbers(payment)

@@ -209,6 +209,9 @@ VALID_POST = {
     "portal.dossier_document_ask": lambda w: {"body": "Posted question"},
     "portal.quote_decision": lambda w: {"decision": "accept", "name": "Posted Name"},
     "portal.dossier_quote_decision": lambda w: {"decision": "accept", "name": "Posted Name"},
+    # Paying a due instalment (tests/instalments/test_pay_instalment.py): World's plans are pending.
+    "portal.instalments_pay": lambda w: {"instalment": "1"},
+    "portal.dossier_instalments_pay": lambda w: {"instalment": "1"},
     "portal.instalments_preview": lambda w: {"currency": "EUR", "count": "2", "start_date": date.today().isoformat()},
     "portal.instalments_confirm": lambda w: {"currency": "EUR", "count": "2",
                                              "start_date": date.today().isoformat(), "total": "121.00"},
