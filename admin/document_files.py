@@ -15,7 +15,7 @@ from werkzeug.routing import BuildError
 
 from admin import bp
 from admin.helpers import pdf_rate_limit
-from models.services import document_pdf
+from models.services import document_pdf, pdf
 from models.services import documents as document_service
 from web.errors import error_page
 
@@ -43,7 +43,7 @@ def document_print(document_id: int):
 @pdf_rate_limit("document")
 def document_pdf_file(document_id: int):
     document = document_service.get_document(current_user, document_id)  # 404 before anything else
-    weasyprint = document_pdf.load_weasyprint()
+    weasyprint = pdf.load_weasyprint()
     if weasyprint is None:
         return error_page(503, _("PDF documents are not available on this server: WeasyPrint cannot load its "
                                  "system libraries (Pango). Use the print view and your browser's "

@@ -23,7 +23,7 @@ from wtforms.validators import Optional, ValidationError
 from admin import bp
 from admin.helpers import page_arg, pdf_rate_limit
 from models import clock
-from models.documents import KIND_NAMES, RECEIVABLE_KINDS, DocumentKind, DocumentStatus
+from models.documents import KIND_NAMES, KIND_PLURALS, RECEIVABLE_KINDS, DocumentKind, DocumentStatus
 from models.services import document_list, statement
 from models.services.access import get_customer
 from models.services.document_list import DocumentFilter
@@ -32,14 +32,6 @@ from models.services.settings import get_settings
 from web.errors import error_page, parse_id
 from web.rendering import render
 
-KIND_PLURALS = {
-    DocumentKind.invoice: _l("Invoices"),
-    DocumentKind.reminder: _l("Reminders"),
-    DocumentKind.quote: _l("Quotes"),
-    DocumentKind.credit_note: _l("Credit notes"),
-    DocumentKind.order_confirmation: _l("Order confirmations"),
-    DocumentKind.delivery_note: _l("Delivery notes"),
-}
 ATTENTION_LABELS = {
     "no_email": _l("No e-mail address known"),
     "provided_email": _l("E-mail address provided"),

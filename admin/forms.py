@@ -39,6 +39,7 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
 from models.customers import CustomFieldDefinition, CustomFieldKind, CustomerKind
+from models.documents import KIND_PLURALS, DocumentKind
 from models.services.passwords import MIN_LENGTH
 from models.settings import CURRENCIES
 from models.staff import StaffRole
@@ -250,11 +251,8 @@ class SettingsForm(AppForm):
     letter_reminder_asks_email = BooleanField(_l("Reminder letters ask for an e-mail address when none is known"), default=True)
     # Documents: what customers see and may do in their dossier; numbers and e-mail texts
     # per kind (the fields per kind are added below the class: DOCUMENT_KIND_FIELDS).
-    released = MultiCheckboxField(_l("Documents customers see in their dossier"), choices=options([
-        ("invoice", _l("Invoices")), ("reminder", _l("Reminders")), ("quote", _l("Quotes")),
-        ("credit_note", _l("Credit notes")), ("delivery_note", _l("Delivery notes")),
-        ("order_confirmation", _l("Order confirmations")),
-    ]), validate_choice=False)
+    released = MultiCheckboxField(_l("Documents customers see in their dossier"), choices=options(
+        (kind.value, KIND_PLURALS[kind]) for kind in DocumentKind), validate_choice=False)
     allow_quote_decisions = BooleanField(_l("Customers can accept or reject quotes"), default=True)
     allow_pdf_download = BooleanField(_l("Customers can download documents as PDF"), default=True)
     apply_credit_automatically = BooleanField(

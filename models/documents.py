@@ -66,6 +66,15 @@ KIND_NAMES = {
     DocumentKind.order_confirmation: _l("Order confirmation"),
 }
 REMINDER_LEVEL_NAMES = {1: _l("1st reminder"), 2: _l("2nd reminder"), 3: _l("Final notice")}
+# Lists, tabs and settings name the kinds in the plural.
+KIND_PLURALS = {
+    DocumentKind.invoice: _l("Invoices"),
+    DocumentKind.reminder: _l("Reminders"),
+    DocumentKind.quote: _l("Quotes"),
+    DocumentKind.credit_note: _l("Credit notes"),
+    DocumentKind.order_confirmation: _l("Order confirmations"),
+    DocumentKind.delivery_note: _l("Delivery notes"),
+}
 
 
 class Payable:

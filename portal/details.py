@@ -25,7 +25,8 @@ from models.services import master_data
 from models.services.settings import get_settings
 from models.settings import BusinessSettings
 from portal import auth, bp
-from portal.dossier_verify import dossier_limit, masked, open_dossier, private
+from portal.dossier_verify import masked
+from portal.place import dossier_limit, from_link, private
 from web.extensions import limiter
 from web.forms import AppForm, country_choices, options, strip
 from web.i18n import LANGUAGE_NAMES
@@ -110,7 +111,7 @@ def _portal_entry(context) -> Entry:
 
 
 def _dossier_entry(token: str) -> Entry:
-    opened = open_dossier(token)  # 404 for a bad link; the postal-code check first, if asked
+    opened = from_link(token)  # 404 for a bad link; the postal-code check first, if asked
     return Entry(opened.customer, master_data.CustomerActor(), opened.settings, "portal.dossier_details",
                  {"token": token}, {"layout": "portal/details/dossier_layout.html", "dossier": opened,
                                     "business": opened.settings, "token": token,

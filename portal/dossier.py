@@ -16,8 +16,8 @@ from flask_babel import lazy_gettext as _l
 
 from models import clock
 from models.db import db
-from models.documents import Document, DocumentKind
-from models.services import document_pdf, dossier, instalments, provided_email, questions, quotes
+from models.documents import KIND_NAMES, KIND_PLURALS, Document, DocumentKind
+from models.services import document_pdf, dossier, instalments, pdf, provided_email, questions, quotes
 from portal.forms import DossierCheckForm, ProvideEmailForm
 from portal.place import VERIFIED, CustomerPlace, alias, document_of, dossier_limit, from_link, invoice_of, key_per_place, private, route
 from web.errors import error_page
@@ -26,20 +26,11 @@ from web.transaction import commit_change
 
 # The dossier link's way in, by the names the link-only pages use (details, contact
 # persons, the step-up code): a place opened from a token.
-Dossier = CustomerPlace
-open_dossier = from_link
-__all__ = ["Dossier", "dossier_limit", "open_dossier", "private"]
 
 # The tabs of the Documents page, and each kind's name in the customer's language.
-KIND_TABS = {
-    DocumentKind.invoice: _l("Invoices"),
-    DocumentKind.quote: _l("Quotes"),
-    DocumentKind.order_confirmation: _l("Order confirmations"),
-    DocumentKind.delivery_note: _l("Delivery notes"),
-    DocumentKind.credit_note: _l("Credit notes"),
-    DocumentKind.reminder: _l("Reminders"),
-}
-KIND_NAMES = document_pdf.KIND_TITLES
+KIND_TABS = {kind: KIND_PLURALS[kind] for kind in (
+    DocumentKind.invoice, DocumentKind.quote, DocumentKind.order_confirmation, DocumentKind.delivery_note,
+    DocumentKind.credit_note, DocumentKind.reminder)}
 QUESTION_HEADINGS = {
     DocumentKind.invoice: _l("Questions about this invoice"),
     DocumentKind.quote: _l("Questions about this quote"),
@@ -199,7 +190,7 @@ def document_pdf_download(place: CustomerPlace, document_id: int):
     document = document_of(place, document_id)
     if not place.settings.allow_pdf_download:
         abort(404)
-    weasyprint = document_pdf.load_weasyprint()
+    weasyprint = pdf.load_weasyprint()
     if weasyprint is None:
         return private(error_page(503, _("The PDF cannot be made at the moment. Please use the print view.")))
     sheet = document_pdf.build_sheet(document, place.settings, place.customer)

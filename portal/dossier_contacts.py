@@ -13,7 +13,8 @@ from flask import g, url_for
 
 from models.services import contacts as contact_service
 from portal import bp
-from portal.dossier_verify import dossier_limit, open_dossier, private, require_step_up
+from portal.dossier_verify import require_step_up
+from portal.place import dossier_limit, from_link, private
 from web import contact_views
 from web.rendering import render
 
@@ -36,7 +37,7 @@ def _with_dossier(view):
     """The link's dossier (404 for a bad one) and the step-up, before any contact route."""
 
     def wrapper(token: str, **kwargs):
-        opened = open_dossier(token)
+        opened = from_link(token)
         require_step_up(opened, url_for("portal.dossier_contacts_list", token=token))
         g.dossier = opened
         return view(token=token, **kwargs)

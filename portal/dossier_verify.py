@@ -24,12 +24,7 @@ from models.one_time_codes import CodePurpose
 from models.services import one_time_codes
 from portal import bp
 
-try:  # the customer place (portal/place.py), once the dossier pages are built on it
-    from portal.place import CustomerPlace as Dossier
-    from portal.place import dossier_limit, private
-    from portal.place import from_link as open_dossier
-except ImportError:  # the dossier link's own module until then: the same link, check and limit
-    from portal.dossier import Dossier, dossier_limit, open_dossier, private
+from portal.place import CustomerPlace, dossier_limit, from_link, private
 from web.forms import AppForm
 from web.rendering import is_fragment_request, is_safe_next, render
 from web.transaction import attach_error, commit_change
@@ -60,23 +55,23 @@ def _now() -> float:
     return time.time()
 
 
-def stepped_up(opened: Dossier) -> bool:
+def stepped_up(opened: CustomerPlace) -> bool:
     until = session.get(_STEP_UP, {}).get(opened.link.public_id)
     return isinstance(until, (int, float)) and until > _now()
 
 
-def _remember(opened: Dossier) -> None:
+def _remember(opened: CustomerPlace) -> None:
     now = _now()
     kept = {key: until for key, until in session.get(_STEP_UP, {}).items() if until > now}
     kept = dict(sorted(kept.items(), key=lambda item: item[1])[-9:])
     session[_STEP_UP] = {**kept, opened.link.public_id: int(now) + STEP_UP_VALID}
 
 
-def verify_url(opened: Dossier, next_url: str) -> str:
+def verify_url(opened: CustomerPlace, next_url: str) -> str:
     return url_for("portal.dossier_verify", token=opened.token, next=next_url)
 
 
-def require_step_up(opened: Dossier, next_url: str) -> None:
+def require_step_up(opened: CustomerPlace, next_url: str) -> None:
     """Go on only if this session entered a code for this link within STEP_UP_VALID; else
     off to the code page, which comes back to `next_url` (an HTMX row: the whole page goes)."""
     if stepped_up(opened):
@@ -89,7 +84,7 @@ def require_step_up(opened: Dossier, next_url: str) -> None:
     abort(redirect(target))
 
 
-def _next(opened: Dossier) -> str:
+def _next(opened: CustomerPlace) -> str:
     """Where to go after the code: a page of this link only, else the dossier."""
     target = request.args.get("next") or ""
     if is_safe_next(target) and target.startswith(f"/d/{opened.token}/"):
@@ -97,7 +92,7 @@ def _next(opened: Dossier) -> str:
     return url_for("portal.dossier_page", token=opened.token)
 
 
-def _page(opened: Dossier, *, code_form=None, status: int = 200):
+def _page(opened: CustomerPlace, *, code_form=None, status: int = 200):
     waiting = one_time_codes.waiting(opened.customer, CodePurpose.dossier)
     return private(render(
         "portal/details/verify.html", status=status, dossier=opened, customer=opened.customer,
@@ -111,7 +106,7 @@ def _page(opened: Dossier, *, code_form=None, status: int = 200):
 @dossier_limit
 def dossier_verify(token: str):
     """GET: what the code is for and the buttons; POST: the code entered."""
-    opened = open_dossier(token)
+    opened = from_link(token)
     if request.method == "GET":
         return _page(opened)
     form = CodeForm()
@@ -130,7 +125,7 @@ def dossier_verify(token: str):
 @bp.post("/d/<token>/verify/send")
 @dossier_limit
 def dossier_verify_send(token: str):
-    opened = open_dossier(token)
+    opened = from_link(token)
     if SendCodeForm().validate_on_submit():
         sent = commit_change(lambda: one_time_codes.issue_code(opened.customer, CodePurpose.dossier), flash_error=True)
         if sent:

@@ -21,11 +21,12 @@ from sqlalchemy.orm import load_only
 from models.clock import business_timezone
 from models.customers import Customer
 from models.db import db
-from models.documents import RECEIVABLE_KINDS, UNPAID_STATUSES, Document, DocumentKind
+from models.documents import RECEIVABLE_KINDS, UNPAID_STATUSES, Document
 from models.instalments import InstalmentPlan, PlanStatus
 from models.outbox import MailStatus, OutboundEmail
 from models.payments import CREDIT, Payment
 from models.services.access import visible
+from models.services.document_list import attention_condition
 from models.services.settings import get_settings
 from models.services.settlement import OUTSTANDING
 from models.staff import StaffUser
@@ -251,25 +252,21 @@ def _count(stmt, staff: StaffUser, onclause=None):
     return _scoped(stmt, staff, onclause).scalar_subquery()
 
 
-def _invoices_count(staff: StaffUser, *conditions, needs_customer: bool = False):
-    """Invoices as `list_invoices` counts them for one Attention filter."""
-    stmt = select(func.count()).select_from(Document).where(Document.kind == DocumentKind.invoice, *conditions)
-    if needs_customer and staff.sees_all_customers:
+def _attention_count(staff: StaffUser, attention: str):
+    """Documents as the document list counts them for one Attention filter (one definition:
+    document_list.attention_condition)."""
+    stmt = select(func.count()).select_from(Document).where(attention_condition(attention))
+    if attention != "questions" and staff.sees_all_customers:  # the condition reads the customer
         stmt = stmt.join(Customer, Document.customer_id == Customer.id)
     return _count(stmt, staff, Document.customer_id == Customer.id)
 
 
 def _attention(staff: StaffUser) -> Attention:
     """One statement of five counts."""
-    unpaid = Document.status.in_(UNPAID_STATUSES)
     row = db.session.execute(select(
-        # list_documents(attention="questions"): documents of every kind
-        _count(select(func.count()).select_from(Document).where(Document.awaiting_answer_since.is_not(None)),
-               staff, Document.customer_id == Customer.id),
-        # list_invoices(attention="provided_email")
-        _invoices_count(staff, Customer.provided_email.is_not(None), unpaid, needs_customer=True),
-        # list_invoices(attention="no_email")
-        _invoices_count(staff, Customer.email.is_(None), unpaid, needs_customer=True),
+        _attention_count(staff, "questions"),
+        _attention_count(staff, "provided_email"),
+        _attention_count(staff, "no_email"),
         _count(select(func.count(InstalmentPlan.id)).where(InstalmentPlan.status == PlanStatus.pending),
                staff, InstalmentPlan.customer_id == Customer.id),
         # Mail of a customer (an invitation to a login that no longer exists has none).

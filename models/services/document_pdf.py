@@ -35,13 +35,12 @@ from models.documents import (
 )
 from models.services import reminders
 from models.services.letters import LANGUAGES, logo_data_uri, postal_address
-from models.services.pdf import html_to_pdf, load_weasyprint  # noqa: F401 - load_weasyprint: the dossier's PDF
+from models.services.pdf import html_to_pdf
 from models.services.settings import get_settings
 from models.settings import BusinessSettings
 
 STYLESHEETS = ("css/document.css",)
 TEMPLATE = "documents/document.html"
-KIND_TITLES = KIND_NAMES  # the dossier's name for them (portal/dossier.py); defined in models.documents
 
 
 def title_of(document: Document) -> str:

@@ -25,7 +25,7 @@ from models.documents import Document, DocumentStatus
 from models.outbox import OutboundEmail
 from models.payments import Payment
 from models.questions import DocumentMessage
-from models.services import dossier, recorded_payments
+from models.services import dossier, pdf, recorded_payments
 from models.services.settings import get_settings
 from models.staff import StaffUser
 from tests import factories
@@ -216,10 +216,8 @@ def test_both_ways_reach_the_same_pages(app, visit, shelf):
 
 def test_the_pdf_of_any_kind_from_both_ways(app, visit, shelf):
     pytest.importorskip("weasyprint")
-    from models.services import document_pdf
-
-    with app.test_request_context():
-        if document_pdf.load_weasyprint() is None:
+    with app.test_request_context():  # WeasyPrint needs Pango: skip where it cannot load
+        if pdf.load_weasyprint() is None:
             pytest.skip("WeasyPrint cannot load Pango here")
     for document in (shelf.invoice, shelf.quote):
         response = visit.get(f"/documents/{document.id}/pdf")
