@@ -12,6 +12,7 @@ from models import (  # noqa: F401
     customers,
     documents,
     dossier,
+    events,
     instalments,
     one_time_codes,
     outbox,

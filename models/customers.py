@@ -70,6 +70,8 @@ class Customer(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(30), unique=True)
+    # The accounting package's own id for this customer (REST API and CSV import upsert by it).
+    external_id: Mapped[str | None] = mapped_column(String(100), unique=True)
     kind: Mapped[CustomerKind] = mapped_column(
         Enum(CustomerKind, native_enum=False, length=20, validate_strings=True),
         default=CustomerKind.individual,

@@ -105,6 +105,8 @@ class Document(Payable, db.Model):
         Index("ix_documents_customer_issue", "customer_id", "issue_date", "id"),
         # Numbers are unique per kind; a draft has none yet (NULLs never collide).
         UniqueConstraint("kind", "number"),
+        # The accounting package's own id, unique per kind (API and CSV import upsert by it).
+        UniqueConstraint("kind", "external_id"),
         # What is owed, per customer: the dashboard's sums and attention counts read only
         # this (an index-only scan on PostgreSQL), never the whole table.
         Index("ix_documents_unpaid", "customer_id",
@@ -120,6 +122,7 @@ class Document(Payable, db.Model):
         Enum(DocumentKind, native_enum=False, length=30, validate_strings=True)
     )
     number: Mapped[str | None] = mapped_column(String(40))
+    external_id: Mapped[str | None] = mapped_column(String(100))
     issue_date: Mapped[date] = mapped_column(Date)
     due_date: Mapped[date | None] = mapped_column(Date)
     currency: Mapped[str] = mapped_column(String(3), default="EUR")

@@ -70,6 +70,20 @@ class BusinessSettings(db.Model):
     # sentence), with placeholders (models.services.settings.MAIL_PLACEHOLDERS).
     document_mail_texts: Mapped[dict | None] = mapped_column(JSON)
 
+    # The business as a seller: the legal details every invoice, its PDF, letter and
+    # e-invoice carries, and the account debtors pay into (the EPC QR code's payee).
+    street: Mapped[str | None] = mapped_column(String(200))
+    postal_code: Mapped[str | None] = mapped_column(String(20))
+    city: Mapped[str | None] = mapped_column(String(100))
+    country: Mapped[str] = mapped_column(String(2), default="NL", server_default="NL")
+    iban: Mapped[str | None] = mapped_column(String(34))
+    bic: Mapped[str | None] = mapped_column(String(11))
+    account_holder: Mapped[str | None] = mapped_column(String(200))
+    vat_id: Mapped[str | None] = mapped_column(String(30))
+    tax_number: Mapped[str | None] = mapped_column(String(30))
+    # Chamber of commerce / commercial register number (KvK, Handelsregister).
+    registration_number: Mapped[str | None] = mapped_column(String(40))
+
     def prefix_for(self, kind: str) -> str:
         return (self.document_prefixes or {}).get(kind, DEFAULT_PREFIXES[kind])
 
