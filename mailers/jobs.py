@@ -155,6 +155,9 @@ class _Batch:
         if self.unreachable:  # no connection: the rest of the batch waits for its retry too
             return self._temporary(row, self.unreachable)
         customer = self.customers.get(row.customer_id)
+        copy_for = (row.context or {}).get(outbox.CONTACT_COPY_KEY)
+        if copy_for is not None:
+            return self._retried_copy(row, customer, copy_for)
         recipients = routing.recipients_for(row, customer, self.audiences.get(row.customer_id))
         if recipients is None:
             self.recorder.add(outbox.failed_values(row.id, "No e-mail address known"))
@@ -195,33 +198,65 @@ class _Batch:
 
     def _copies(self, row: Row, customer: Customer | None, recipients: routing.Recipients) -> dict[str, str]:
         """Each contact person's own copy, once the customer's went out. A copy the server
-        refuses (or cannot take now) is recorded as refused for that address on the row,
-        which stays sent: retrying the row would send the customer's copy again."""
+        refuses is recorded as refused for that address on the row, which stays sent:
+        retrying the row would send the customer's copy again. A copy the server cannot take
+        now gets a row of its own, retried like any other (outbox.queue_contact_copy)."""
         refused: dict[str, str] = {}
         for contact in recipients.contacts:
-            if self.unreachable:
-                refused[contact.address] = self.unreachable
-                continue
             try:
-                built = messages.build(
-                    row, customer, recipients, settings=self.settings,
-                    document=self.documents.get(row.document_id),
-                    dossier_link=messages.dossier_url(self.tokens[row.customer_id]) if customer else None,
-                    links={}, renderer=self.renderer, contact=contact,
-                )
-                sent = smtp.send(built.envelope_from, [contact.address], built.message.as_bytes())
+                if self.unreachable:
+                    raise smtp.Unreachable(self.unreachable)
+                _, sent = self._send_copy(row, customer, recipients, contact)
                 refused.update(sent.refused)
             except BaseTimeoutException:
                 raise
             except (smtp.TemporaryFailure, smtp.PermanentFailure) as error:
                 if isinstance(error, smtp.Unreachable):
                     self.unreachable = str(error)
-                answer = str(error).removeprefix("all recipients refused: ")
-                refused[contact.address] = answer.removeprefix(f"{contact.address}: ")
+                answer = str(error).removeprefix("all recipients refused: ").removeprefix(f"{contact.address}: ")
+                if isinstance(error, smtp.TemporaryFailure):
+                    delay = retry_delays()[0]
+                    copy_id = outbox.queue_contact_copy(row, contact.contact_id, answer, timedelta(seconds=delay))
+                    self.recorder.retries[delay].append(copy_id)
+                    answer = f"{answer} (retried separately)"
+                refused[contact.address] = answer
             except Exception as error:  # a bug: this copy fails visibly, the others still go
                 log.exception("outbox %s: the copy to contact %s failed", row.id, contact.contact_id)
                 refused[contact.address] = f"internal error: {type(error).__name__}: {error}"
         return refused
+
+    def _send_copy(self, row: Row, customer: Customer | None, recipients: routing.Recipients,
+                   contact: routing.ContactCopy) -> tuple[messages.Built, smtp.Sent]:
+        built = messages.build(
+            row, customer, recipients, settings=self.settings,
+            document=self.documents.get(row.document_id),
+            dossier_link=messages.dossier_url(self.tokens[row.customer_id]) if customer else None,
+            links={}, renderer=self.renderer, contact=contact,
+        )
+        return built, smtp.send(built.envelope_from, [contact.address], built.message.as_bytes())
+
+    def _retried_copy(self, row: Row, customer: Customer | None, contact_id: int) -> str:
+        """A contact person's copy that could not be sent with its message, on its own row."""
+        contact = routing.contact_copy_for(row, self.audiences.get(row.customer_id), contact_id)
+        if contact is None:
+            self.recorder.add(outbox.failed_values(row.id, "Not sent: the contact person no longer receives these e-mails"))
+            return "not-needed"
+        recipients = routing.Recipients(cc=[contact.address], contacts=[contact])
+        try:
+            built, sent = self._send_copy(row, customer, recipients, contact)
+        except BaseTimeoutException:
+            raise
+        except (smtp.TemporaryFailure, smtp.PermanentFailure, messages.NotNeeded) as error:
+            return self._refused(row, error)
+        except Exception as error:  # a bug (template, data): fail the row visibly, don't loop
+            log.exception("outbox %s: the copy to contact %s failed", row.id, contact_id)
+            self.recorder.add(outbox.failed_values(row.id, f"internal error: {type(error).__name__}: {error}"))
+            return "failed"
+        self.recorder.add(outbox.sent_values(
+            row.id, subject=built.subject, to=[], cc=[contact.address], refused=sent.refused,
+            message_id=built.message.msgId,
+        ))
+        return "sent"
 
     def _refused(self, row: Row, error: Exception) -> str:
         if isinstance(error, messages.NotNeeded):

@@ -100,6 +100,16 @@ def _wanted(candidates: list[tuple], category: MailCategory) -> list[str]:
     return [c[0] for c in candidates if c[flag]]
 
 
+def contact_copy_for(email: OutboundEmail, audience: Audience | None, contact_id: int) -> ContactCopy | None:
+    """The one contact person a copy row (outbox.queue_contact_copy) is for, if they still
+    receive this category now; None when they were removed or unsubscribed meanwhile."""
+    flag = 1 if email.category == MailCategory.invoice else 2
+    for candidate in audience.contacts if audience else ():
+        if candidate[3] == contact_id and candidate[flag] and (candidate[0] or "").strip():
+            return ContactCopy(candidate[3], candidate[4], candidate[0].strip())
+    return None
+
+
 def recipients_for(email: OutboundEmail, customer: Customer | None,
                    audience: Audience | None = None) -> Recipients | None:
     """None when there is nobody to send to (no primary address known)."""

@@ -74,6 +74,26 @@ def queue_system_email(to_address: str | None, template: str, *, customer_id: in
 
 
 NOT_SENT_NO_LOGIN = "Not sent: no portal login has this address"
+# The context key of a row that carries one contact person's copy of another row's message.
+CONTACT_COPY_KEY = "contact_copy"
+
+
+def queue_contact_copy(original: Row, contact_id: int, error: str, delay: timedelta) -> int:
+    """A row of its own for one contact person's copy that could not be sent now (the
+    original row stays sent: retrying it would send the customer's copy again). It waits
+    `delay` like any retry; the caller hands its id to the queue after commit."""
+    email = _add(
+        OutboundEmail(
+            customer_id=original.customer_id,
+            document_id=original.document_id,
+            category=original.category,
+            template=original.template,
+            context={**(original.context or {}), CONTACT_COPY_KEY: contact_id},
+        )
+    )
+    email.attempts, email.last_error, email.next_attempt_at = 1, error, now_utc() + delay
+    db.session.flush()
+    return email.id
 
 
 def _add(email: OutboundEmail) -> OutboundEmail:

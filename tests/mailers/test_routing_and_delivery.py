@@ -348,6 +348,47 @@ def test_a_refused_contact_copy_is_recorded_and_shown(mail_app, sink, run_worker
     assert "Refused: two@example.test (550 5.1.1 No such user two (test))" in logged["Status"]
 
 
+def test_a_contact_copy_the_server_cannot_take_now_is_retried_on_its_own(mail_app, sink, run_worker, owner_client):
+    customer = factories.customer(email="anna@example.test")
+    add_contact(mail_app, customer.id, "one@example.test")
+    later = add_contact(mail_app, customer.id, "later@example.test")
+    gone = add_contact(mail_app, customer.id, "gone@example.test")
+    sink.refuse["later@example.test"] = "451 4.3.0 Mailbox busy, try later (test)"
+    sink.refuse["gone@example.test"] = "451 4.3.0 Mailbox busy, try later (test)"
+    send_invoice(owner_client, factories.invoice(customer).id)
+    run_worker()
+
+    assert list(by_recipient(sink.received())) == ["anna@example.test", "one@example.test"]
+    original, *copies = outbox_rows(mail_app)
+    assert original.status == MailStatus.sent
+    assert original.refused == {
+        "later@example.test": "451 4.3.0 Mailbox busy, try later (test) (retried separately)",
+        "gone@example.test": "451 4.3.0 Mailbox busy, try later (test) (retried separately)",
+    }
+    assert [(c.status, c.attempts) for c in copies] == [(MailStatus.queued, 1)] * 2
+    assert all(c.next_attempt_at is not None for c in copies)
+
+    sink.refuse.clear()
+    with mail_app.app_context():  # one of them unsubscribes before the retry
+        factories.write_directly(update(ContactPerson).where(ContactPerson.id == gone).values(invoice_emails=False))
+        db.session.commit()
+    sleep_until_retries_are_due(mail_app)
+    run_worker(with_scheduler=True)
+
+    mails = by_recipient(sink.received())
+    assert list(mails) == ["anna@example.test", "one@example.test", "later@example.test"]  # anna once
+    assert mails["later@example.test"].rcpt_tos == ["later@example.test"]
+    assert "later@example.test" not in mails["anna@example.test"].raw.decode()
+    copies = {c.recipients_cc[0] if c.recipients_cc else c.last_error: c for c in outbox_rows(mail_app)[1:]}
+    assert copies["later@example.test"].status == MailStatus.sent
+    assert copies["later@example.test"].message_id == mails["later@example.test"].message_id
+    unsubscribed = copies["Not sent: the contact person no longer receives these e-mails"]
+    assert unsubscribed.status == MailStatus.failed
+    logged = email_log(owner_client, customer.id)
+    copy_line = only([row for row in logged if row["CC"] == "later@example.test"])
+    assert (copy_line["To"], copy_line["Status"].split()[0]) == ("", "sent")
+
+
 def _header_block(raw: bytes) -> list[str]:
     head = raw.split(b"\r\n\r\n", 1)[0] if b"\r\n\r\n" in raw else raw.split(b"\n\n", 1)[0]
     return head.decode().splitlines()
