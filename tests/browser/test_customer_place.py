@@ -179,3 +179,30 @@ def test_the_login_page_fits_a_phone(app, page, page_problems):
     assert_fits(page, PHONE["width"])
     assert axe_violations(page) == []
     page_problems.assert_none()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_a_contact_persons_preferences_page_fits_and_passes_axe(app, page, page_problems, customer, size):
+    """The page a CC'd contact person reaches from their own e-mail: no login, a signed link."""
+    from models.outbox import MailCategory
+    from models.services import contact_preferences
+
+    viewport = SIZES[size]
+    page.set_viewport_size(viewport)
+    with app.app_context():
+        contact = db.session.scalars(db.select(ContactPerson).filter_by(customer_id=customer.id)).one()
+        preferences = contact_preferences.preferences_token(contact.id, contact.email)
+        unsubscribe = contact_preferences.unsubscribe_token(contact.id, contact.email, MailCategory.account)
+
+    check(page, f"/portal/contact/{preferences}", viewport["width"])
+    page.get_by_label(re.compile(r"^Invoice e-mails")).check()
+    page.get_by_role("button", name="Save my choice").click()
+    expect(page.get_by_text("Your choice is saved.")).to_be_visible()
+    assert_fits(page, viewport["width"])
+    assert_tap_targets(page)
+    assert axe_violations(page) == []
+    with app.app_context():
+        assert db.session.get(ContactPerson, contact.id).invoice_emails is True
+
+    check(page, f"/portal/unsubscribe/{unsubscribe}", viewport["width"])
+    page_problems.assert_none()
