@@ -179,6 +179,7 @@ def render_page(sheet: Sheet, *, toolbar: dict | None = None) -> str:
                                toolbar=None, toolbar_language=None)
 
 
-def to_pdf(weasyprint, html: str) -> bytes:
-    """The page (render_page without a toolbar) as a PDF, nothing fetched."""
-    return html_to_pdf(weasyprint, html, STYLESHEETS)
+def to_pdf(weasyprint, html: str, **options) -> bytes:
+    """The page (render_page without a toolbar) as a PDF, nothing fetched (`options`: see
+    pdf.html_to_pdf)."""
+    return html_to_pdf(weasyprint, html, STYLESHEETS, **options)

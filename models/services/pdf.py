@@ -26,9 +26,10 @@ def load_weasyprint():
     return weasyprint
 
 
-def html_to_pdf(weasyprint, html: str, stylesheets: Sequence[str] = ()) -> bytes:
+def html_to_pdf(weasyprint, html: str, stylesheets: Sequence[str] = (), **options) -> bytes:
     """`html` as a PDF, styled by `stylesheets` (paths in the static folder, read from disk
-    and passed in; none when the page carries its own style).
+    and passed in; none when the page carries its own style). `options` go to write_pdf
+    (e-invoices ask for `pdf_variant="pdf/a-3b"`).
 
     Nothing is fetched: images are inline (`data:` URLs) and the URL fetcher accepts only
     `data:` -- any other reference (http, https, file, relative) is refused, so a page can
@@ -39,4 +40,4 @@ def html_to_pdf(weasyprint, html: str, stylesheets: Sequence[str] = ()) -> bytes
     for stylesheet in stylesheets:
         with open(os.path.join(current_app.static_folder, stylesheet), encoding="utf-8") as handle:
             css.append(weasyprint.CSS(string=handle.read(), url_fetcher=fetcher))
-    return weasyprint.HTML(string=html, url_fetcher=fetcher, media_type="print").write_pdf(stylesheets=css)
+    return weasyprint.HTML(string=html, url_fetcher=fetcher, media_type="print").write_pdf(stylesheets=css, **options)
