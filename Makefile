@@ -49,10 +49,12 @@ run: install
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The pages on cold traffic (bench/run.py), then the soak (BENCH_SKIP_SOAK=1 leaves it out).
 bench: install
 	$(BIN)/python -m bench.run
+	@test -n "$(BENCH_SKIP_SOAK)" || $(BIN)/python -m bench.soak
 
-# 100 simulated people for 60 s with writes (bench/soak.py); not CI.
+# The soak alone: 100 simulated people for 60 s with writes (bench/soak.py); not CI.
 soak: install
 	$(BIN)/python -m bench.soak
 
