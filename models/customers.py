@@ -95,6 +95,9 @@ class Customer(db.Model):
     bank_holder: Mapped[str | None] = mapped_column(String(200))
     portal_access: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    # Bumped by every UPDATE of the row (the REST API's `updated_since` filter); the lock
+    # statements (settlement.lock_customer, contacts) keep it as it is.
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc, onupdate=now_utc, index=True)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # An address the debtor left on the dossier page; staff adopt it (becomes `email`) or dismiss it.
     provided_email: Mapped[str | None] = mapped_column(String(254))

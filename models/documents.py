@@ -157,6 +157,9 @@ class Document(Payable, db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     released_to_portal: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    # Bumped by every UPDATE of the row, ORM or Core (settlement.change): the REST API's
+    # `updated_since` filter.
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc, onupdate=now_utc, index=True)
     # When the debtor last opened it through the dossier (staff see "viewed").
     last_viewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set by a debtor's question, cleared by a staff answer: the "unanswered" filter.

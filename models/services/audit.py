@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import select
@@ -11,8 +13,23 @@ from models.db import db
 from models.staff import StaffUser
 
 
+# Who acts when no staff member does: "system", or e.g. an API key for the duration of
+# `acting_as` (services called by the REST API and the CSV import record no staff actor).
+_SYSTEM_LABEL: ContextVar[str] = ContextVar("audit_system_label", default="system")
+
+
 def actor_label(actor: StaffUser | None) -> str:
-    return f"{actor.name} <{actor.email}>" if actor else "system"
+    return f"{actor.name} <{actor.email}>" if actor else _SYSTEM_LABEL.get()
+
+
+@contextmanager
+def acting_as(label: str):
+    """Audit events recorded without a staff actor inside the block carry `label`."""
+    token = _SYSTEM_LABEL.set(label[:300])
+    try:
+        yield
+    finally:
+        _SYSTEM_LABEL.reset(token)
 
 
 def record(

@@ -160,7 +160,7 @@ def _refuse_taken(owner: Owner | Customer, email: str, contact: ContactPerson | 
 
 def _lock_customer(owner: Owner | Customer) -> None:
     db.session.execute(
-        update(Customer).where(Customer.id == owner.id).values(id=Customer.id)
+        update(Customer).where(Customer.id == owner.id).values(id=Customer.id, updated_at=Customer.updated_at)
         .execution_options(synchronize_session=False)
     )
 

@@ -166,14 +166,15 @@ def _next_customer_number() -> str:
 
 
 def save_customer(
-    actor: StaffUser,
+    actor: StaffUser | None,
     data: dict[str, Any],
     customer: Customer | None = None,
 ) -> Customer:
     """Create (customer=None) or update a customer from validated form data.
 
     Managers set the assigned staff; an employee who creates a customer is assigned to
-    it, so it does not vanish from their own list.
+    it, so it does not vanish from their own list. Without an actor (the REST API, CSV
+    import: models.services.intake) nobody is assigned.
     """
     creating = customer is None
     if creating:
@@ -211,12 +212,12 @@ def save_customer(
         customer.portal_access = bool(data["portal_access"])
     if "tags" in data:
         customer.tags = _tags_named(data["tags"])
-    if actor.is_manager and "assigned_staff_ids" in data:
+    if actor is not None and actor.is_manager and "assigned_staff_ids" in data:
         ids = list(data["assigned_staff_ids"] or [])
         customer.assigned_staff = list(
             db.session.scalars(select(StaffUser).where(StaffUser.id.in_(ids)))
         ) if ids else []
-    elif creating and not actor.is_manager:
+    elif creating and actor is not None and not actor.is_manager:
         customer.assigned_staff = [actor]
 
     if creating:

@@ -100,7 +100,7 @@ def external_number(kind: DocumentKind, number: str) -> str:
 # --- lines and totals -------------------------------------------------------------------
 
 
-def _check_lines(kind: DocumentKind, lines: list[LineInput], expected: Totals | None) -> Totals:
+def check_lines(kind: DocumentKind, lines: list[LineInput], expected: Totals | None) -> Totals:
     if not lines:
         raise DomainError(_l("Add at least one line."), field="lines")
     if len(lines) > MAX_LINES:
@@ -109,6 +109,15 @@ def _check_lines(kind: DocumentKind, lines: list[LineInput], expected: Totals | 
         raise DomainError(_l("Quantities cannot be negative. Money owed to the customer is a credit note."),
                           field="lines")
     totals = compute_totals(lines)
+    check_totals(kind, totals)
+    if expected is not None and expected != totals:
+        raise DomainError(_l("The totals do not add up: the lines give net %(net)s, tax %(tax)s, gross %(gross)s.",
+                             net=totals.net, tax=totals.tax, gross=totals.gross), field="totals")
+    return totals
+
+
+def check_totals(kind: DocumentKind, totals: Totals) -> None:
+    """What a document's totals must be, whether from its lines or given without lines."""
     if max(abs(totals.net), abs(totals.tax), abs(totals.gross)) >= MAX_TOTAL:
         raise DomainError(_l("The invoice total is too large.") if kind == DocumentKind.invoice
                           else _l("The total is too large."), field="lines")
@@ -120,13 +129,9 @@ def _check_lines(kind: DocumentKind, lines: list[LineInput], expected: Totals | 
         raise DomainError(_l("The credit note's total must be more than zero."), field="lines")
     if kind == DocumentKind.quote and totals.gross < 0:
         raise DomainError(_l("A quote's total cannot be negative."), field="lines")
-    if expected is not None and expected != totals:
-        raise DomainError(_l("The totals do not add up: the lines give net %(net)s, tax %(tax)s, gross %(gross)s.",
-                             net=totals.net, tax=totals.tax, gross=totals.gross), field="totals")
-    return totals
 
 
-def _line_rows(lines: list[LineInput]) -> list[DocumentLine]:
+def line_rows(lines: list[LineInput]) -> list[DocumentLine]:
     return [
         DocumentLine(position=i, description=line.description, quantity=line.quantity,
                      unit_price=line.unit_price, vat_rate=line.vat_rate, net_amount=line_net(line))
@@ -134,7 +139,7 @@ def _line_rows(lines: list[LineInput]) -> list[DocumentLine]:
     ]
 
 
-def _check_dates(kind: DocumentKind, issue_date: date, due_date: date | None, valid_until: date | None) -> None:
+def check_dates(kind: DocumentKind, issue_date: date, due_date: date | None, valid_until: date | None) -> None:
     if due_date is not None and due_date < issue_date:
         raise DomainError(_l("The due date cannot be before the issue date."), field="due_date")
     if kind == DocumentKind.invoice and due_date is None:
@@ -180,11 +185,16 @@ def create_document(
 ) -> Document:
     """A new document. `number`: the number it already has elsewhere (an accounting
     package), kept as it is; otherwise the next of its kind is allocated when it is issued.
-    Only invoices have drafts."""
+    Only invoices have drafts. No lines but `expected_totals`: a document imported with its
+    totals only (models.services.intake)."""
     if draft and kind != DocumentKind.invoice:
         raise DomainError(_l("Only invoices have drafts."))
-    _check_dates(kind, issue_date, due_date, valid_until)
-    totals = _check_lines(kind, lines, expected_totals)
+    check_dates(kind, issue_date, due_date, valid_until)
+    if not lines and expected_totals is not None:
+        check_totals(kind, expected_totals)
+        totals = expected_totals
+    else:
+        totals = check_lines(kind, lines, expected_totals)
     if number is not None:
         number = external_number(kind, number)
     document = Document(
@@ -203,7 +213,7 @@ def create_document(
         notes=(notes or "").strip()[:4000] or None,
         released_to_portal=released,
         related_id=related.id if related is not None else None,
-        lines=_line_rows(lines),
+        lines=line_rows(lines),
     )
     db.session.add(document)
     db.session.flush()
@@ -262,13 +272,13 @@ def _editable(document: Document) -> None:
 def update_draft(actor: StaffUser, document: Document, *, issue_date: date, due_date: date, currency: str,
                  lines: list[LineInput], notes: str | None = None) -> Document:
     _editable(document)
-    _check_dates(document.kind, issue_date, due_date, None)
-    totals = _check_lines(document.kind, lines, None)
+    check_dates(document.kind, issue_date, due_date, None)
+    totals = check_lines(document.kind, lines, None)
     before = {"gross_total": str(document.gross_total), "due_date": str(document.due_date)}
     document.issue_date, document.due_date, document.currency = issue_date, due_date, currency
     document.net_total, document.tax_total, document.gross_total = totals.net, totals.tax, totals.gross
     document.notes = (notes or "").strip()[:4000] or None
-    document.lines = _line_rows(lines)
+    document.lines = line_rows(lines)
     db.session.flush()
     audit.record(actor, "invoice.draft_edited", "document", document.id, customer_id=document.customer_id,
                  changes={"gross_total": [before["gross_total"], str(totals.gross)],

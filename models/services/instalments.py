@@ -214,7 +214,7 @@ def _lock_customer(customer: Customer) -> None:
     """An UPDATE of the customer row: PostgreSQL holds it as a row lock, SQLite as its
     write lock, so two requests cannot both find "no plan yet"."""
     db.session.execute(
-        update(Customer).where(Customer.id == customer.id).values(id=Customer.id)
+        update(Customer).where(Customer.id == customer.id).values(id=Customer.id, updated_at=Customer.updated_at)
         .execution_options(synchronize_session=False)
     )
 

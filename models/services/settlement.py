@@ -31,7 +31,7 @@ def lock_customer(customer_id: int) -> None:
     lock, until the request commits. Everything that decides how much is still to pay takes
     it first."""
     db.session.execute(
-        update(Customer).where(Customer.id == customer_id).values(id=Customer.id)
+        update(Customer).where(Customer.id == customer_id).values(id=Customer.id, updated_at=Customer.updated_at)
         .execution_options(synchronize_session=False)
     )
 
