@@ -50,6 +50,20 @@ def _flush_periodically(app: Flask, stop: threading.Event) -> None:
                 db.session.remove()
 
 
+def _sync_mail_periodically(app: Flask, stop: threading.Event) -> None:
+    """Enqueue the mailbox sync every MAIL_SYNC_SECONDS (issue 21); the job itself does
+    nothing when sync is off, and waits out its backoff after failures."""
+    from mailers import mail_sync
+
+    interval = app.config["MAIL_SYNC_SECONDS"]
+    while not stop.wait(interval):
+        with app.app_context():
+            try:
+                mail_sync.enqueue()
+            except Exception:  # noqa: BLE001 - the loop must survive anything
+                log.exception("mail sync could not be enqueued")
+
+
 SCHEDULER_INTERVAL = 1  # seconds, as RQ's own scheduler (an int: RQ adds it to the lock TTL)
 
 
@@ -119,6 +133,8 @@ def register(app: Flask) -> None:
         else:
             threads.append(threading.Thread(target=_schedule_periodically, name="retry-scheduler",
                                             args=(queue.connection(), stop), daemon=True))
+            threads.append(threading.Thread(target=_sync_mail_periodically, name="mail-sync",
+                                            args=(current_app._get_current_object(), stop), daemon=True))
         for thread in threads:
             thread.start()
         try:
@@ -135,6 +151,16 @@ def register(app: Flask) -> None:
     if outbox_cli is None:
         outbox_cli = click.Group("outbox", help="Inspect and repair the e-mail outbox.")
         app.cli.add_command(outbox_cli)
+
+    @app.cli.command("mailbox-sync")
+    def mailbox_sync_command() -> None:
+        """Sync the business's mailbox now, in this process (ignores the backoff)."""
+        from mailers import mail_sync
+
+        report = mail_sync.run(force=True)
+        click.echo(f"{report.outcome}: {report.stored} stored, {report.duplicates} duplicates, "
+                   f"{report.unmatched} unmatched, {report.not_synced} not synced"
+                   + (f" — {report.error}" if report.error else ""))
 
     @outbox_cli.command("flush")
     def flush_command() -> None:

@@ -14,6 +14,7 @@ from models import (  # noqa: F401
     dossier,
     events,
     instalments,
+    mailbox,
     one_time_codes,
     outbox,
     payments,

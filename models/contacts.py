@@ -39,4 +39,6 @@ class ContactPerson(db.Model):
     )
     invoice_emails: Mapped[bool] = mapped_column(Boolean, default=True)
     account_emails: Mapped[bool] = mapped_column(Boolean, default=False)
+    # SYNC for this (CC-receiving) address; further addresses carry their own (ContactEmail).
+    email_sync: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)

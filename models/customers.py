@@ -107,6 +107,8 @@ class Customer(db.Model):
     # details are among it (a warning until staff confirm them).
     changes_unconfirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     bank_unconfirmed: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # SYNC: mail exchanged with the primary address is put on the customer (issue 21).
+    email_sync: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
 
     tags: Mapped[list[Tag]] = relationship(secondary=customer_tags, order_by=Tag.name)
     assigned_staff: Mapped[list[StaffUser]] = relationship(

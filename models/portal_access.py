@@ -58,6 +58,8 @@ class PortalAccess(AccessStatus, db.Model):
     notify: Mapped[bool] = mapped_column(Boolean, default=True)
     notify_invoice: Mapped[bool] = mapped_column(Boolean, default=True)
     notify_account: Mapped[bool] = mapped_column(Boolean, default=True)
+    # SYNC: mail exchanged with this login's address is put on this customer (issue 21).
+    email_sync: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
 

@@ -128,6 +128,7 @@ ROUTE_KINDS = {
     "admin.settings": STAFF_MANAGER,
     "admin.custom_fields": STAFF_MANAGER,
     "admin.custom_field_delete": STAFF_MANAGER,
+    "admin.mailbox_settings": STAFF_MANAGER,
     "admin.portal_access_apply": STAFF_MANAGER,
     "admin.staff_list": STAFF_MANAGER,
     "admin.staff_new": STAFF_MANAGER,

@@ -83,6 +83,14 @@ def from_environment(overrides: dict | None = None) -> dict:
         "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
         "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
         "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "dossier@localhost"),
+        # Mail sync from the business's IMAP mailbox (issue 21): the key that encrypts its
+        # password, a private CA to trust (tests, a self-signed server), and the schedule.
+        "MAILBOX_KEY": os.environ.get("MAILBOX_KEY", ""),
+        "MAILBOX_CA_FILE": os.environ.get("MAILBOX_CA_FILE", ""),
+        "MAIL_SYNC_SECONDS": _int("MAIL_SYNC_SECONDS", 120),
+        "MAIL_SYNC_BATCH": _int("MAIL_SYNC_BATCH", 100),
+        "MAIL_SYNC_TIMEOUT": _int("MAIL_SYNC_TIMEOUT", 20),
+        "MAIL_ATTACHMENT_MAX_BYTES": _int("MAIL_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024),
         "MAIL_TIMEOUT": _int("MAIL_TIMEOUT", 10),
         # Waits between delivery attempts after a temporary failure; then the row fails.
         "MAIL_RETRY_DELAYS": [10, 30, 60, 300, 900, 3600, 10800],

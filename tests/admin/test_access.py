@@ -70,6 +70,7 @@ MANAGER_PAGES = [
     ("admin.settings", "GET"), ("admin.settings", "POST"),
     ("admin.custom_fields", "GET"), ("admin.custom_fields", "POST"),
     ("admin.custom_field_delete", "POST"),
+    ("admin.mailbox_settings", "GET"), ("admin.mailbox_settings", "POST"),
     ("admin.portal_access_apply", "POST"),
     ("admin.staff_list", "GET"),
     ("admin.staff_new", "GET"), ("admin.staff_new", "POST"),
@@ -166,6 +167,9 @@ VALID_POST = {
     "portal.contacts_remove": lambda w: {},
     "admin.custom_fields": lambda w: {"label": "Posted field", "kind": "text"},
     "admin.custom_field_delete": lambda w: {},
+    # Mail sync off, so no password (nor MAILBOX_KEY) is needed: saved and audited.
+    "admin.mailbox_settings": lambda w: {"host": "imap.example.com", "port": "993", "security": "ssl",
+                                         "username": "billing@example.com", "folders": "INBOX", "save": "Save"},
     # Every customer starts with portal access on: "off" changes them all.
     "admin.portal_access_apply": lambda w: {"enabled": "off", "confirm": "y"},
     "admin.staff_new": lambda w: {
