@@ -9,6 +9,8 @@ from flask_login import current_user
 
 from admin import bp, manager_required
 from admin.forms import CustomFieldForm, DeleteForm, PortalApplyForm, SettingsForm
+from admin.payment_forms import BusinessDetailsForm
+from models.services import business_details as seller
 from models.services import customers as customer_service
 from models.services import portal_access
 from models import clock
@@ -77,6 +79,21 @@ def portal_access_apply():
     current = get_settings()
     return render("admin/settings.html", form=_settings_form(current, clock.today().year, posted=False),
                   settings=current, kinds=KINDS, **_apply_context(form), status=422)
+
+
+@bp.route("/settings/business-details", methods=["GET", "POST"])
+@manager_required
+def business_details():
+    """The business as a seller: legal address, tax ids and the account debtors pay into."""
+    current = get_settings()
+    form = BusinessDetailsForm() if request.method == "POST" else BusinessDetailsForm(formdata=None, obj=current)
+    if form.validate_on_submit() and commit_change(
+            lambda: seller.update_business_details(current_user, form.data), form):
+        flash(_("The business details were saved."), "success")
+        return redirect(url_for("admin.business_details"))
+    return render("admin/settings_business.html", form=form, settings=current,
+                  qr_missing=seller.payment_qr_missing(current),
+                  status=422 if request.method == "POST" else 200)
 
 
 @bp.route("/settings/fields", methods=["GET", "POST"])

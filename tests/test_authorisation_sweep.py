@@ -127,6 +127,7 @@ ROUTE_KINDS = {
     "admin.instalment_plan_cancel": STAFF_CUSTOMER,
     "admin.settings": STAFF_MANAGER,
     "admin.custom_fields": STAFF_MANAGER,
+    "admin.business_details": STAFF_MANAGER,
     "admin.custom_field_delete": STAFF_MANAGER,
     "admin.mailbox_settings": STAFF_MANAGER,
     "admin.portal_access_apply": STAFF_MANAGER,

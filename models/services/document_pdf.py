@@ -33,7 +33,7 @@ from models.documents import (
     DocumentStatus,
     ReminderItem,
 )
-from models.services import reminders
+from models.services import business_details, epc, reminders
 from models.services.letters import LANGUAGES, logo_data_uri, postal_address
 from models.services.pdf import html_to_pdf
 from models.services.settings import get_settings
@@ -73,6 +73,8 @@ class Sheet:
     reminded: dict[int, Document] = field(default_factory=dict)  # their invoices by id
     # A credit note's invoice; an order confirmation's or invoice's quote.
     related: Document | None = None
+    # An open invoice: the bank account, RF reference and EPC QR code to pay it with.
+    payment: epc.PaymentCode | None = None
 
     @property
     def kind(self) -> str:
@@ -116,6 +118,11 @@ class Sheet:
         return self.reminded_total + self.document.gross_total
 
     @property
+    def seller(self) -> list[tuple[str, str]]:
+        """The business's legal details and bank account (the footer), in the document's language."""
+        return business_details.seller_lines(self.business, self.language)
+
+    @property
     def address_lines(self) -> list[str]:
         """The customer's name and postal address (the country in the document's language)."""
         return postal_address(self.customer, self.language)
@@ -153,6 +160,7 @@ def build_sheet(document: Document, settings: BusinessSettings | None = None,
         reminder_items=items,
         reminded=reminded,
         related=related,
+        payment=epc.payment_code(document, settings),
     )
 
 

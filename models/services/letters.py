@@ -24,7 +24,7 @@ from markupsafe import Markup
 
 from models.customers import Customer
 from models.documents import UNPAID_STATUSES, Document, DocumentStatus
-from models.services import audit, documents, dossier, provided_email
+from models.services import audit, business_details, documents, dossier, epc, provided_email
 from models.services.errors import DomainError
 from models.services.settings import get_settings
 from models.settings import BusinessSettings
@@ -52,10 +52,17 @@ class Letter:
     qr_svg: Markup
     asks_for_email: bool
     logo_data_uri: str | None
+    # The bank account, RF reference and EPC QR code to pay the (open) invoice with.
+    payment: epc.PaymentCode | None = None
 
     @property
     def is_reminder(self) -> bool:
         return self.kind is LetterKind.reminder
+
+    @property
+    def seller(self) -> list[tuple[str, str]]:
+        """The business's legal details and bank account (the footer), in the letter's language."""
+        return business_details.seller_lines(self.business, self.language)
 
     @property
     def address_lines(self) -> list[str]:
@@ -163,6 +170,7 @@ def build_letter(
         qr_svg=qr_svg(url),
         asks_for_email=asks_for_email(settings, customer, kind),
         logo_data_uri=logo_data_uri(settings),
+        payment=epc.payment_code(invoice, settings),
     )
 
 

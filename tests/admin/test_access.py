@@ -69,6 +69,7 @@ POST_ROUTES = [pytest.param(rule.endpoint, id=rule.rule) for rule in _POST_RULES
 MANAGER_PAGES = [
     ("admin.settings", "GET"), ("admin.settings", "POST"),
     ("admin.custom_fields", "GET"), ("admin.custom_fields", "POST"),
+    ("admin.business_details", "GET"), ("admin.business_details", "POST"),
     ("admin.custom_field_delete", "POST"),
     ("admin.mailbox_settings", "GET"), ("admin.mailbox_settings", "POST"),
     ("admin.portal_access_apply", "POST"),
@@ -166,6 +167,7 @@ VALID_POST = {
     "portal.contacts_update": lambda w: {},
     "portal.contacts_remove": lambda w: {},
     "admin.custom_fields": lambda w: {"label": "Posted field", "kind": "text"},
+    "admin.business_details": lambda w: {"country": "NL", "iban": "NL91ABNA0417164300", "vat_id": "NL004495445B01"},
     "admin.custom_field_delete": lambda w: {},
     # Mail sync off, so no password (nor MAILBOX_KEY) is needed: saved and audited.
     "admin.mailbox_settings": lambda w: {"host": "imap.example.com", "port": "993", "security": "ssl",
