@@ -42,3 +42,4 @@ from admin import document_files  # noqa: E402,F401  (any document as print view
 from admin import instalments, questions  # noqa: E402,F401  (answering questions, deciding instalment plans)
 from admin import dashboard  # noqa: E402,F401  (the start page: money owed, payments, attention)
 from admin import mailbox  # noqa: E402,F401  (mail synced from the business's mailbox, issue 21)
+from admin import webhooks  # noqa: E402,F401  (outbound webhook endpoints and their deliveries)

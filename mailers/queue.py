@@ -1,7 +1,9 @@
-"""The RQ side of the outbox: a Redis connection, and enqueueing ids after commit.
+"""The RQ side of the outboxes: a Redis connection, and enqueueing ids after commit.
 
-Enqueueing never fails a web request: if Redis is unreachable the row stays queued and
-`outbox flush` (run periodically by the worker) puts it on the queue later.
+Two outboxes share this machinery, each a `Channel` with a queue and a job function of its
+own: e-mail (models.outbox, mailers.jobs) and webhook deliveries (models.webhooks,
+mailers.webhooks). Enqueueing never fails a web request: if Redis is unreachable the row
+stays queued and `outbox flush` (run periodically by the worker) puts it on the queue later.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import redis
@@ -20,6 +23,7 @@ from sqlalchemy import event
 from mailers import embedded_redis
 from models.db import db
 from models.services.outbox import PENDING_KEY
+from models.services.webhooks import PENDING_KEY as WEBHOOK_PENDING_KEY
 
 log = logging.getLogger(__name__)
 QUEUE_NAME = "mail"
@@ -63,19 +67,43 @@ MARKER_TTL = 7 * 86400
 WAITING = {b"queued", b"scheduled", b"deferred"}
 
 
-def _marker(email_id: int) -> str:
-    return f"outbox-job:{email_id}"
+@dataclass(frozen=True)
+class Channel:
+    """One outbox on the queue: its RQ queue, job function, ids pending on the session
+    (`session.info[pending_key]`), job and marker key prefixes, and ids per job."""
+
+    queue_name: str
+    job_function: str
+    pending_key: str
+    prefix: str
+    batch_size: int
 
 
-def _new_job_id(email_ids: list[int], kind: str = "batch") -> str:
-    return f"outbox-{kind}-{email_ids[0]}-{secrets.token_hex(6)}"
+MAIL = Channel(QUEUE_NAME, JOB_FUNCTION, PENDING_KEY, "outbox", BATCH_SIZE)
+# A webhook job posts one delivery after another, each up to its timeout: fewer per job,
+# so a slow endpoint holds up few others.
+WEBHOOKS = Channel("webhooks", "mailers.webhooks.deliver_batch", WEBHOOK_PENDING_KEY, "webhook", 10)
+CHANNELS = (MAIL, WEBHOOKS)
+QUEUE_NAMES = [channel.queue_name for channel in CHANNELS]
 
 
-def _chunks(ids: list[int]) -> list[list[int]]:
-    return [ids[i:i + BATCH_SIZE] for i in range(0, len(ids), BATCH_SIZE)]
+def queue_of(channel: Channel) -> Queue:
+    return Queue(channel.queue_name, connection=connection(), serializer=SERIALIZER)
 
 
-def enqueue_retry(email_ids: list[int], delay: timedelta) -> bool:
+def _marker(row_id: int, channel: Channel = MAIL) -> str:
+    return f"{channel.prefix}-job:{row_id}"
+
+
+def _new_job_id(row_ids: list[int], kind: str = "batch", channel: Channel = MAIL) -> str:
+    return f"{channel.prefix}-{kind}-{row_ids[0]}-{secrets.token_hex(6)}"
+
+
+def _chunks(ids: list[int], size: int = BATCH_SIZE) -> list[list[int]]:
+    return [ids[i:i + size] for i in range(0, len(ids), size)]
+
+
+def enqueue_retry(email_ids: list[int], delay: timedelta, channel: Channel = MAIL) -> bool:
     """Schedule the next attempt of rows that failed with the same delay; False (and a log
     line) if Redis is unreachable (the flush picks the rows up once they are due)."""
     if not email_ids:
@@ -85,27 +113,27 @@ def enqueue_retry(email_ids: list[int], delay: timedelta) -> bool:
         # job up to a second before the rows are due; claim_batch() would then skip them and
         # the retry wait for the next flush. Round up instead.
         at = datetime.fromtimestamp(math.ceil((datetime.now(timezone.utc) + delay).timestamp()), timezone.utc)
-        queue, conn = mail_queue(), connection()
+        queue, conn = queue_of(channel), connection()
         with conn.pipeline() as pipe:
-            for chunk in _chunks(sorted(email_ids)):
-                job_id = _new_job_id(chunk, "retry")
-                queue.enqueue_at(at, JOB_FUNCTION, chunk, job_id=job_id, result_ttl=0, failure_ttl=86400,
+            for chunk in _chunks(sorted(email_ids), channel.batch_size):
+                job_id = _new_job_id(chunk, "retry", channel)
+                queue.enqueue_at(at, channel.job_function, chunk, job_id=job_id, result_ttl=0, failure_ttl=86400,
                                  job_timeout=JOB_TIMEOUT, pipeline=pipe)
                 for email_id in chunk:
-                    pipe.set(_marker(email_id), job_id, ex=MARKER_TTL)
+                    pipe.set(_marker(email_id, channel), job_id, ex=MARKER_TTL)
             pipe.execute()
         return True
     except redis.RedisError as error:
-        log.warning("outbox %s stay queued: Redis unreachable (%s)", email_ids, error)
+        log.warning("%s %s stay queued: Redis unreachable (%s)", channel.prefix, email_ids, error)
         return False
 
 
-def _without_waiting_job(conn: redis.Redis, queue: Queue, email_ids: list[int]) -> list[int]:
+def _without_waiting_job(conn: redis.Redis, queue: Queue, email_ids: list[int], channel: Channel = MAIL) -> list[int]:
     """The ids whose last job is not waiting any more (finished, started by a worker that
     died, or gone): those need a new one."""
     with conn.pipeline() as pipe:
         for email_id in email_ids:
-            pipe.get(_marker(email_id))
+            pipe.get(_marker(email_id, channel))
         job_ids = pipe.execute()
     distinct = sorted({j for j in job_ids if j})
     with conn.pipeline() as pipe:
@@ -115,7 +143,7 @@ def _without_waiting_job(conn: redis.Redis, queue: Queue, email_ids: list[int]) 
     return [i for i, j in zip(email_ids, job_ids) if j not in waiting]
 
 
-def enqueue_many(email_ids: list[int]) -> int:
+def enqueue_many(email_ids: list[int], channel: Channel = MAIL) -> int:
     """Put ids on the queue in jobs of BATCH_SIZE (commit hook, flush), skipping rows whose
     job still waits. Returns how many ids were enqueued.
 
@@ -126,33 +154,35 @@ def enqueue_many(email_ids: list[int]) -> int:
         return 0
     ids = sorted(set(email_ids))
     try:
-        queue, conn = mail_queue(), connection()
-        todo = _without_waiting_job(conn, queue, ids)
+        queue, conn = queue_of(channel), connection()
+        todo = _without_waiting_job(conn, queue, ids, channel)
         with conn.pipeline() as pipe:
-            for chunk in _chunks(todo):
-                job_id = _new_job_id(chunk)
-                queue.enqueue(JOB_FUNCTION, chunk, job_id=job_id, result_ttl=0, failure_ttl=86400,
+            for chunk in _chunks(todo, channel.batch_size):
+                job_id = _new_job_id(chunk, channel=channel)
+                queue.enqueue(channel.job_function, chunk, job_id=job_id, result_ttl=0, failure_ttl=86400,
                               job_timeout=JOB_TIMEOUT, pipeline=pipe)
                 for email_id in chunk:
-                    pipe.set(_marker(email_id), job_id, ex=MARKER_TTL)
+                    pipe.set(_marker(email_id, channel), job_id, ex=MARKER_TTL)
             pipe.execute()
         return len(todo)
     except redis.RedisError as error:
-        log.warning("%d outbox rows stay queued: Redis unreachable (%s)", len(ids), error)
+        log.warning("%d %s rows stay queued: Redis unreachable (%s)", len(ids), channel.prefix, error)
         return 0
 
 
 def _after_commit(session) -> None:
     if session.in_nested_transaction():  # a released savepoint: the outer transaction is still open
         return
-    ids = session.info.pop(PENDING_KEY, None)
-    if ids:
-        enqueue_many(sorted(ids))
+    for channel in CHANNELS:
+        ids = session.info.pop(channel.pending_key, None)
+        if ids:
+            enqueue_many(sorted(ids), channel)
 
 
 def _after_rollback(session, previous_transaction) -> None:
     if not previous_transaction.nested:  # a savepoint rollback keeps the outer rows
-        session.info.pop(PENDING_KEY, None)
+        for channel in CHANNELS:
+            session.info.pop(channel.pending_key, None)
 
 
 def install_commit_hooks() -> None:

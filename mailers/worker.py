@@ -1,5 +1,8 @@
 """`flask --app wsgi worker` and `flask --app wsgi outbox flush`.
 
+The worker listens on both outboxes' queues (mailers.queue.CHANNELS): e-mail and webhook
+deliveries; the flush and the retry scheduler cover both.
+
 The worker runs jobs in its own process inside the app context (RQ's SimpleWorker: no
 fork per job, the SMTP connection is reused), runs RQ's scheduler for retries in a thread
 of its own, and flushes the outbox periodically so mail written while Redis was down still
@@ -24,16 +27,26 @@ from rq.scheduler import RQScheduler
 
 from mailers import metrics, queue
 from models.db import db
-from models.services import outbox
+from models.services import outbox, webhooks
 
 log = logging.getLogger(__name__)
 
 
 def flush() -> int:
-    """Put every due row (queued, or claimed by a dead worker) back on the queue."""
+    """Put every due e-mail (queued, or claimed by a dead worker) back on the queue; the
+    webhook deliveries too (flush_webhooks). Returns the e-mails' count."""
     ids = outbox.due_ids()
     db.session.rollback()
-    return queue.enqueue_many(ids)
+    count = queue.enqueue_many(ids)
+    flush_webhooks()
+    return count
+
+
+def flush_webhooks() -> int:
+    """Put every due webhook delivery back on its queue."""
+    ids = webhooks.due_ids()
+    db.session.rollback()
+    return queue.enqueue_many(ids, queue.WEBHOOKS)
 
 
 def _flush_periodically(app: Flask, stop: threading.Event) -> None:
@@ -68,7 +81,7 @@ SCHEDULER_INTERVAL = 1  # seconds, as RQ's own scheduler (an int: RQ adds it to 
 
 
 def _scheduler(connection: redis.Redis) -> RQScheduler:
-    return RQScheduler([queue.QUEUE_NAME], connection=connection, interval=SCHEDULER_INTERVAL,
+    return RQScheduler(queue.QUEUE_NAMES, connection=connection, interval=SCHEDULER_INTERVAL,
                        serializer=queue.SERIALIZER, logging_level=None)  # LOG_LEVEL decides (web.logs)
 
 
@@ -118,7 +131,7 @@ def register(app: Flask) -> None:
     @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
     @click.option("--name", default=None, help="Worker name (default: host and pid).")
     def worker(burst: bool, name: str | None) -> None:
-        """Deliver e-mail from the outbox."""
+        """Deliver e-mail and webhooks from the outboxes."""
         if not current_app.config.get("REDIS_URL"):
             from mailers import embedded_redis
 
@@ -138,7 +151,7 @@ def register(app: Flask) -> None:
         for thread in threads:
             thread.start()
         try:
-            SimpleWorker([queue.QUEUE_NAME], connection=queue.connection(), name=name,
+            SimpleWorker(queue.QUEUE_NAMES, connection=queue.connection(), name=name,
                          serializer=queue.SERIALIZER, exception_handlers=[metrics.count_job_failure]).work(
                 burst=burst, logging_level=None  # no forked scheduler: see the module docstring
             )
@@ -165,4 +178,5 @@ def register(app: Flask) -> None:
     @outbox_cli.command("flush")
     def flush_command() -> None:
         """Re-enqueue e-mails stuck in queued (e.g. written while Redis was down)."""
-        click.echo(f"{flush()} e-mails put on the queue.")
+        emails = flush()  # the webhook deliveries too
+        click.echo(f"{emails} e-mails put on the queue.")

@@ -22,4 +22,5 @@ from models import (  # noqa: F401
     questions,
     settings,
     staff,
+    webhooks,
 )

@@ -46,7 +46,7 @@ from models.outbox import MailCategory
 from models.payments import Payment, PaymentItem
 from models.services import dossier, outbox
 from tests import factories
-from tests.admin.test_access import CUSTOMER_RECORD_IDS, MANAGER_PAGES, VALID_POST, snapshot
+from tests.admin.test_access import CUSTOMER_RECORD_IDS, MANAGER_PAGES, VALID_POST, snapshot, webhook_records
 from tests.conftest import csrf_token, login, soup_of
 from tests.portal.conftest import PORTAL_PASSWORD, active_login, logged_in, session_token
 
@@ -130,6 +130,13 @@ ROUTE_KINDS = {
     "admin.business_details": STAFF_MANAGER,
     "admin.custom_field_delete": STAFF_MANAGER,
     "admin.mailbox_settings": STAFF_MANAGER,
+    "admin.webhook_endpoints": STAFF_MANAGER,
+    "admin.webhook_endpoint": STAFF_MANAGER,
+    "admin.webhook_endpoint_active": STAFF_MANAGER,
+    "admin.webhook_endpoint_delete": STAFF_MANAGER,
+    "admin.webhook_endpoint_rotate": STAFF_MANAGER,
+    "admin.webhook_endpoint_test": STAFF_MANAGER,
+    "admin.webhook_delivery_resend": STAFF_MANAGER,
     "admin.portal_access_apply": STAFF_MANAGER,
     "admin.staff_list": STAFF_MANAGER,
     "admin.staff_new": STAFF_MANAGER,
@@ -303,6 +310,7 @@ class World:
             for customer, short in ((self.a, "alpha"), (self.b, "bravo")):
                 self._records(customer, short)
             self._dead_links()
+            self.endpoint_id, self.delivery_id = webhook_records()
         self.logins = {c.id: active_login(app, c, f"{short}.login@example.com")
                        for c, short in ((self.a, "alpha"), (self.b, "bravo"))}
 
@@ -351,6 +359,7 @@ class World:
                 "contact_id": self.contact_ids[customer.id], "email_id": self.email_ids[customer.id],
                 "plan_id": self.plan_ids[customer.id], "payment_id": self.payment_ids[customer.id],
                 "field_id": self.field_id, "user_id": self.other.id, "token": token or FORGED_TOKEN,
+                "endpoint_id": self.endpoint_id, "delivery_id": self.delivery_id,
                 "provider": "mollie", "filename": "css/app.css", **override}
 
     def url(self, route: Route, values: dict, query: str = "") -> str:

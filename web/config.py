@@ -95,6 +95,14 @@ def from_environment(overrides: dict | None = None) -> dict:
         # Waits between delivery attempts after a temporary failure; then the row fails.
         "MAIL_RETRY_DELAYS": [10, 30, 60, 300, 900, 3600, 10800],
         "OUTBOX_FLUSH_SECONDS": _int("OUTBOX_FLUSH_SECONDS", 30),
+        # Outbound webhooks (models.services.webhooks): waits between attempts after a
+        # failure, doubling to a day, in all some 3 days; then the delivery fails.
+        "WEBHOOK_RETRY_DELAYS": [60, 300, 900, 3600, 10800, 21600, 43200, 86400, 86400],
+        "WEBHOOK_TIMEOUT": _int("WEBHOOK_TIMEOUT", 10),  # seconds, to connect and for each read
+        # Development and tests only: http:// and loopback or private receivers.
+        "WEBHOOKS_ALLOW_HTTP": _bool("WEBHOOKS_ALLOW_HTTP"),
+        # A receiver on the business's own network (private addresses), still over https.
+        "WEBHOOKS_ALLOW_PRIVATE": _bool("WEBHOOKS_ALLOW_PRIVATE"),
         # Sessions: server-side invalidation lives in web.auth; these are the cookie rules.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from models.contacts import ContactPerson
 from models.db import db
 from models.outbox import MailCategory
-from models.services import audit
+from models.services import audit, events
 
 PREFERENCES_SALT = "contact-preferences"
 UNSUBSCRIBE_SALT = "contact-unsubscribe"
@@ -89,6 +89,8 @@ def choose(contact: ContactPerson, *, invoice: bool, account: bool) -> dict:
         event = audit.record(None, "contact.preferences_chosen", "contact_person", contact.id,
                              customer_id=contact.customer_id, changes=changes)
         event.actor_label = f"contact person {contact.name} <{contact.email}>"[:300]
+        db.session.flush()
+        events.contact_persons_changed(contact, "preferences", list(changes))
     db.session.flush()
     return changes
 

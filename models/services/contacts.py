@@ -18,7 +18,7 @@ from models.contacts import MAX_CONTACTS_PER_CUSTOMER, ContactPerson, ContactRol
 from models.customers import Customer
 from models.db import db
 from models.portal_access import PortalUser
-from models.services import access, addresses, audit
+from models.services import access, addresses, audit, events
 from models.services.errors import DomainError
 from models.staff import StaffUser
 
@@ -175,6 +175,7 @@ def add_contact(actor: Actor, owner: Owner | Customer, data: ContactInput) -> Co
     db.session.add(contact)
     db.session.flush()
     actor.record("contact.added", contact, {"name": [None, clean.name], "email": [None, clean.email]})
+    events.contact_persons_changed(contact, "added", list(_snapshot(contact)))
     return contact
 
 
@@ -202,6 +203,7 @@ def update_contact(actor: Actor, owner: Owner | Customer, contact: ContactPerson
     if saved != 1:
         raise DomainError(_l("This contact person was removed in the meantime."))
     actor.record("contact.updated", contact, changes)
+    events.contact_persons_changed(contact, "updated", list(changes))
     return contact
 
 
@@ -217,3 +219,4 @@ def remove_contact(actor: Actor, contact: ContactPerson) -> None:
     if removed != 1:
         raise DomainError(_l("This contact person was removed in the meantime."))
     actor.record("contact.removed", contact, {"name": [contact.name, None], "email": [contact.email, None]})
+    events.contact_persons_changed(contact, "removed", [])

@@ -1,18 +1,30 @@
-"""Recording business events (models.events) in the caller's transaction."""
+"""Recording business events (models.events) in the caller's transaction.
+
+Each event is recorded once, by the domain service that owns the rule (so the admin, the
+portal and the API all emit it the same way). Payloads are small and stable: ids, numbers
+and external ids to match records in the business's own package, amounts as strings.
+"""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select
+
+from models.contacts import ContactPerson
 from models.customers import Customer
 from models.db import db
 from models.documents import Document
 from models.events import EVENT_TYPES, Event
+from models.payments import Payment, PaymentItem
+from models.services import webhooks
 
 
 def record(type_: str, *, customer: Customer | None = None, document: Document | None = None,
            data: dict[str, Any] | None = None) -> Event:
-    """Add an event; it is listed and delivered only if the caller's transaction commits."""
+    """Add an event and its webhook deliveries; it is listed and delivered only if the caller's
+    transaction commits."""
     if type_ not in EVENT_TYPES:
         raise ValueError(f"unknown event type {type_!r}")
     payload: dict[str, Any] = {}
@@ -26,4 +38,48 @@ def record(type_: str, *, customer: Customer | None = None, document: Document |
                   document_id=document.id if document else None, data=payload)
     db.session.add(event)
     db.session.flush()
+    webhooks.fan_out(event)  # its deliveries, in the same transaction
     return event
+
+
+def money(amount: Decimal) -> str:
+    """An amount as the payloads carry it: a string with two decimals, never a float."""
+    return str(amount.quantize(Decimal("0.01")))
+
+
+def payment_received(payment: Payment) -> Event:
+    """`payment.received` for a booked payment (online or recorded by staff): what came in,
+    and how much of it went to which invoice (the rest became customer credit)."""
+    rows = db.session.execute(
+        select(Document.id, Document.number, Document.external_id, PaymentItem.amount)
+        .join(PaymentItem, PaymentItem.document_id == Document.id)
+        .where(PaymentItem.payment_id == payment.id)
+        .order_by(Document.id)
+    ).all()
+    customer = db.session.get(Customer, payment.customer_id)
+    document = db.session.get(Document, rows[0].id) if len(rows) == 1 else None
+    return record("payment.received", customer=customer, document=document, data={"payment": {
+        "id": payment.id,
+        "amount": money(payment.amount),
+        "currency": payment.currency,
+        "provider": payment.provider,
+        "method": payment.method,
+        "reference": payment.provider_ref,
+        "paid_at": payment.paid_at.isoformat() if payment.paid_at else None,
+        "invoices": [{"id": r.id, "number": r.number, "external_id": r.external_id, "amount": money(r.amount)}
+                     for r in rows],
+    }})
+
+
+def contact_persons_changed(contact: ContactPerson, action: str, changed: list[str] | tuple[str, ...]) -> Event:
+    """`contact_persons.changed`: one contact person added, updated, removed, or their own
+    choice of what they receive ("preferences"); `changed` names the fields that changed."""
+    return record("contact_persons.changed", customer=db.session.get(Customer, contact.customer_id), data={
+        "action": action,
+        "changed": sorted(changed),
+        "contact_person": {
+            "id": contact.id, "name": contact.name, "email": contact.email, "phone": contact.phone,
+            "role": contact.role.value, "invoice_emails": contact.invoice_emails,
+            "account_emails": contact.account_emails,
+        },
+    })

@@ -41,7 +41,7 @@ from models.documents import UNPAID_STATUSES, Document
 from models.formatting import format_currency, format_date
 from models.instalments import Instalment, InstalmentPlan, PlanStatus, plan_documents
 from models.outbox import MailCategory
-from models.services import audit, outbox
+from models.services import audit, events, outbox
 from models.services.access import visible
 from models.services.questions import DEBTOR
 from models.services.customers import InvoiceSummary, open_invoices
@@ -247,8 +247,27 @@ def request_plan(settings: BusinessSettings, customer: Customer, *, currency: st
                          changes={"total": [None, f"{plan.total} {plan.currency}"], "count": [None, str(plan.count)],
                                   "status": [None, plan.status.value]})
     event.actor_label = DEBTOR
+    _event("instalment_plan.requested", customer, plan)
+    if plan.status == PlanStatus.active:  # agreed at once (within the business's limits): approved too
+        _event("instalment_plan.approved", customer, plan)
     _mail(customer, plan, "instalment_requested" if proposal.needs_approval else "instalment_confirmed")
     return plan
+
+
+def _event(type_: str, customer: Customer, plan: InstalmentPlan) -> None:
+    """The plan as the business's package needs it: its terms, schedule and invoices
+    (`approved_by` on approval: "staff", or "automatic" within the business's limits)."""
+    data = {"instalment_plan": {
+        "id": plan.id, "status": plan.status.value, "total": events.money(plan.total), "currency": plan.currency,
+        "count": plan.count, "start_date": plan.start_date.isoformat(),
+        "instalments": [{"position": i.position, "due_date": i.due_date.isoformat(), "amount": events.money(i.amount)}
+                        for i in sorted(plan.instalments, key=lambda i: i.position)],
+        "invoices": [{"id": d.id, "number": d.number, "external_id": d.external_id}
+                     for d in sorted(plan.documents, key=lambda d: d.id)],
+    }}
+    if type_ == "instalment_plan.approved":
+        data["instalment_plan"]["approved_by"] = "staff" if plan.decided_by_id else "automatic"
+    events.record(type_, customer=customer, data=data)
 
 
 def get_plan(staff: StaffUser, plan_id: int) -> InstalmentPlan:
@@ -286,8 +305,10 @@ def _decide(actor: StaffUser, plan: InstalmentPlan, allowed: tuple[PlanStatus, .
 
 
 def approve(actor: StaffUser, plan: InstalmentPlan) -> InstalmentPlan:
-    return _decide(actor, plan, (PlanStatus.pending,), PlanStatus.active, "instalment_plan.approved",
+    plan = _decide(actor, plan, (PlanStatus.pending,), PlanStatus.active, "instalment_plan.approved",
                    "instalment_approved")
+    _event("instalment_plan.approved", db.session.get(Customer, plan.customer_id), plan)
+    return plan
 
 
 def decline(actor: StaffUser, plan: InstalmentPlan) -> InstalmentPlan:

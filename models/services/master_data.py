@@ -33,7 +33,7 @@ from models.customers import COUNTRY_CODES, Customer, customer_assignments
 from models.db import db, now_utc
 from models.one_time_codes import CodePurpose, OneTimeCode
 from models.portal_access import PortalUser
-from models.services import addresses, audit, notifications, one_time_codes, outbox
+from models.services import addresses, audit, events, notifications, one_time_codes, outbox
 from models.services.errors import DomainError
 from models.settings import BusinessSettings
 from models.staff import StaffUser
@@ -164,6 +164,10 @@ def _changed(actor: CustomerActor | str, customer: Customer, changes: dict, *, b
     if bank:
         customer.bank_unconfirmed = True
     _tell_staff(customer, changes)
+    # The new values, so the business's package can take them over (bank details included:
+    # the receiver is the business's own system, reached over HTTPS with a signed body).
+    events.record("master_data.changed", customer=customer,
+                  data={"changed": {field: new for field, (_old, new) in sorted(changes.items())}})
 
 
 def _masked(field: str, value: str | None) -> str:

@@ -49,7 +49,7 @@ from models.formatting import format_date
 from models.instalments import Instalment, PlanStatus
 from models.outbox import MailCategory
 from models.payments import CREDIT, MANUAL, Payment, PaymentItem, PaymentStatus
-from models.services import audit, credits, instalments, providers, settlement
+from models.services import audit, credits, events, instalments, providers, settlement
 from models.services.errors import DomainError, NotFound
 from models.services.outbox import queue_customer_email
 from models.services.providers import CheckoutRequest, PaymentProvider, ProviderState
@@ -420,6 +420,7 @@ def _book(payment: Payment) -> None:
     )
     if payment.amount > applied:
         credits.add_overpayment(payment, payment.amount - applied, numbers)
+    events.payment_received(payment)
 
 
 def _mismatch(payment: Payment, state: ProviderState) -> None:

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 
 from models.customers import Customer
 from models.db import now_utc
-from models.services import audit
+from models.services import audit, events
 from models.services.errors import DomainError
 from models.services.portal_access import normalise_email
 from models.staff import StaffUser
@@ -27,6 +27,7 @@ def provide(customer: Customer, address: str) -> None:
         raise DomainError(_l("We already have an e-mail address for you."), field="email")
     customer.provided_email = normalise_email(address)
     customer.provided_email_at = now_utc()
+    events.record("email.provided", customer=customer, data={"email": customer.provided_email})
 
 
 def adopt(actor: StaffUser, customer: Customer) -> None:

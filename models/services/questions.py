@@ -22,7 +22,7 @@ from models.db import db, now_utc
 from models.documents import Document, DocumentKind
 from models.outbox import MailCategory
 from models.questions import DocumentMessage
-from models.services import audit, outbox
+from models.services import audit, events, outbox
 from models.services.errors import DomainError
 from models.staff import StaffUser
 
@@ -78,6 +78,8 @@ def ask(customer: Customer, document: Document, body: str | None) -> DocumentMes
     event = audit.record(None, "question.asked", "document", document.id, customer_id=customer.id,
                          changes={"question": [None, text[:200]]})
     event.actor_label = DEBTOR
+    events.record("question.asked", customer=customer, document=document,
+                  data={"question": {"id": message.id, "text": text}})
     return message
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from models.db import db, now_utc
 from models.documents import Document, DocumentKind, DocumentStatus
 from models.formatting import format_date
-from models.services import audit, settlement
+from models.services import audit, events, settlement
 from models.services.documents import LineInput, create_document
 from models.services.errors import DomainError
 from models.staff import StaffUser
@@ -51,6 +51,10 @@ def decide(quote: Document, *, accept: bool, name: str, comment: str, today: dat
                  customer_id=quote.customer_id,
                  changes={"status": ["pending", quote.status.value], "name": [None, name],
                           "comment": [None, quote.decision_comment]})
+    events.record("quote.accepted" if accept else "quote.rejected", customer=quote.customer, document=quote,
+                  data={"decision": {"name": name, "comment": quote.decision_comment,
+                                     "decided_at": quote.decided_at.isoformat(),
+                                     "total": events.money(quote.gross_total), "currency": quote.currency}})
     return quote
 
 

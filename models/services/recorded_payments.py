@@ -19,7 +19,7 @@ from models.db import db, now_utc
 from models.documents import RECEIVABLE_KINDS, UNPAID_STATUSES, Document, DocumentStatus
 from models.formatting import format_currency
 from models.payments import CREDIT, MANUAL, RECORDED_METHODS, Payment, PaymentItem, PaymentStatus
-from models.services import audit, credits, instalments, settlement
+from models.services import audit, credits, events, instalments, settlement
 from models.services.documents import MAX_TOTAL
 from models.services.errors import DomainError, NotFound
 from models.staff import StaffUser
@@ -73,6 +73,7 @@ def record_payment(actor: StaffUser, document: Document, *, amount: Decimal, rec
     audit.record(actor, "payment.recorded", "payment", payment.id, customer_id=document.customer_id,
                  changes={"amount": [None, f"{amount} {document.currency}"], "method": [None, method],
                           "received_on": [None, received_on.isoformat()], "document": [None, document.number]})
+    events.payment_received(payment)
     return payment
 
 

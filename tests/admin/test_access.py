@@ -20,6 +20,7 @@ from models.instalments import InstalmentPlan, PlanStatus
 from models.outbox import MailCategory, OutboundEmail
 from models.portal_access import PortalAccess
 from models.staff import StaffUser
+from models.webhooks import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from models.services import credits, outbox, recorded_payments
 from models.services import portal_access as portal_access_service
 from tests import factories
@@ -76,7 +77,25 @@ MANAGER_PAGES = [
     ("admin.staff_list", "GET"),
     ("admin.staff_new", "GET"), ("admin.staff_new", "POST"),
     ("admin.staff_edit", "GET"), ("admin.staff_edit", "POST"),
+    ("admin.webhook_endpoints", "GET"), ("admin.webhook_endpoints", "POST"), ("admin.webhook_endpoint", "GET"),
+    ("admin.webhook_endpoint_active", "POST"), ("admin.webhook_endpoint_rotate", "POST"),
+    ("admin.webhook_endpoint_delete", "POST"),
+    ("admin.webhook_endpoint_test", "POST"), ("admin.webhook_delivery_resend", "POST"),
 ]
+
+
+def webhook_records() -> tuple[int, int]:
+    """A webhook endpoint and a failed delivery to it (something to resend), in the caller's
+    app context: their ids."""
+    endpoint = WebhookEndpoint(url="https://hooks.example.com/dossier", secret="whsec_test", event_types=[],
+                               active=True)
+    db.session.add(endpoint)
+    db.session.flush()
+    delivery = WebhookDelivery(endpoint_id=endpoint.id, event_type="webhook.test", body="{}",
+                               status=DeliveryStatus.failed, attempts=1, last_error="HTTP 500")
+    db.session.add(delivery)
+    db.session.commit()
+    return endpoint.id, delivery.id
 
 
 def _all_invoice_ids(w) -> list[str]:
@@ -172,6 +191,13 @@ VALID_POST = {
     # Mail sync off, so no password (nor MAILBOX_KEY) is needed: saved and audited.
     "admin.mailbox_settings": lambda w: {"host": "imap.example.com", "port": "993", "security": "ssl",
                                          "username": "billing@example.com", "folders": "INBOX", "save": "Save"},
+    # Webhooks: a new endpoint (shown with its secret), and actions on World's endpoint.
+    "admin.webhook_endpoints": lambda w: {"url": "https://posted.example.com/hooks", "description": "Posted"},
+    "admin.webhook_endpoint_active": lambda w: {"active": "off"},
+    "admin.webhook_endpoint_delete": lambda w: {},
+    "admin.webhook_endpoint_rotate": lambda w: {},
+    "admin.webhook_endpoint_test": lambda w: {},
+    "admin.webhook_delivery_resend": lambda w: {},  # the delivery failed: resending queues it again
     # Every customer starts with portal access on: "off" changes them all.
     "admin.portal_access_apply": lambda w: {"enabled": "off", "confirm": "y"},
     "admin.staff_new": lambda w: {
@@ -311,6 +337,7 @@ class World:
                 today=date.today()).id
             credits.add(self.mine.id, Decimal("5.00"), "EUR", credits.OVERPAYMENT)
             db.session.commit()
+            self.endpoint_id, self.delivery_id = webhook_records()
 
     def url(self, endpoint: str, *, visible: bool, customer=None, **override) -> str:
         """The URL of `endpoint` for a customer the employee may (not) see."""
@@ -322,7 +349,8 @@ class World:
                   "field_id": self.field_id,
                   "user_id": self.employee.id, "email_id": self.email_ids[customer.id],
                   "contact_id": self.contact_ids[customer.id], "plan_id": self.plan_ids[customer.id],
-                  "token": "not-a-real-token", "payment_id": self.payment_id, **override}
+                  "token": "not-a-real-token", "payment_id": self.payment_id,
+                  "endpoint_id": self.endpoint_id, "delivery_id": self.delivery_id, **override}
         rule = next(r for r in _MAP_APP.url_map.iter_rules() if r.endpoint == endpoint)
         missing = rule.arguments - values.keys()
         assert not missing, f"{rule.rule}: add a test value for {sorted(missing)} in World.url"
@@ -371,7 +399,7 @@ def _table_names(soup, column: str = "Name") -> list[str]:
 
 # URL arguments that do not name a customer's record: custom field definitions and staff
 # members, both behind manager_required (see MANAGER_PAGES).
-NOT_CUSTOMER_IDS = {"field_id", "user_id"}
+NOT_CUSTOMER_IDS = {"field_id", "user_id", "endpoint_id", "delivery_id"}
 
 
 def test_customer_routes_are_found_in_the_url_map():
