@@ -8,9 +8,10 @@ from flask_login import current_user
 
 from admin import bp, confirmations
 from admin.forms import AccountNoticeForm, ActionForm
+from admin.webhooks import EVENT_LABELS, STATUS_LABELS
 from models.formatting import format_date
 from models.outbox import MailStatus
-from models.services import dossier, notifications, outbox, provided_email
+from models.services import dossier, notifications, outbox, provided_email, webhooks
 from models.services import documents as document_service
 from models.services.access import get_customer
 from web.rendering import render
@@ -65,7 +66,12 @@ def customer_notice(customer_id: int):
 def customer_emails(customer_id: int):
     customer = get_customer(current_user, customer_id)
     return render("admin/customers/emails.html", customer=customer,
-                  emails=outbox.for_customer(customer, limit=200), action_form=ActionForm())
+                  emails=outbox.for_customer(customer, limit=200), action_form=ActionForm(),
+                  deliveries=webhooks.deliveries_for_customer(customer.id, WEBHOOKS_SHOWN),
+                  event_labels=EVENT_LABELS, status_labels=STATUS_LABELS)
+
+
+WEBHOOKS_SHOWN = 10
 
 
 @bp.post("/customers/<int:customer_id>/emails/<int:email_id>/resend")

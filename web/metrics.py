@@ -3,6 +3,8 @@
 - `dossier_http_request_duration_seconds`: a histogram per Flask endpoint name (never the
   raw path: /d/<token> is one series), method and status class (2xx, 4xx, ...).
 - `dossier_outbox_emails`: outbox rows per status, counted at scrape time (one GROUP BY).
+- `dossier_outbound_webhooks`: outbound webhook deliveries per status, the same way; the
+  worker's `dossier_outbound_webhook_attempts_total` counts what each attempt came to.
 - `dossier_webhook_deliveries_total`: payment-provider webhooks received, by provider and status.
 - `dossier_mail_deliveries_total`, `dossier_job_failures_total`: the worker's (mailers.metrics).
 
@@ -25,7 +27,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
 import mailers.metrics  # noqa: F401  (the worker's counters, exported by this process too)
-from models.services import outbox
+from models.services import outbox, webhooks
 
 bp = Blueprint("metrics", __name__)
 log = logging.getLogger(__name__)
@@ -70,19 +72,25 @@ def _observe(response):
 
 
 class _OutboxCollector:
-    """The outbox counts of this scrape, as a gauge per status."""
+    """The outbox counts of this scrape, as a gauge per status (and the webhook deliveries')."""
 
-    def __init__(self, counts):
-        self.counts = counts
+    def __init__(self, counts, webhook_counts=None):
+        self.counts, self.webhook_counts = counts, webhook_counts
 
     def collect(self):
         gauge = GaugeMetricFamily("dossier_outbox_emails", "E-mails in the outbox, by status.", labels=["status"])
         for status, count in self.counts.items():
             gauge.add_metric([status.value], count)
         yield gauge
+        if self.webhook_counts is not None:
+            hooks = GaugeMetricFamily("dossier_outbound_webhooks", "Outbound webhook deliveries, by status.",
+                                      labels=["status"])
+            for status, count in self.webhook_counts.items():
+                hooks.add_metric([status.value], count)
+            yield hooks
 
 
-def exposition(counts) -> bytes:
+def exposition(counts, webhook_counts=None) -> bytes:
     """Every process's metrics (or this process's, without a multiprocess directory), then
     the outbox gauge."""
     if os.environ.get(MULTIPROC_ENV):
@@ -92,7 +100,7 @@ def exposition(counts) -> bytes:
     else:
         text = generate_latest(REGISTRY)
     scrape = CollectorRegistry(auto_describe=False)
-    scrape.register(_OutboxCollector(counts))
+    scrape.register(_OutboxCollector(counts, webhook_counts))
     return text + generate_latest(scrape)
 
 
@@ -108,7 +116,7 @@ def metrics():
         abort(404)  # off unless configured
     if not _authorised():
         return Response(status=401, headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
-    body = exposition(outbox.counts_by_status())
+    body = exposition(outbox.counts_by_status(), webhooks.counts_by_status())
     return Response(body, content_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
 
 

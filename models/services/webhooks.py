@@ -345,7 +345,7 @@ _LOG_COLUMNS = (WebhookDelivery.id, WebhookDelivery.endpoint_id, WebhookDelivery
                 WebhookDelivery.delivered_at, WebhookDelivery.last_status_code, WebhookDelivery.last_error)
 _OF_ENDPOINT = (select(*_LOG_COLUMNS).where(WebhookDelivery.endpoint_id == bindparam("endpoint_id"))
                 .order_by(WebhookDelivery.id.desc()).limit(bindparam("limit")))
-_OF_CUSTOMER = (select(*_LOG_COLUMNS, WebhookEndpoint.url)
+_OF_CUSTOMER = (select(*_LOG_COLUMNS, WebhookEndpoint.description)
                 .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
                 .where(WebhookDelivery.customer_id == bindparam("customer_id"))
                 .order_by(WebhookDelivery.id.desc()).limit(bindparam("limit")))

@@ -34,8 +34,8 @@ PINNED = {
     # portal logins joined with their users, contact persons, field definitions, field values,
     # tags, assigned staff
     "customer info": 10,
-    # staff member, customer, latest 200 e-mails
-    "customer e-mails": 3,
+    # staff member, customer, latest 200 e-mails, latest 10 webhook deliveries about the customer
+    "customer e-mails": 4,
     # staff member, the Attention counts, count, page of documents joined with their customers
     "document list": 4,
 }

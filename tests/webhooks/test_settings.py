@@ -159,3 +159,31 @@ def test_the_endpoint_page_issues_a_bounded_number_of_queries(app, owner_client)
     assert response.status_code == 200
     assert len(soup_of(response).select("ol.attempts li")) == 90
     assert len(statements) <= 8, statements
+
+
+def test_a_customers_e_mail_page_lists_the_webhook_deliveries_about_them(app, owner_client, employee_client,
+                                                                        employee):
+    from tests import factories
+
+    customer = factories.customer(assigned_to=[employee])
+    other = factories.customer()
+    add(owner_client)
+    endpoint = the_endpoint(app)
+    with app.app_context():
+        for who, status, error in ((customer, DeliveryStatus.failed, "gave up after 10 attempts: HTTP 500"),
+                                   (other, DeliveryStatus.delivered, None)):
+            db.session.add(WebhookDelivery(endpoint_id=endpoint.id, event_type="email.provided", body="{}",
+                                           customer_id=who.id, status=status, last_error=error))
+        db.session.commit()
+    soup = owner_client.soup(f"/admin/customers/{customer.id}/emails")
+    section = soup.find(id="webhooks-h").find_parent("section")
+    rows = section.find("tbody").find_all("tr")
+    assert len(rows) == 1
+    text = rows[0].get_text(" ", strip=True)
+    assert "E-mail address provided" in text and "Accounting" in text and "Failed" in text and "HTTP 500" in text
+    assert rows[0].find("a")["href"] == f"/admin/settings/webhooks/{endpoint.id}"
+    # An employee sees them too, without the link to the managers' page.
+    rows = employee_client.soup(f"/admin/customers/{customer.id}/emails").find(id="webhooks-h") \
+        .find_parent("section").find("tbody").find_all("tr")
+    assert len(rows) == 1 and rows[0].find("a") is None
+    assert owner_client.soup(f"/admin/customers/{factories.customer().id}/emails").find(id="webhooks-h") is None
