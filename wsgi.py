@@ -14,7 +14,7 @@ from mailers import queue as mail_queue
 from mailers import worker as mail_worker
 from models import formatting
 from models.services import contacts as contact_roles
-from web import auth, cli, errors
+from web import auth, cli, csv_cli, errors
 from web import logs, metrics
 from web.config import INSTANCE_DIR, PROJECT_ROOT, check_secret_key, from_environment
 from web.extensions import babel, csrf, limiter, login_manager, mail, migrate
@@ -74,6 +74,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     errors.register(app)
     metrics.register(app)
     cli.register(app)
+    csv_cli.register(app)
     mail_worker.register(app)
     mail_queue.install_commit_hooks()
 

@@ -25,7 +25,7 @@ from flask import Flask, current_app
 from rq import SimpleWorker
 from rq.scheduler import RQScheduler
 
-from mailers import metrics, queue
+from mailers import imports, metrics, queue
 from models.db import db
 from models.services import outbox, webhooks
 
@@ -34,11 +34,13 @@ log = logging.getLogger(__name__)
 
 def flush() -> int:
     """Put every due e-mail (queued, or claimed by a dead worker) back on the queue; the
-    webhook deliveries too (flush_webhooks). Returns the e-mails' count."""
+    webhook deliveries too (flush_webhooks), and the CSV imports left queued while Redis was
+    down (mailers.imports). Returns the e-mails' count."""
     ids = outbox.due_ids()
     db.session.rollback()
     count = queue.enqueue_many(ids)
     flush_webhooks()
+    imports.flush()
     return count
 
 
@@ -131,7 +133,7 @@ def register(app: Flask) -> None:
     @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
     @click.option("--name", default=None, help="Worker name (default: host and pid).")
     def worker(burst: bool, name: str | None) -> None:
-        """Deliver e-mail and webhooks from the outboxes."""
+        """Deliver e-mail and webhooks from the outboxes, and run CSV imports."""
         if not current_app.config.get("REDIS_URL"):
             from mailers import embedded_redis
 
@@ -151,7 +153,9 @@ def register(app: Flask) -> None:
         for thread in threads:
             thread.start()
         try:
-            SimpleWorker(queue.QUEUE_NAMES, connection=queue.connection(), name=name,
+            # Mail and webhooks first: between jobs RQ takes the first queue that has one. A
+            # long import holds its worker; run two workers where imports are big.
+            SimpleWorker([*queue.QUEUE_NAMES, imports.QUEUE_NAME], connection=queue.connection(), name=name,
                          serializer=queue.SERIALIZER, exception_handlers=[metrics.count_job_failure]).work(
                 burst=burst, logging_level=None  # no forked scheduler: see the module docstring
             )

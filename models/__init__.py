@@ -13,6 +13,7 @@ from models import (  # noqa: F401
     documents,
     dossier,
     events,
+    imports,
     instalments,
     mailbox,
     one_time_codes,

@@ -26,6 +26,7 @@ tests/portal/test_dossier_link.py and tests/payments/test_payment_security.py (t
 
 from __future__ import annotations
 
+import io
 import re
 import secrets
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ from models.instalments import InstalmentPlan, PlanStatus
 from models.outbox import MailCategory
 from models.payments import Payment, PaymentItem
 from models.services import dossier, outbox
+from models.services.csv_import import runner as csv_runner
 from tests import factories
 from tests.admin.test_access import CUSTOMER_RECORD_IDS, MANAGER_PAGES, VALID_POST, snapshot, webhook_records
 from tests.conftest import csrf_token, login, soup_of
@@ -141,6 +143,14 @@ ROUTE_KINDS = {
     "admin.staff_list": STAFF_MANAGER,
     "admin.staff_new": STAFF_MANAGER,
     "admin.staff_edit": STAFF_MANAGER,
+    # CSV import and export (#18): every customer's data, whoever it is assigned to.
+    "admin.import_start": STAFF_MANAGER,
+    "admin.import_mapping": STAFF_MANAGER,
+    "admin.import_run": STAFF_MANAGER,
+    "admin.import_status": STAFF_MANAGER,
+    "admin.import_failed_rows": STAFF_MANAGER,
+    "admin.export_customers": STAFF_MANAGER,
+    "admin.export_documents": STAFF_MANAGER,
     "portal.login": PORTAL_PUBLIC,
     "portal.logout": PORTAL_PUBLIC,
     "portal.forgot": PORTAL_PUBLIC,
@@ -311,6 +321,10 @@ class World:
                 self._records(customer, short)
             self._dead_links()
             self.endpoint_id, self.delivery_id = webhook_records()
+            # An uploaded CSV import (admin/imports.py), waiting for its mapping.
+            self.import_id = csv_runner.create_job(None, "customers", "customers.csv",
+                                                   io.BytesIO(b"number,name\r\nK-90,Posted Import\r\n"), 1024 * 1024).id
+            db.session.commit()
         self.logins = {c.id: active_login(app, c, f"{short}.login@example.com")
                        for c, short in ((self.a, "alpha"), (self.b, "bravo"))}
 
@@ -359,7 +373,7 @@ class World:
                 "contact_id": self.contact_ids[customer.id], "email_id": self.email_ids[customer.id],
                 "plan_id": self.plan_ids[customer.id], "payment_id": self.payment_ids[customer.id],
                 "field_id": self.field_id, "user_id": self.other.id, "token": token or FORGED_TOKEN,
-                "endpoint_id": self.endpoint_id, "delivery_id": self.delivery_id,
+                "endpoint_id": self.endpoint_id, "delivery_id": self.delivery_id, "import_id": self.import_id,
                 "provider": "mollie", "filename": "css/app.css", **override}
 
     def url(self, route: Route, values: dict, query: str = "") -> str:

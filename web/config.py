@@ -117,6 +117,8 @@ def from_environment(overrides: dict | None = None) -> dict:
         "REMEMBER_COOKIE_DURATION": timedelta(seconds=0),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
         "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,
+        # A CSV import's upload (admin/imports.py raises the limit for that one form).
+        "IMPORT_MAX_BYTES": _int("IMPORT_MAX_MB", 64) * 1024 * 1024,
         "BABEL_DEFAULT_LOCALE": "en",
         "BABEL_DEFAULT_TIMEZONE": os.environ.get("TIMEZONE", "Europe/Amsterdam"),
         "BABEL_TRANSLATION_DIRECTORIES": str(PROJECT_ROOT / "translations"),

@@ -6,6 +6,7 @@ and says what to add) without anyone remembering to extend this file.
 
 from __future__ import annotations
 
+import io
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -22,6 +23,7 @@ from models.portal_access import PortalAccess
 from models.staff import StaffUser
 from models.webhooks import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from models.services import credits, outbox, recorded_payments
+from models.services.csv_import import runner as csv_runner
 from models.services import portal_access as portal_access_service
 from tests import factories
 from tests.conftest import TEST_CONFIG, StaffClient, csrf_token, login, soup_of
@@ -81,6 +83,10 @@ MANAGER_PAGES = [
     ("admin.webhook_endpoint_active", "POST"), ("admin.webhook_endpoint_rotate", "POST"),
     ("admin.webhook_endpoint_delete", "POST"),
     ("admin.webhook_endpoint_test", "POST"), ("admin.webhook_delivery_resend", "POST"),
+    ("admin.import_start", "GET"), ("admin.import_start", "POST"),
+    ("admin.import_mapping", "GET"), ("admin.import_mapping", "POST"),
+    ("admin.import_run", "POST"), ("admin.import_status", "GET"), ("admin.import_failed_rows", "GET"),
+    ("admin.export_customers", "GET"), ("admin.export_documents", "GET"),
 ]
 
 
@@ -134,7 +140,12 @@ MASTER_DATA_POSTS = {
 # A POST body each route accepts (for a visible record): the refusals below are then
 # refusals of the actor or the token, never of the payload. Keyed by endpoint; a new POST
 # route fails test_every_post_route_has_a_valid_payload until it gets an entry.
+IMPORT_CSV = b"number,name\r\nK-90,Posted Import\r\n"
 VALID_POST = {
+    # CSV import (admin/imports.py): an upload, the mapping (which queues the dry run), the import.
+    "admin.import_start": lambda w: {"kind": "customers", "file": (io.BytesIO(IMPORT_CSV), "customers.csv")},
+    "admin.import_mapping": lambda w: {"column_0": "number", "column_1": "name", "decimal": "point"},
+    "admin.import_run": lambda w: {"dry_run": "1"},
     "admin.login": lambda w: {"email": w.owner.email, "password": factories.PASSWORD},
     "admin.logout": lambda w: {},
     "admin.account": lambda w: {"lang-language": "de", "lang-submit": "Save language"},
@@ -338,6 +349,10 @@ class World:
             credits.add(self.mine.id, Decimal("5.00"), "EUR", credits.OVERPAYMENT)
             db.session.commit()
             self.endpoint_id, self.delivery_id = webhook_records()
+            # An uploaded CSV import, waiting for its mapping.
+            self.import_id = csv_runner.create_job(actor, "customers", "customers.csv", io.BytesIO(IMPORT_CSV),
+                                                   1024 * 1024).id
+            db.session.commit()
 
     def url(self, endpoint: str, *, visible: bool, customer=None, **override) -> str:
         """The URL of `endpoint` for a customer the employee may (not) see."""
@@ -350,7 +365,8 @@ class World:
                   "user_id": self.employee.id, "email_id": self.email_ids[customer.id],
                   "contact_id": self.contact_ids[customer.id], "plan_id": self.plan_ids[customer.id],
                   "token": "not-a-real-token", "payment_id": self.payment_id,
-                  "endpoint_id": self.endpoint_id, "delivery_id": self.delivery_id, **override}
+                  "endpoint_id": self.endpoint_id, "delivery_id": self.delivery_id, "import_id": self.import_id,
+                  **override}
         rule = next(r for r in _MAP_APP.url_map.iter_rules() if r.endpoint == endpoint)
         missing = rule.arguments - values.keys()
         assert not missing, f"{rule.rule}: add a test value for {sorted(missing)} in World.url"
@@ -399,7 +415,7 @@ def _table_names(soup, column: str = "Name") -> list[str]:
 
 # URL arguments that do not name a customer's record: custom field definitions and staff
 # members, both behind manager_required (see MANAGER_PAGES).
-NOT_CUSTOMER_IDS = {"field_id", "user_id", "endpoint_id", "delivery_id"}
+NOT_CUSTOMER_IDS = {"field_id", "user_id", "endpoint_id", "delivery_id", "import_id"}
 
 
 def test_customer_routes_are_found_in_the_url_map():
