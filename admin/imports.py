@@ -20,7 +20,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
 
 from admin import bp, manager_required
-from admin.forms import AppForm
+from admin.forms import AppForm, options
 from mailers import imports as import_queue
 from models.db import db
 from models.imports import ImportJob, ImportStatus
@@ -43,8 +43,8 @@ def _upload_limit(endpoint, view_args):
 
 
 class UploadForm(AppForm):
-    kind = RadioField(_l("The file holds"), choices=[(fields.CUSTOMERS, _l("Customers (with contact persons)")),
-                                                     (fields.DOCUMENTS, _l("Documents (one row per line)"))],
+    kind = RadioField(_l("The file holds"), choices=options([(fields.CUSTOMERS, _l("Customers (with contact persons)")),
+                                                             (fields.DOCUMENTS, _l("Documents (one row per line)"))]),
                       default=fields.CUSTOMERS, validators=[InputRequired(_l("Choose what the file holds."))])
     file = FileField(_l("CSV file"), description=_l(
         "UTF-8 or Windows-1252, commas or semicolons; the first line names the columns."))
@@ -56,11 +56,11 @@ class RunForm(AppForm):
 
 
 def _mapping_form(job: ImportJob, labels: dict, formdata=None):
-    choices = [(IGNORE, _("(do not import)"))] + [(key, str(label)) for key, label in labels.items()]
+    choices = options([(IGNORE, _("(do not import)"))] + [(key, str(label)) for key, label in labels.items()])
 
     class MappingForm(AppForm):
-        decimal = RadioField(_l("Amounts are written with"), choices=[
-            (values.COMMA, _l("a decimal comma (1.234,56)")), (values.POINT, _l("a decimal point (1,234.56)"))])
+        decimal = RadioField(_l("Amounts are written with"), choices=options([
+            (values.COMMA, _l("a decimal comma (1.234,56)")), (values.POINT, _l("a decimal point (1,234.56)"))]))
         submit = SubmitField(_l("Save the mapping and check the file"))
 
     for index, column in enumerate(job.header):

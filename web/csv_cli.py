@@ -12,6 +12,7 @@ import sys
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 
 from models.db import db
 from models.services.csv_import import export, fields, reading, runner, values
@@ -81,8 +82,11 @@ def _import(kind: str, path: str, overrides: tuple[str, ...], decimal: str | Non
         try:
             runner.run_batches(converter, reading.rows(chunks, fmt), actor_label="command line import",
                                dry_run=dry_run, batch_rows=batch_size, after_batch=after_batch)
-        except DomainError as error:
+        except DomainError as error:  # the file itself: a broken quote further down
             raise click.ClickException(runner.stopped_message(str(error.message), position["row"], dry_run)) from None
+        except Exception as error:  # noqa: BLE001 - say where it stopped; the batch was rolled back
+            raise click.ClickException(runner.stopped_message(
+                f"{type(error).__name__}: {error}", position["row"], dry_run)) from error
     click.echo(("Dry run, nothing saved: " if dry_run else "")
                + f"{totals['created']} created, {totals['updated']} updated, {totals['unchanged']} unchanged, "
                f"{len(failures)} failed.")
@@ -110,6 +114,7 @@ def _import_command(kind: str) -> click.Command:
     @click.option("--batch-size", default=runner.BATCH_ROWS, show_default=True, help="Rows per transaction.")
     @click.option("--failed-rows", type=click.Path(dir_okay=False, writable=True), default=None,
                   help="Write the rows that failed to this CSV file.")
+    @with_appcontext
     def command(path, overrides, decimal, dry_run, batch_size, failed_rows):
         _import(kind, path, overrides, decimal, dry_run, batch_size, failed_rows)
 
@@ -119,11 +124,16 @@ def _import_command(kind: str) -> click.Command:
 def _export_command(kind: str) -> click.Command:
     @click.command(kind, help=f"Export all {kind} as CSV, in the columns `import {kind}` reads ('-': stdout).")
     @click.argument("path", type=click.Path(dir_okay=False, allow_dash=True))
+    @with_appcontext
     def command(path):
         produce = export.customers_csv if kind == fields.CUSTOMERS else export.documents_csv
-        with click.open_file(path, "w", encoding="utf-8", newline="") as handle:
+        handle = sys.stdout if path == "-" else open(path, "w", encoding="utf-8", newline="")
+        try:
             for text in produce():
                 handle.write(text)
+        finally:
+            if handle is not sys.stdout:
+                handle.close()
 
     return command
 

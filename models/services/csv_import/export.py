@@ -28,6 +28,7 @@ from models.services.csv_import.values import safe_cell
 PAGE = 500
 BOM = "\ufeff"
 RECEIVABLE = ("invoice", "reminder")
+DERIVED_STATUSES = ("open", "partially_paid", "paid")
 
 
 def _yes(value: bool) -> str:
@@ -132,7 +133,10 @@ def documents_csv() -> Iterator[str]:
                 reminded[reminder_id].append(number)
         for d in page:
             receivable = d.kind.value in RECEIVABLE
-            head = [d.kind.value, d.number, d.external_id, d.customer.number, d.customer.external_id, d.status.value,
+            # Open, partially paid and paid follow from the amounts (amount_paid, and credit
+            # notes, which have rows of their own): left to them, not stated.
+            status = "" if receivable and d.status.value in DERIVED_STATUSES else d.status.value
+            head = [d.kind.value, d.number, d.external_id, d.customer.number, d.customer.external_id, status,
                     _date(d.issue_date), _date(d.due_date), _date(d.valid_until), d.currency, d.language,
                     _amount(d.net_total), _amount(d.tax_total), _amount(d.gross_total),
                     _amount(d.amount_paid) if receivable else "",

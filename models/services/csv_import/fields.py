@@ -326,8 +326,8 @@ class Converter:
         if match := re.match(r"^totals\.(\w+)", key):
             return self.column_of.get(f"{match.group(1)}_total")
         if key.startswith("custom_fields."):
-            return self.column_of.get(CUSTOM_PREFIX + key.split(".", 1)[1])
-        return None
+            return self.column_of.get(CUSTOM_PREFIX + key.split(".", 1)[1]) or key
+        return key  # a field no column is mapped to (e.g. a quote's valid_until): named as intake names it
 
     def _values(self, number: int, cells: list[str]) -> dict[str, Any]:
         if len(cells) > len(self.header) and any(c.strip() for c in cells[len(self.header):]):

@@ -1,0 +1,122 @@
+"""CSV import speed and memory: a customer file of N rows through the import job.
+
+    python -m bench.csv_import --rows 100000            # PostgreSQL: BENCH_DATABASE_URL or DATABASE_URL
+    python -m bench.csv_import --rows 10000 --rows 100000   # both sizes, peak RSS compared
+
+Each size runs in a child process of its own (so its peak RSS is its own) on an emptied
+database: the file is written to a temporary file, stored as an import job in chunks
+(as the wizard's upload is), and run by the same code an RQ worker runs
+(runner.claim + runner.run_job), a batch per transaction. Target (#18): 100,000 rows in
+under 2 minutes on PostgreSQL, peak memory flat in the file's size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET_SECONDS = 120
+
+
+def write_file(path: Path, rows: int) -> None:
+    """A Dutch-style export: semicolons, a BOM, one contact person, tags."""
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        handle.write("Klantnummer;Naam;Bedrijfsnaam;Soort;E-mail;Telefoon;Straat;Postcode;Plaats;Land;"
+                     "Contactpersoon 1 naam;Contactpersoon 1 e-mail;Tags\r\n")
+        for i in range(rows):
+            company = i % 3 == 0
+            handle.write(f"B-{i:07d};Klant {i};{f'Bedrijf {i} BV' if company else ''};"
+                         f"{'bedrijf' if company else 'particulier'};klant{i}@example.nl;020-{i % 10000000:07d};"
+                         f"Straat {i % 500};{1000 + i % 9000} AB;Plaats {i % 300};NL;"
+                         f"{f'Contact {i}' if i % 2 else ''};{f'contact{i}@example.nl' if i % 2 else ''};"
+                         f"{'vip' if i % 10 == 0 else ''}\r\n")
+
+
+def child(rows: int, url: str) -> dict:
+    os.environ.setdefault("SECRET_KEY", "bench-secret-key-0123456789abcdef")
+    sys.path.insert(0, str(ROOT))
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from models.db import db
+    from models.services.csv_import import runner
+    from web.config import normalise_database_url
+    from wsgi import create_app
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": normalise_database_url(url), "LOG_LEVEL": "WARNING"})
+    with tempfile.TemporaryDirectory() as tmp, app.app_context():
+        upgrade()
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                db.session.execute(text(f"DELETE FROM {name}"))
+        db.session.commit()
+        path = Path(tmp) / "customers.csv"
+        write_file(path, rows)
+        size = path.stat().st_size
+        started = time.perf_counter()
+        with path.open("rb") as stream:
+            job = runner.create_job(None, "customers", path.name, stream, 1 << 40)
+        runner.queue_run(job, dry_run=False)
+        db.session.commit()
+        stored = time.perf_counter()
+        assert runner.claim(job.id)
+        job = runner.run_job(job.id)
+        finished = time.perf_counter()
+        result = {"rows": rows, "bytes": size, "status": job.status.value, "created": job.created,
+                  "failed": job.failed, "error": job.error, "upload_s": round(stored - started, 2),
+                  "import_s": round(finished - stored, 2), "rows_per_s": round(rows / (finished - stored)),
+                  "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                  "database": db.engine.dialect.name}
+    return result
+
+
+def run(sizes: list[int], url: str) -> list[dict]:
+    results = []
+    for rows in sizes:
+        out = subprocess.run([sys.executable, "-m", "bench.csv_import", "--child", "--rows", str(rows), "--url", url],
+                             cwd=ROOT, capture_output=True, text=True, check=False)
+        if out.returncode:
+            raise SystemExit(out.stderr[-3000:])
+        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, action="append")
+    parser.add_argument("--url", default=os.environ.get("BENCH_DATABASE_URL") or os.environ.get("DATABASE_URL"))
+    parser.add_argument("--child", action="store_true")
+    args = parser.parse_args()
+    if not args.url:
+        raise SystemExit("set BENCH_DATABASE_URL (a PostgreSQL database this bench may empty)")
+    if args.child:
+        print(json.dumps(child(args.rows[0], args.url)))
+        return
+    results = run(args.rows or [10_000, 100_000], args.url)
+    for r in results:
+        print(f"{r['rows']:>7} rows ({r['bytes'] / 1e6:.1f} MB) on {r['database']}: upload {r['upload_s']} s, "
+              f"import {r['import_s']} s ({r['rows_per_s']} rows/s), {r['created']} created, {r['failed']} failed, "
+              f"peak RSS {r['peak_rss_mib']} MiB" + (f" — {r['error']}" if r["error"] else ""))
+    largest = max(results, key=lambda r: r["rows"])
+    if largest["rows"] >= 100_000:
+        verdict = "OK" if largest["import_s"] < TARGET_SECONDS else "TOO SLOW"
+        print(f"100,000-row target (< {TARGET_SECONDS} s): {verdict}")
+    if len(results) > 1:
+        small = min(results, key=lambda r: r["rows"])
+        print(f"peak RSS {small['rows']} rows: {small['peak_rss_mib']} MiB; "
+              f"{largest['rows']} rows: {largest['peak_rss_mib']} MiB")
+
+
+if __name__ == "__main__":
+    main()
