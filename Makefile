@@ -49,9 +49,11 @@ run: install
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The pages on cold traffic (bench/run.py), then the soak (BENCH_SKIP_SOAK=1 leaves it out).
+# The pages on cold traffic (bench/run.py), the CSV import of 10,000 and 100,000 customers
+# (bench/csv_import.py; BENCH_SKIP_CSV=1 leaves it out), then the soak (BENCH_SKIP_SOAK=1 leaves it out).
 bench: install
 	$(BIN)/python -m bench.run
+	@test -n "$(BENCH_SKIP_CSV)" || $(BIN)/python -m bench.csv_import --rows 10000 --rows 100000
 	@test -n "$(BENCH_SKIP_SOAK)" || $(BIN)/python -m bench.soak
 
 # The soak alone: 100 simulated people for 60 s with writes (bench/soak.py); not CI.

@@ -145,7 +145,7 @@ def import_status(import_id: int):
     queue_down = waiting and not import_queue.reachable()
     failures = runner.failures(job, FAILURES_SHOWN) if job.finished and job.failed else []
     return render("admin/imports/status.html", block="progress", job=job, failures=failures,
-                  queue_down=queue_down, run_form=RunForm(), labels=fields.field_labels(job.kind))
+                  queue_down=queue_down, run_form=RunForm())
 
 
 @bp.get("/import/<int:import_id>/failed.csv")
@@ -153,7 +153,7 @@ def import_status(import_id: int):
 def import_failed_rows(import_id: int):
     job = _job(import_id)
     header = list(job.header)
-    body = export.failed_rows_csv(header, iter(runner.failures(job)))
+    body = export.failed_rows_csv(header, runner.each_failure(job))
     return _csv_response(body, f"import-{job.id}-failed-rows.csv")
 
 

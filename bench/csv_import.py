@@ -1,7 +1,8 @@
 """CSV import speed and memory: a customer file of N rows through the import job.
 
-    python -m bench.csv_import --rows 100000            # PostgreSQL: BENCH_DATABASE_URL or DATABASE_URL
+    python -m bench.csv_import --rows 100000   # PostgreSQL dossier_bench_csv (BENCH_CSV_DATABASE_URL)
     python -m bench.csv_import --rows 10000 --rows 100000   # both sizes, peak RSS compared
+    python -m bench.csv_import --read-only --rows 10000 --rows 200000   # the file's way only, no import
 
 Each size runs in a child process of its own (so its peak RSS is its own) on an emptied
 database: the file is written to a temporary file, stored as an import job in chunks
@@ -24,6 +25,22 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_SECONDS = 120
+# A database of its own (emptied by every run), never the pages' dossier_bench or a test one.
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/dossier_bench_csv"
+
+
+def ensure_database(url: str) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    if not target.drivername.startswith("postgresql"):
+        return
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database}).scalar():
+            conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
 
 
 def write_file(path: Path, rows: int) -> None:
@@ -40,7 +57,7 @@ def write_file(path: Path, rows: int) -> None:
                          f"{'vip' if i % 10 == 0 else ''}\r\n")
 
 
-def child(rows: int, url: str) -> dict:
+def child(rows: int, url: str, read_only: bool = False) -> dict:
     os.environ.setdefault("SECRET_KEY", "bench-secret-key-0123456789abcdef")
     sys.path.insert(0, str(ROOT))
     from flask_migrate import upgrade
@@ -70,8 +87,16 @@ def child(rows: int, url: str) -> dict:
         runner.queue_run(job, dry_run=False)
         db.session.commit()
         stored = time.perf_counter()
-        assert runner.claim(job.id)
-        job = runner.run_job(job.id)
+        if read_only:  # the file's way through: chunks from the database, decoded, parsed, mapped
+            from models.services.csv_import import fields, reading
+
+            converter = fields.Converter(job.kind, list(job.header), runner.job_mapping(job), job.decimal)
+            records = sum(1 for _ in converter.records(reading.rows(runner.file_chunks(job.id),
+                                                                      runner.file_format(job))))
+            assert records == rows
+        else:
+            assert runner.claim(job.id)
+            job = runner.run_job(job.id)
         finished = time.perf_counter()
         result = {"rows": rows, "bytes": size, "status": job.status.value, "created": job.created,
                   "failed": job.failed, "error": job.error, "upload_s": round(stored - started, 2),
@@ -81,10 +106,11 @@ def child(rows: int, url: str) -> dict:
     return result
 
 
-def run(sizes: list[int], url: str) -> list[dict]:
+def run(sizes: list[int], url: str, read_only: bool = False) -> list[dict]:
     results = []
     for rows in sizes:
-        out = subprocess.run([sys.executable, "-m", "bench.csv_import", "--child", "--rows", str(rows), "--url", url],
+        out = subprocess.run([sys.executable, "-m", "bench.csv_import", "--child", "--rows", str(rows), "--url", url,
+                              *(["--read-only"] if read_only else [])],
                              cwd=ROOT, capture_output=True, text=True, check=False)
         if out.returncode:
             raise SystemExit(out.stderr[-3000:])
@@ -95,21 +121,22 @@ def run(sizes: list[int], url: str) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, action="append")
-    parser.add_argument("--url", default=os.environ.get("BENCH_DATABASE_URL") or os.environ.get("DATABASE_URL"))
+    parser.add_argument("--url", default=os.environ.get("BENCH_CSV_DATABASE_URL") or DEFAULT_URL)
     parser.add_argument("--child", action="store_true")
+    parser.add_argument("--read-only", action="store_true",
+                        help="store and read the file (chunks, decoding, parsing, mapping) without importing")
     args = parser.parse_args()
-    if not args.url:
-        raise SystemExit("set BENCH_DATABASE_URL (a PostgreSQL database this bench may empty)")
     if args.child:
-        print(json.dumps(child(args.rows[0], args.url)))
+        print(json.dumps(child(args.rows[0], args.url, args.read_only)))
         return
-    results = run(args.rows or [10_000, 100_000], args.url)
+    ensure_database(args.url)
+    results = run(args.rows or [10_000, 100_000], args.url, args.read_only)
     for r in results:
         print(f"{r['rows']:>7} rows ({r['bytes'] / 1e6:.1f} MB) on {r['database']}: upload {r['upload_s']} s, "
-              f"import {r['import_s']} s ({r['rows_per_s']} rows/s), {r['created']} created, {r['failed']} failed, "
+              f"{'read' if args.read_only else 'import'} {r['import_s']} s ({r['rows_per_s']} rows/s), {r['created']} created, {r['failed']} failed, "
               f"peak RSS {r['peak_rss_mib']} MiB" + (f" — {r['error']}" if r["error"] else ""))
     largest = max(results, key=lambda r: r["rows"])
-    if largest["rows"] >= 100_000:
+    if largest["rows"] >= 100_000 and not args.read_only:
         verdict = "OK" if largest["import_s"] < TARGET_SECONDS else "TOO SLOW"
         print(f"100,000-row target (< {TARGET_SECONDS} s): {verdict}")
     if len(results) > 1:

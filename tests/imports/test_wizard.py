@@ -204,3 +204,24 @@ def test_export_buttons_on_the_lists_for_managers_only(owner_client, employee_cl
     assert employee_client.get("/admin/export/customers.csv").status_code == 403
     response = owner_client.get("/admin/export/customers.csv")
     assert response.status_code == 200 and response.headers["Content-Disposition"] == 'attachment; filename="customers.csv"'
+
+
+def test_the_polled_page_issues_a_bounded_number_of_queries(import_app, owner_client, run_worker):
+    """However many rows failed, the status page (and its one-second poll) reads the job and
+    at most FAILURES_SHOWN failures: the same statements for 3 failed rows as for 300."""
+    from tests.conftest import count_queries
+
+    counts = []
+    for bad in (3, 300):
+        body = "number,name\n" + "".join(f"K-{i},\n" for i in range(bad)) + "K-ok,Fine\n"
+        response = _upload(owner_client, body.encode())
+        mapping_url = response.headers["Location"]
+        response = owner_client.post(mapping_url, data=_mapping_form(owner_client.soup(mapping_url)))
+        run_worker()
+        status_url = response.headers["Location"]
+        assert "Dry run finished" in owner_client.soup(status_url).get_text()
+        with count_queries(import_app) as statements:
+            page = owner_client.get(status_url, headers={"HX-Request": "true"})
+        assert page.status_code == 200
+        counts.append(len(statements))
+    assert counts[0] == counts[1] and counts[0] <= 8, counts

@@ -339,9 +339,18 @@ def due_job_ids() -> list[int]:
     ).order_by(ImportJob.id)))
 
 
+def _failures_stmt(job: ImportJob):
+    return select(ImportFailure).where(ImportFailure.job_id == job.id).order_by(ImportFailure.row, ImportFailure.id)
+
+
 def failures(job: ImportJob, limit: int | None = None) -> list[ImportFailure]:
-    stmt = select(ImportFailure).where(ImportFailure.job_id == job.id).order_by(ImportFailure.row, ImportFailure.id)
+    stmt = _failures_stmt(job)
     return list(db.session.scalars(stmt.limit(limit) if limit else stmt))
+
+
+def each_failure(job: ImportJob) -> Iterator[ImportFailure]:
+    """All of a job's failed rows, fetched 500 at a time (the download streams them)."""
+    yield from db.session.scalars(_failures_stmt(job).execution_options(yield_per=500))
 
 
 def recent_jobs(limit: int = 10) -> list[ImportJob]:
