@@ -5,7 +5,7 @@ reads it, none holds it whole), the column mapping, counts and the position of t
 committed batch, and the rows that failed (downloadable as CSV).
 
 Revision ID: 156ec54867b6
-Revises: 645d599f4cc7
+Revises: 8f8accae6387
 Create Date: 2026-12-04 19:24:34.097956
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '156ec54867b6'
-down_revision = '645d599f4cc7'
+down_revision = '8f8accae6387'
 branch_labels = None
 depends_on = None
 
