@@ -10,6 +10,7 @@ from flask_babel import format_decimal, get_locale
 from flask_wtf.csrf import generate_csrf
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from mailers import dunning as mail_dunning
 from mailers import queue as mail_queue
 from mailers import worker as mail_worker
 from models import formatting
@@ -76,6 +77,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     cli.register(app)
     csv_cli.register(app)
     mail_worker.register(app)
+    mail_dunning.register(app)
     mail_queue.install_commit_hooks()
 
     app.jinja_env.globals.update(

@@ -44,3 +44,4 @@ from admin import dashboard  # noqa: E402,F401  (the start page: money owed, pay
 from admin import mailbox  # noqa: E402,F401  (mail synced from the business's mailbox, issue 21)
 from admin import webhooks  # noqa: E402,F401  (outbound webhook endpoints and their deliveries)
 from admin import imports  # noqa: E402,F401  (CSV import wizard and export)
+from admin import dunning  # noqa: E402,F401  (automatic reminders: letter list, holds, disputes)

@@ -13,7 +13,7 @@ from models import clock
 from models.db import db
 from models.services import customers as customer_service
 from models.services import contacts as contact_service
-from models.services import audit, credits, dossier, instalments, outbox, portal_access, questions
+from models.services import audit, credits, dossier, dunning, instalments, outbox, portal_access, questions
 from models.services.access import get_customer
 from models.services.staff import all_staff
 from web import contact_views
@@ -123,6 +123,7 @@ def customer_overview(customer_id: int):
         emails=outbox.for_customer(customer, limit=5),
         logins=portal_access.login_activity(customer),
         activity={"unanswered": questions.unanswered(customer), "plans": instalments.for_overview(customer)},
+        reminder_events=dunning.overview(customer.id),
         note_form=NoteForm(),
     )
 

@@ -375,3 +375,53 @@ class PortalApplyForm(AppForm):
     submit = SubmitField(_l("Apply to all customers"))
 
 
+
+
+class DunningScheduleForm(AppForm):
+    """Automatic reminders: the fields per level are added below the class (DUNNING_LEVEL_LABELS)."""
+
+    enabled = BooleanField(_l("Send reminders automatically"),
+                           description=_l("Once a day the worker sends the reminders that are due."))
+    submit = SubmitField(_l("Save reminder schedule"))
+
+    def level_fields(self, level: int) -> tuple:
+        return tuple(self[f"{name}_{level}"] for name in ("days", "fee", "interest"))
+
+    def text_fields(self, level: int, language: str) -> tuple:
+        return tuple(self[f"{kind}_text_{level}_{language}"] for kind in ("mail", "letter"))
+
+
+DUNNING_LEVEL_LABELS = {1: _l("1st reminder"), 2: _l("2nd reminder"), 3: _l("Final notice")}
+DUNNING_TEXT_HINT = _l("Placeholders: {customer_name}, {document_number}, {document_url}, {dossier_url}. "
+                       "Leave empty for the standard text.")
+for _level, _name in DUNNING_LEVEL_LABELS.items():
+    setattr(DunningScheduleForm, f"days_{_level}", IntegerField(
+        _l("%(level)s: days after the due date", level=_name),
+        validators=[InputRequired(_l("Enter a number of days.")), NumberRange(min=0, max=365)]))
+    setattr(DunningScheduleForm, f"fee_{_level}", DecimalField(
+        _l("%(level)s: fee", level=_name), places=2,
+        validators=[Optional(), finite_number, NumberRange(min=Decimal("0"), max=Decimal("1000000"))]))
+    setattr(DunningScheduleForm, f"interest_{_level}", DecimalField(
+        _l("%(level)s: interest (%% a year)", level=_name), places=3,
+        description=_l("On what is outstanding, for the days since the due date."),
+        validators=[Optional(), finite_number, NumberRange(min=Decimal("0"), max=Decimal("100"))]))
+    for _language, _language_name in LANGUAGE_CHOICES:
+        setattr(DunningScheduleForm, f"mail_text_{_level}_{_language}", TextAreaField(
+            _l("%(level)s: e-mail text (%(language)s)", level=_name, language=_language_name),
+            description=DUNNING_TEXT_HINT, validators=[Optional(), Length(max=2000)]))
+        setattr(DunningScheduleForm, f"letter_text_{_level}_{_language}", TextAreaField(
+            _l("%(level)s: letter text (%(language)s)", level=_name, language=_language_name),
+            description=DUNNING_TEXT_HINT, validators=[Optional(), Length(max=2000)]))
+
+
+class FlagForm(AppForm):
+    """A yes/no switch posted by one button (hold reminders, dispute an invoice)."""
+
+    value = SelectField(choices=options([("1", _l("On")), ("0", _l("Off"))]))
+
+
+class LettersPrintedForm(AppForm):
+    """The letter list's notices staff printed (ids checked against what they may see)."""
+
+    notices = StringField(validators=[DataRequired(), Regexp(r"^\d{1,12}(,\d{1,12}){0,999}$")])
+    submit = SubmitField(_l("Mark as printed"))

@@ -8,11 +8,13 @@ from flask_babel import ngettext
 from flask_login import current_user
 
 from admin import bp, manager_required
-from admin.forms import CustomFieldForm, DeleteForm, PortalApplyForm, SettingsForm
+from admin.forms import CustomFieldForm, DeleteForm, DunningScheduleForm, PortalApplyForm, SettingsForm
 from admin.payment_forms import BusinessDetailsForm
 from models.services import business_details as seller
 from models.services import customers as customer_service
-from models.services import portal_access
+from models.services import dunning_schedule, portal_access
+from models.documents import REMINDER_LEVEL_NAMES, REMINDER_LEVELS
+from models.dunning import LANGUAGES as LANGUAGE_CODES
 from models import clock
 from models.services.settings import (
     KINDS,
@@ -121,3 +123,18 @@ def custom_field_delete(field_id: int):
         commit_change(lambda: customer_service.remove_custom_field(current_user, field))
         flash(_("The field was removed."), "success")
     return redirect(url_for("admin.custom_fields"))
+
+
+@bp.route("/settings/reminders", methods=["GET", "POST"])
+@manager_required
+def dunning_settings():
+    """Automatic reminders: on or off, the levels' days, fees, interest and texts."""
+    posted = request.method == "POST"
+    form = DunningScheduleForm() if posted else DunningScheduleForm(formdata=None, data=dunning_schedule.form_data())
+    if form.validate_on_submit() and commit_change(
+            lambda: dunning_schedule.update_schedule(current_user, form.data), form):
+        flash(_("The reminder schedule was saved."), "success")
+        return redirect(url_for("admin.dunning_settings"))
+    return render("admin/dunning_settings.html", form=form, level_names=REMINDER_LEVEL_NAMES, levels=REMINDER_LEVELS,
+                  languages=LANGUAGE_CODES,
+                  status=422 if posted else 200)

@@ -30,6 +30,7 @@ import hmac
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -49,7 +50,7 @@ from models.db import db
 from models.documents import Document
 from models.outbox import MailCategory, OutboundEmail
 from models.portal_access import PortalAccess, PortalUser
-from models.services import contact_preferences, dossier, one_time_codes, portal_access
+from models.services import contact_preferences, dossier, dunning_schedule, one_time_codes, portal_access
 from models.services import settings as settings_service
 from models.services.notifications import DOCUMENT_TEMPLATES
 from models.services.settings import get_settings
@@ -74,6 +75,8 @@ SUBJECTS = {
     "document_quote": _l("Quote %(number)s from %(business)s"),
     "document_credit_note": _l("Credit note %(number)s from %(business)s"),
     "document_reminder": _l("Reminder %(number)s from %(business)s"),
+    # An automatic reminder of an instalment of a plan (models.services.dunning).
+    "instalment_reminder": _l("Reminder: your instalment to %(business)s"),
     "document_delivery_note": _l("Delivery note %(number)s from %(business)s"),
     "document_order_confirmation": _l("Order confirmation %(number)s from %(business)s"),
     # To staff: a customer decided on a quote (system mail; the number is in its context).
@@ -251,6 +254,16 @@ class Renderer:
         return template.render({**self.base, **context})
 
 
+def _dunning_intro(context: dict, language: str, values: dict) -> list[tuple[str, str | None]]:
+    """An automatic reminder opens with its level's text in the customer's language: the
+    business's own (fixed in the row's context when it was queued) or the standard one."""
+    level = int(context["dunning_level"])
+    with force_locale(language):
+        text = (context.get("dunning_texts") or {}).get(language) or str(dunning_schedule.DEFAULT_TEXTS.get(
+            level, dunning_schedule.DEFAULT_TEXTS[1]))
+    return settings_service.fill_placeholders(text, values)
+
+
 def dossier_url(token: str) -> str:
     return current_app.config["BASE_URL"] + "/d/" + token
 
@@ -286,12 +299,14 @@ def build(
         if dossier.hidden_because(document, settings, customer) is None:
             document_link = dossier.document_url_in(dossier_link, document.id)
         if email.template in DOCUMENT_TEMPLATES:
-            intro = settings_service.mail_intro(settings, document.kind.value, {
+            values = {
                 "customer_name": customer.display_name if customer else "",
                 "document_number": document.number or "",
                 "document_url": document_link or dossier_link,
                 "dossier_url": dossier_link,
-            })
+            }
+            intro = (_dunning_intro(email.context, language, values) if email.context.get("dunning_level")
+                     else settings_service.mail_intro(settings, document.kind.value, values))
     context = {
         **email.context,
         "business": settings,
@@ -305,6 +320,8 @@ def build(
         "notice_label": NOTICES.get(email.context.get("notice", "")),
         "forgot_url": current_app.config["BASE_URL"] + "/portal/forgot",
     }
+    if email.template == "instalment_reminder" and email.context.get("due_date"):
+        context["due_date"] = date.fromisoformat(email.context["due_date"])  # JSON keeps it as text
     if contact is not None:
         # No login banner (it is the customer's): the contact's own links instead.
         context.update(contact_links(email, contact), contact_name=contact.name)

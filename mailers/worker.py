@@ -6,7 +6,8 @@ deliveries; the flush and the retry scheduler cover both.
 The worker runs jobs in its own process inside the app context (RQ's SimpleWorker: no
 fork per job, the SMTP connection is reused), runs RQ's scheduler for retries in a thread
 of its own, and flushes the outbox periodically so mail written while Redis was down still
-goes out. Each job is a batch of rows (mailers.jobs).
+goes out. Each job is a batch of rows (mailers.jobs). A third thread runs the automatic
+reminders once a day (mailers.dunning).
 
 RQ's `work(with_scheduler=True)` would fork the scheduler: a second process with a full
 copy of the app (some 60 MiB more once its pages are touched) that only moves due retries
@@ -25,7 +26,7 @@ from flask import Flask, current_app
 from rq import SimpleWorker
 from rq.scheduler import RQScheduler
 
-from mailers import imports, metrics, queue
+from mailers import dunning, imports, metrics, queue
 from models.db import db
 from models.services import outbox, webhooks
 
@@ -149,6 +150,9 @@ def register(app: Flask) -> None:
             threads.append(threading.Thread(target=_schedule_periodically, name="retry-scheduler",
                                             args=(queue.connection(), stop), daemon=True))
             threads.append(threading.Thread(target=_sync_mail_periodically, name="mail-sync",
+                                            args=(current_app._get_current_object(), stop), daemon=True))
+            # Automatic reminders once a day (mailers.dunning).
+            threads.append(threading.Thread(target=dunning.daily, name="reminders-daily",
                                             args=(current_app._get_current_object(), stop), daemon=True))
         for thread in threads:
             thread.start()

@@ -11,6 +11,7 @@ from models import (  # noqa: F401
     counters,
     customers,
     documents,
+    dunning,
     dossier,
     events,
     imports,

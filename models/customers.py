@@ -109,6 +109,8 @@ class Customer(db.Model):
     bank_unconfirmed: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     # SYNC: mail exchanged with the primary address is put on the customer (issue 21).
     email_sync: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    # Staff hold automatic reminders for this customer (models.services.dunning skips them).
+    dunning_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     tags: Mapped[list[Tag]] = relationship(secondary=customer_tags, order_by=Tag.name)
     assigned_staff: Mapped[list[StaffUser]] = relationship(

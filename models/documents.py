@@ -164,6 +164,8 @@ class Document(Payable, db.Model):
     last_viewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set by a debtor's question, cleared by a staff answer: the "unanswered" filter.
     awaiting_answer_since: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # The debtor disputes this invoice: automatic reminders leave it out until staff clear it.
+    disputed: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     customer = relationship("Customer")
     related: Mapped["Document | None"] = relationship(remote_side=[id], foreign_keys=[related_id])

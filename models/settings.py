@@ -69,6 +69,8 @@ class BusinessSettings(db.Model):
     # The opening text of each kind's e-mail ({kind: text}; missing kinds use the standard
     # sentence), with placeholders (models.services.settings.MAIL_PLACEHOLDERS).
     document_mail_texts: Mapped[dict | None] = mapped_column(JSON)
+    # Automatic reminders (models.dunning has the levels): off until the business turns them on.
+    dunning_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     # The business as a seller: the legal details every invoice, its PDF, letter and
     # e-invoice carries, and the account debtors pay into (the EPC QR code's payee).

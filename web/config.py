@@ -103,6 +103,8 @@ def from_environment(overrides: dict | None = None) -> dict:
         "WEBHOOKS_ALLOW_HTTP": _bool("WEBHOOKS_ALLOW_HTTP"),
         # A receiver on the business's own network (private addresses), still over https.
         "WEBHOOKS_ALLOW_PRIVATE": _bool("WEBHOOKS_ALLOW_PRIVATE"),
+        # The worker's daily run of automatic reminders, at this time of the business's day.
+        "DUNNING_AT": os.environ.get("DUNNING_AT", "08:00"),
         # Sessions: server-side invalidation lives in web.auth; these are the cookie rules.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -35,6 +35,10 @@ def current_locale_id() -> str:
 
 
 AUDIT_LABELS = {
+    "reminder.letter_listed": _l("Reminder put on the letter list"),
+    "instalment.reminded": _l("Instalment reminder"),
+    "customer.dunning_hold": _l("Automatic reminders held or resumed"),
+    "document.disputed": _l("Invoice dispute changed"),
     "customer.created": _l("Customer created"),
     "customer.updated": _l("Customer updated"),
     "customer.archived": _l("Customer archived"),
@@ -137,6 +141,7 @@ EMAIL_TEMPLATE_LABELS = {
     "portal_security_notice": _l("Login changed notice"),
     "invoice_issued": _l("Invoice"),
     "invoice_reminder": _l("Payment reminder"),
+    "instalment_reminder": _l("Instalment reminder"),
     "payment_received": _l("Payment received"),
     "account_notice": _l("Account notice"),
     "question_answered": _l("Answer to a question"),

@@ -6,10 +6,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from models.audit import AuditEvent
-from models.db import db
+from models.db import db, now_utc
 from models.staff import StaffUser
 
 
@@ -52,6 +52,17 @@ def record(
     )
     db.session.add(event)
     return event
+
+
+def record_many(actor: StaffUser | None, events: list[tuple[str, str, int | None, int | None, dict]]) -> None:
+    """Many events at once, (action, entity_type, entity_id, customer_id, changes) each, in
+    one statement (a batch run writes hundreds)."""
+    if events:
+        db.session.execute(insert(AuditEvent), [
+            {"actor_staff_id": actor.id if actor else None, "actor_label": actor_label(actor), "action": action,
+             "entity_type": entity_type, "entity_id": entity_id, "customer_id": customer_id,
+             "changes": changes or {}, "at": now_utc()}
+            for action, entity_type, entity_id, customer_id, changes in events])
 
 
 def history(customer_id: int, limit: int = 20) -> list[AuditEvent]:

@@ -26,7 +26,7 @@ from models.documents import (
 )
 from models.services import audit, credits, settlement
 from models.services.access import visible
-from models.services.counters import next_value
+from models.services.counters import advance, next_value
 from models.services.errors import DomainError, NotFound
 from models.services.settings import get_settings
 from models.staff import StaffUser
@@ -80,6 +80,25 @@ def allocate_number(kind: DocumentKind, issue_date: date) -> str:
         # A document imported with its own number may already have this one: pass over it.
         if not _number_used(kind, number):
             return number
+
+
+def allocate_numbers(kind: DocumentKind, issue_date: date, count: int) -> list[str]:
+    """`count` next numbers of `kind` at once, as allocate_number makes them one by one (in a
+    constant number of statements: a batch of automatic reminders)."""
+    if count <= 0:
+        return []
+    prefix = get_settings().prefix_for(kind.value)
+    name = f"{kind.value}-{issue_date.year}"
+    numbers: list[str] = []
+    while len(numbers) < count:
+        wanted = count - len(numbers)
+        last = advance(name, wanted)
+        fresh = [f"{prefix}{issue_date.year}-{value:05d}" for value in range(last - wanted + 1, last + 1)]
+        # Numbers a document imported with its own number already has are passed over.
+        used = set(db.session.scalars(select(Document.number).where(Document.kind == kind,
+                                                                      Document.number.in_(fresh))))
+        numbers += [number for number in fresh if number not in used]
+    return numbers
 
 
 def _number_used(kind: DocumentKind, number: str) -> bool:

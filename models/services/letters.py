@@ -19,14 +19,15 @@ from typing import Callable
 
 import segno
 from babel import Locale
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from models.customers import Customer
 from models.documents import UNPAID_STATUSES, Document, DocumentStatus
-from models.services import audit, business_details, documents, dossier, epc, provided_email
+from models.services import audit, business_details, documents, dossier, dunning_schedule, epc, provided_email, reminders
 from models.services.errors import DomainError
-from models.services.settings import get_settings
+from models.services.settings import fill_placeholders, get_settings
 from models.settings import BusinessSettings
 from models.staff import StaffUser
 
@@ -54,6 +55,9 @@ class Letter:
     logo_data_uri: str | None
     # The bank account, RF reference and EPC QR code to pay the (open) invoice with.
     payment: epc.PaymentCode | None = None
+    # A reminder letter's opening: its level's letter text (the schedule's, or the standard
+    # one of that level), placeholders filled in; None before any reminder was written.
+    intro: str | None = None
 
     @property
     def is_reminder(self) -> bool:
@@ -171,7 +175,23 @@ def build_letter(
         asks_for_email=asks_for_email(settings, customer, kind),
         logo_data_uri=logo_data_uri(settings),
         payment=epc.payment_code(invoice, settings),
+        intro=_reminder_intro(invoice, customer, url) if kind is LetterKind.reminder else None,
     )
+
+
+def _reminder_intro(invoice: Document, customer: Customer, url: str) -> str | None:
+    """The letter text of the highest level the invoice was reminded at, in the customer's
+    language (the caller renders the letter in it)."""
+    level = reminders.highest_level([invoice.id])
+    if not level:
+        return None
+    language = letter_language(customer)
+    schedule = dunning_schedule.levels()[min(level, max(dunning_schedule.DEFAULT_TEXTS))]
+    with force_locale(language):
+        text = dunning_schedule.text_for(schedule, "letter", language)
+    parts = fill_placeholders(text, {"customer_name": customer.display_name, "document_number": invoice.number or "",
+                                     "document_url": url, "dossier_url": url})
+    return "".join(part for part, _link in parts)
 
 
 def record_printed(actor: StaffUser, invoice: Document, kind: LetterKind) -> None:

@@ -47,10 +47,17 @@ def _document_context(document: Document) -> dict:
         items = reminders.items_of(document)
         numbers = dict(db.session.execute(
             select(Document.id, Document.number).where(Document.id.in_([item.invoice_id for item in items]))).all())
-        reminded = sum((item.outstanding for item in items), Decimal("0.00"))
-        return {"invoices": [[numbers.get(item.invoice_id) or "", str(item.outstanding)] for item in items],
-                "total_due": str(reminded + document.gross_total)}
+        return reminder_context([(numbers.get(item.invoice_id) or "", item.outstanding) for item in items],
+                                document.gross_total)
     return {}
+
+
+def reminder_context(invoices: list[tuple[str, Decimal]], own_total: Decimal) -> dict:
+    """A reminder's mail context: its invoices as (number, outstanding) and the total due
+    (theirs plus the reminder's own fee and interest)."""
+    reminded = sum((outstanding for _number, outstanding in invoices), Decimal("0.00"))
+    return {"invoices": [[number, str(outstanding)] for number, outstanding in invoices],
+            "total_due": str(reminded + own_total)}
 
 
 def send_document(actor: StaffUser, document: Document) -> OutboundEmail:

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, func, or_, select, update
+from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, update
 
 from models.customers import Customer
 from models.db import db, now_utc
@@ -52,6 +52,21 @@ def queue_customer_email(
             )
         )
     )
+
+
+def queue_customer_emails(category: MailCategory, template: str,
+                          rows: list[tuple[int, int | None, dict[str, Any]]]) -> list[int]:
+    """queue_customer_email for many at once, (customer_id, document_id, context) each, in
+    one INSERT; the ids go to the queue after commit like every row's."""
+    if not rows:
+        return []
+    ids = list(db.session.scalars(
+        insert(OutboundEmail.__table__).returning(OutboundEmail.__table__.c.id),  # Core: one multi-row INSERT
+        [{"customer_id": customer_id, "document_id": document_id, "category": category, "template": template,
+          "context": context or {}, "status": MailStatus.queued, "created_at": now_utc()}
+         for customer_id, document_id, context in rows]))
+    db.session.info.setdefault(PENDING_KEY, set()).update(ids)
+    return ids
 
 
 def queue_system_email(to_address: str | None, template: str, *, customer_id: int | None = None,

@@ -7,18 +7,19 @@ nothing of its own to pay and is simply issued).
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import joinedload
 
 from models.customers import Customer
-from models.db import db
+from models.db import db, now_utc
 from models.documents import REMINDER_LEVELS, UNPAID_STATUSES, Document, DocumentKind, DocumentStatus, ReminderItem
 from models.services import audit
-from models.services.documents import MAX_TOTAL, allocate_number, external_number
+from models.services.documents import MAX_TOTAL, allocate_number, allocate_numbers, external_number
 from models.services.errors import DomainError
 from models.staff import StaffUser
 
@@ -26,12 +27,16 @@ CENT = Decimal("0.01")
 PAYMENT_TERM = timedelta(days=7)
 
 
+def highest_level(invoice_ids: list[int]) -> int:
+    """The highest level these invoices were reminded at (0: never)."""
+    return db.session.scalar(
+        select(func.max(Document.reminder_level)).join(ReminderItem, ReminderItem.reminder_id == Document.id)
+        .where(ReminderItem.invoice_id.in_(invoice_ids))) or 0
+
+
 def next_level(invoice_ids: list[int]) -> int:
     """One more than the highest level these invoices were reminded at (the final notice at most)."""
-    highest = db.session.scalar(
-        select(func.max(Document.reminder_level)).join(ReminderItem, ReminderItem.reminder_id == Document.id)
-        .where(ReminderItem.invoice_id.in_(invoice_ids)))
-    return min((highest or 0) + 1, REMINDER_LEVELS[-1])
+    return min(highest_level(invoice_ids) + 1, REMINDER_LEVELS[-1])
 
 
 def _amount(value: Decimal | None, field: str) -> Decimal:
@@ -57,26 +62,83 @@ def create_reminder(actor: StaffUser | None, customer: Customer, invoices: list[
                               field="invoices")
     if len(currencies) > 1:
         raise DomainError(_l("A reminder covers invoices in one currency."), field="invoices")
-    total = fee + interest
-    reminder = Document(
-        customer_id=customer.id, kind=DocumentKind.reminder,
-        number=external_number(DocumentKind.reminder, number) if (number or "").strip()
-        else allocate_number(DocumentKind.reminder, issue_date),
-        issue_date=issue_date, due_date=issue_date + PAYMENT_TERM, currency=currencies.pop(),
-        status=DocumentStatus.open if total > 0 else DocumentStatus.issued,
-        net_total=total, tax_total=Decimal("0.00"), gross_total=total, fee=fee, interest=interest,
-        reminder_level=level, language=customer.language,
-    )
+    reminder = Document(**_columns(
+        customer.id, customer.language, currencies.pop(), level=level, issue_date=issue_date, fee=fee,
+        interest=interest, number=external_number(DocumentKind.reminder, number) if (number or "").strip()
+        else allocate_number(DocumentKind.reminder, issue_date)))
     db.session.add(reminder)
     db.session.flush()
     db.session.add_all(ReminderItem(reminder_id=reminder.id, invoice_id=invoice.id, outstanding=invoice.outstanding)
                        for invoice in invoices)
     db.session.flush()
     audit.record(actor, "reminder.created", "document", reminder.id, customer_id=customer.id,
-                 changes={"number": [None, reminder.number], "level": [None, level],
-                          "invoices": [None, ", ".join(invoice.number for invoice in invoices)],
-                          "fee": [None, str(fee)], "interest": [None, str(interest)]})
+                 changes=_created(reminder.number, level, [invoice.number for invoice in invoices], fee, interest))
     return reminder
+
+
+def _columns(customer_id: int, language: str | None, currency: str, *, level: int, issue_date: date,
+             fee: Decimal, interest: Decimal, number: str) -> dict:
+    """A reminder's own columns: fee and interest make its total; without them it owes
+    nothing itself and is simply issued; it is due PAYMENT_TERM after it is written."""
+    total = fee + interest
+    return dict(
+        customer_id=customer_id, kind=DocumentKind.reminder, number=number,
+        issue_date=issue_date, due_date=issue_date + PAYMENT_TERM, currency=currency,
+        status=DocumentStatus.open if total > 0 else DocumentStatus.issued,
+        net_total=total, tax_total=Decimal("0.00"), gross_total=total, fee=fee, interest=interest,
+        reminder_level=level, language=language,
+    )
+
+
+def _created(number: str, level: int, invoice_numbers: list[str], fee: Decimal, interest: Decimal) -> dict:
+    return {"number": [None, number], "level": [None, level], "invoices": [None, ", ".join(invoice_numbers)],
+            "fee": [None, str(fee)], "interest": [None, str(interest)]}
+
+
+@dataclass
+class Planned:
+    """A reminder to write in a batch (models.services.dunning): one customer, one level, one
+    currency; `invoices` as (id, number, outstanding). The caller checked that each invoice
+    is the customer's, unpaid and has something outstanding (as create_reminder does)."""
+
+    customer_id: int
+    language: str | None
+    currency: str
+    level: int
+    invoices: list[tuple[int, str, Decimal]]
+    fee: Decimal
+    interest: Decimal
+    sent_at: datetime | None = None
+
+
+def create_reminders(actor: StaffUser | None, planned: list[Planned], issue_date: date) -> list[tuple[int, str]]:
+    """Many reminders at once, each as create_reminder makes one, in a constant number of
+    statements (numbers, documents, items, audit events); returns (id, number) of each, in order."""
+    if not planned:
+        return []
+    for item in planned:
+        if item.level not in REMINDER_LEVELS or not item.invoices:
+            raise DomainError(_l("Choose the reminder level."), field="level")
+        _amount(item.fee, "fee"), _amount(item.interest, "interest")
+    numbers = allocate_numbers(DocumentKind.reminder, issue_date, len(planned))
+    rows = [{**_columns(item.customer_id, item.language, item.currency, level=item.level, issue_date=issue_date,
+                        fee=item.fee, interest=item.interest, number=number),
+             "sent_at": item.sent_at, "created_at": now_utc(), "released_to_portal": True,
+             "amount_paid": Decimal("0.00")}
+            for item, number in zip(planned, numbers)]
+    # Numbers are unique per kind: they tell which id each row got (no per-row RETURNING order needed).
+    table = Document.__table__  # Core: one multi-row INSERT … RETURNING per 1,000 rows
+    by_number = dict((number, id_) for id_, number in db.session.execute(
+        insert(table).returning(table.c.id, table.c.number), rows))
+    ids = [(by_number[number], number) for number in numbers[:len(planned)]]
+    db.session.execute(insert(ReminderItem.__table__), [
+        {"reminder_id": reminder_id, "invoice_id": invoice_id, "outstanding": outstanding}
+        for (reminder_id, _number), item in zip(ids, planned) for invoice_id, _n, outstanding in item.invoices])
+    audit.record_many(actor, [
+        ("reminder.created", "document", reminder_id, item.customer_id,
+         _created(number, item.level, [n for _i, n, _o in item.invoices], item.fee, item.interest))
+        for (reminder_id, number), item in zip(ids, planned)])
+    return ids
 
 
 def items_of(reminder: Document) -> list[ReminderItem]:

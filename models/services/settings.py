@@ -97,8 +97,11 @@ def mail_intro(settings: BusinessSettings, kind: str, values: dict[str, str]) ->
     placeholder becomes a link, everything else plain text (the template escapes it).
     None when the business wrote no text for this kind."""
     text = settings.mail_text_for(kind)
-    if not text:
-        return None
+    return fill_placeholders(text, values) if text else None
+
+
+def fill_placeholders(text: str, values: dict[str, str]) -> list[tuple[str, str | None]]:
+    """A text's placeholders filled in, as (text, link) parts (see mail_intro)."""
     parts: list[tuple[str, str | None]] = []
     position = 0
     for match in _PLACEHOLDER.finditer(text):

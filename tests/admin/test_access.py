@@ -75,6 +75,7 @@ MANAGER_PAGES = [
     ("admin.business_details", "GET"), ("admin.business_details", "POST"),
     ("admin.custom_field_delete", "POST"),
     ("admin.mailbox_settings", "GET"), ("admin.mailbox_settings", "POST"),
+    ("admin.dunning_settings", "GET"), ("admin.dunning_settings", "POST"),
     ("admin.portal_access_apply", "POST"),
     ("admin.staff_list", "GET"),
     ("admin.staff_new", "GET"), ("admin.staff_new", "POST"),
@@ -209,6 +210,13 @@ VALID_POST = {
     "admin.webhook_endpoint_rotate": lambda w: {},
     "admin.webhook_endpoint_test": lambda w: {},
     "admin.webhook_delivery_resend": lambda w: {},  # the delivery failed: resending queues it again
+    # Automatic reminders: the schedule (switched on, a fee and interest), a customer's hold,
+    # an invoice's dispute, and the letter list's "printed" (nothing listed: it changes nothing).
+    "admin.dunning_settings": lambda w: {"enabled": "y", "days_1": "7", "days_2": "21", "days_3": "35",
+                                         "fee_2": "5.00", "interest_3": "8"},
+    "admin.customer_dunning_hold": lambda w: {"value": "1"},
+    "admin.document_dispute": lambda w: {"value": "1"},
+    "admin.dunning_letters_printed": lambda w: {"notices": "1"},
     # Every customer starts with portal access on: "off" changes them all.
     "admin.portal_access_apply": lambda w: {"enabled": "off", "confirm": "y"},
     "admin.staff_new": lambda w: {

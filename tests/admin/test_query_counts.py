@@ -28,8 +28,9 @@ PINNED = {
     "customer search": 5,
     # staff member, customer, open invoices, 5 latest notes joined with their authors, 5 latest e-mails,
     # portal logins joined with their users ("Login activity"), unanswered questions, the latest
-    # instalment plans joined with their instalments, the customer's credit per currency
-    "customer overview": 9,
+    # instalment plans joined with their instalments, the customer's credit per currency, the
+    # latest reminder events (automatic reminders, letters, hold)
+    "customer overview": 10,
     # staff member, customer, dossier link (it exists after the seed's first view), history,
     # portal logins joined with their users, contact persons, field definitions, field values,
     # tags, assigned staff
