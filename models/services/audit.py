@@ -6,10 +6,11 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from models.audit import AuditEvent
 from models.db import db, now_utc
+from models.services import bulk
 from models.staff import StaffUser
 
 
@@ -58,7 +59,7 @@ def record_many(actor: StaffUser | None, events: list[tuple[str, str, int | None
     """Many events at once, (action, entity_type, entity_id, customer_id, changes) each, in
     one statement (a batch run writes hundreds)."""
     if events:
-        db.session.execute(insert(AuditEvent), [
+        bulk.insert_rows(AuditEvent.__table__, [
             {"actor_staff_id": actor.id if actor else None, "actor_label": actor_label(actor), "action": action,
              "entity_type": entity_type, "entity_id": entity_id, "customer_id": customer_id,
              "changes": changes or {}, "at": now_utc()}

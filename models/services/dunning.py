@@ -16,7 +16,7 @@ for a customer without an e-mail address, put on the letter list.
   their own reminder: an e-mail naming the instalment (a reminder document lists invoices,
   and the plan's invoices are not what is late), once per instalment.
 - Once: each (invoice, level) and each instalment is claimed in `dunning_notices` with an
-  INSERT … ON CONFLICT DO NOTHING before anything is written; a second run the same day, or
+  INSERT … ON CONFLICT DO NOTHING before anything is written (models.services.bulk); a second run the same day, or
   one at the same time (it waits for the first's rows and then finds them taken), sends
   nothing twice.
 - Set-based: customers in batches (BATCH), each batch in a constant number of statements
@@ -32,8 +32,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, exists, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import exists, func, select, update
 
 from models.audit import AuditEvent
 from models.customers import Customer
@@ -42,7 +41,7 @@ from models.documents import REMINDER_LEVELS, UNPAID_STATUSES, Document, Documen
 from models.dunning import DunningChannel, DunningNotice
 from models.instalments import Instalment, InstalmentPlan, PlanStatus
 from models.outbox import MailCategory
-from models.services import audit, dunning_schedule, outbox, reminders
+from models.services import audit, bulk, dunning_schedule, outbox, reminders
 from models.services.notifications import DOCUMENT_MAIL, reminder_context
 from models.services.errors import DomainError
 from models.staff import StaffUser
@@ -200,12 +199,6 @@ def _plan(rows, today: date, levels: dict[int, dunning_schedule.Level]) -> list[
     return list(grouped.values())
 
 
-def _insert_ignoring_duplicates(table):
-    """INSERT … ON CONFLICT DO NOTHING for the database in use (PostgreSQL or SQLite)."""
-    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing()
-
-
 def _claim_invoices(planned: list[Reminder], today: date) -> set[tuple[int, int]]:
     """Claim (invoice, level) for each planned reminder; returns those this run got (a
     concurrent run's uncommitted claims make this wait, then count as theirs)."""
@@ -214,16 +207,14 @@ def _claim_invoices(planned: list[Reminder], today: date) -> set[tuple[int, int]
     if not values:
         return set()
     table = DunningNotice.__table__
-    # executemany: SQLAlchemy sends it as multi-row INSERTs of 1,000 (insertmanyvalues),
-    # compiled once and cached, where .values(list) would compile one huge statement each time.
-    rows = db.session.execute(_insert_ignoring_duplicates(table).returning(table.c.invoice_id, table.c.level),
-                              values).all()
+    rows = bulk.insert_rows(table, values, returning=(table.c.invoice_id, table.c.level), ignore_conflicts=True)
     return {(row.invoice_id, row.level) for row in rows}
 
 
 def _send(actor: StaffUser | None, planned: list[Reminder], today: date,
           levels: dict[int, dunning_schedule.Level]) -> None:
-    """Write the claimed reminders: documents, e-mails or the letter list, the audit trail.
+    """Write the claimed reminders: documents (each audited once, as "reminder.sent" or
+    "reminder.letter_listed": the customer's Overview lists them), e-mails or the letter list.
     Each e-mail carries its level's own texts per language (the worker reads no settings
     for it; the language is the customer's when it is sent)."""
     mail_texts = {n: {language: texts["mail"] for language, texts in (level.texts or {}).items() if texts.get("mail")}
@@ -232,7 +223,9 @@ def _send(actor: StaffUser | None, planned: list[Reminder], today: date,
     ids = reminders.create_reminders(actor, [
         reminders.Planned(customer_id=r.customer_id, language=r.language, currency=r.currency, level=r.level,
                           invoices=[(i, n, o) for i, n, o, _d in r.invoices], fee=r.fee, interest=r.interest,
-                          sent_at=now if r.channel == DunningChannel.email else None)
+                          sent_at=now if r.channel == DunningChannel.email else None,
+                          action="reminder.sent" if r.channel == DunningChannel.email else "reminder.letter_listed",
+                          changes={"automatic": [None, "yes"]})
         for r in planned], today)
     for reminder, (reminder_id, number) in zip(planned, ids):
         reminder.reminder_id, reminder.reminder_number = reminder_id, number
@@ -241,18 +234,9 @@ def _send(actor: StaffUser | None, planned: list[Reminder], today: date,
         (r.customer_id, r.reminder_id, {**reminder_context([(n, o) for _i, n, o, _d in r.invoices], r.fee + r.interest),
                                         "dunning_level": r.level, "dunning_texts": mail_texts[r.level]})
         for r in planned if r.channel == DunningChannel.email])
-    table = DunningNotice.__table__
-    db.session.execute(
-        update(table).where(table.c.invoice_id == bindparam("_invoice"), table.c.level == bindparam("_level"))
-        .values(reminder_id=bindparam("_reminder")),
-        [{"_invoice": invoice_id, "_level": r.level, "_reminder": r.reminder_id}
-         for r in planned for invoice_id, *_rest in r.invoices])
-    audit.record_many(actor, [
-        ("reminder.sent" if r.channel == DunningChannel.email else "reminder.letter_listed", "document",
-         r.reminder_id, r.customer_id,
-         {"number": [None, r.reminder_number], "level": [None, r.level],
-          "invoices": [None, ", ".join(n for _i, n, _o, _d in r.invoices)], "automatic": [None, "yes"]})
-        for r in planned])
+    bulk.update_rows(DunningNotice.__table__, ("invoice_id", "level"), [
+        {"invoice_id": invoice_id, "level": r.level, "reminder_id": r.reminder_id}
+        for r in planned for invoice_id, *_rest in r.invoices])
 
 
 def _invoice_pass(result: RunResult, today: date, levels, *, dry_run: bool, batch_size: int,
@@ -315,9 +299,9 @@ def _instalment_pass(result: RunResult, today: date, levels, *, dry_run: bool, b
             amount=row.amount, currency=row.currency) for row in rows]
         if not dry_run:
             table = DunningNotice.__table__
-            claimed = set(db.session.scalars(_insert_ignoring_duplicates(table).returning(table.c.instalment_id), [
+            claimed = {row.instalment_id for row in bulk.insert_rows(table, [
                 {"customer_id": r.customer_id, "instalment_id": r.instalment_id, "level": 1, "run_on": today,
-                 "channel": r.channel} for r in planned]))
+                 "channel": r.channel} for r in planned], returning=(table.c.instalment_id,), ignore_conflicts=True)}
             planned = [r for r in planned if r.instalment_id in claimed]
             outbox.queue_customer_emails(MailCategory.invoice, INSTALMENT_TEMPLATE, [
                 (r.customer_id, None, {"position": r.position, "due_date": r.due_date.isoformat(),

@@ -10,13 +10,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Row, and_, bindparam, func, or_, select, update
 
 from models.customers import Customer
 from models.db import db, now_utc
 from models.documents import Document
 from models.outbox import MailCategory, MailStatus, OutboundEmail
-from models.services import audit
+from models.services import audit, bulk
 from models.staff import StaffUser
 
 # A claim older than this is presumed dead (worker killed) and may be taken again.
@@ -60,11 +60,12 @@ def queue_customer_emails(category: MailCategory, template: str,
     one INSERT; the ids go to the queue after commit like every row's."""
     if not rows:
         return []
-    ids = list(db.session.scalars(
-        insert(OutboundEmail.__table__).returning(OutboundEmail.__table__.c.id),  # Core: one multi-row INSERT
-        [{"customer_id": customer_id, "document_id": document_id, "category": category, "template": template,
-          "context": context or {}, "status": MailStatus.queued, "created_at": now_utc()}
-         for customer_id, document_id, context in rows]))
+    now, table = now_utc(), OutboundEmail.__table__
+    ids = [row.id for row in bulk.insert_rows(table, [
+        {"customer_id": customer_id, "document_id": document_id, "category": category, "template": template,
+         "context": context or {}, "status": MailStatus.queued, "attempts": 0, "recipients_to": [],
+         "recipients_cc": [], "refused": {}, "created_at": now}
+        for customer_id, document_id, context in rows], returning=(table.c.id,))]
     db.session.info.setdefault(PENDING_KEY, set()).update(ids)
     return ids
 

@@ -12,13 +12,13 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from models.customers import Customer
 from models.db import db, now_utc
 from models.documents import REMINDER_LEVELS, UNPAID_STATUSES, Document, DocumentKind, DocumentStatus, ReminderItem
-from models.services import audit
+from models.services import audit, bulk
 from models.services.documents import MAX_TOTAL, allocate_number, allocate_numbers, external_number
 from models.services.errors import DomainError
 from models.staff import StaffUser
@@ -109,6 +109,10 @@ class Planned:
     fee: Decimal
     interest: Decimal
     sent_at: datetime | None = None
+    # Its audit event: "reminder.created", or what the caller did with it (one event each,
+    # e.g. "reminder.sent" by an automatic run), with `changes` added to the creation's.
+    action: str = "reminder.created"
+    changes: dict | None = None
 
 
 def create_reminders(actor: StaffUser | None, planned: list[Planned], issue_date: date) -> list[tuple[int, str]]:
@@ -121,22 +125,24 @@ def create_reminders(actor: StaffUser | None, planned: list[Planned], issue_date
             raise DomainError(_l("Choose the reminder level."), field="level")
         _amount(item.fee, "fee"), _amount(item.interest, "interest")
     numbers = allocate_numbers(DocumentKind.reminder, issue_date, len(planned))
+    now = now_utc()
     rows = [{**_columns(item.customer_id, item.language, item.currency, level=item.level, issue_date=issue_date,
                         fee=item.fee, interest=item.interest, number=number),
-             "sent_at": item.sent_at, "created_at": now_utc(), "released_to_portal": True,
+             "sent_at": item.sent_at, "created_at": now, "updated_at": now, "released_to_portal": True,
              "amount_paid": Decimal("0.00")}
             for item, number in zip(planned, numbers)]
-    # Numbers are unique per kind: they tell which id each row got (no per-row RETURNING order needed).
-    table = Document.__table__  # Core: one multi-row INSERT … RETURNING per 1,000 rows
-    by_number = dict((number, id_) for id_, number in db.session.execute(
-        insert(table).returning(table.c.id, table.c.number), rows))
+    # Numbers are unique per kind: they tell which id each row got (no RETURNING order needed).
+    table = Document.__table__
+    by_number = dict((number, id_) for id_, number in bulk.insert_rows(
+        table, rows, returning=(table.c.id, table.c.number)))
     ids = [(by_number[number], number) for number in numbers[:len(planned)]]
-    db.session.execute(insert(ReminderItem.__table__), [
+    bulk.insert_rows(ReminderItem.__table__, [
         {"reminder_id": reminder_id, "invoice_id": invoice_id, "outstanding": outstanding}
         for (reminder_id, _number), item in zip(ids, planned) for invoice_id, _n, outstanding in item.invoices])
     audit.record_many(actor, [
-        ("reminder.created", "document", reminder_id, item.customer_id,
-         _created(number, item.level, [n for _i, n, _o in item.invoices], item.fee, item.interest))
+        (item.action, "document", reminder_id, item.customer_id,
+         {**_created(number, item.level, [n for _i, n, _o in item.invoices], item.fee, item.interest),
+          **(item.changes or {})})
         for (reminder_id, number), item in zip(ids, planned)])
     return ids
 
