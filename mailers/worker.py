@@ -6,7 +6,7 @@ deliveries; the flush and the retry scheduler cover both.
 The worker runs jobs in its own process inside the app context (RQ's SimpleWorker: no
 fork per job, the SMTP connection is reused), runs RQ's scheduler for retries in a thread
 of its own, and flushes the outbox periodically so mail written while Redis was down still
-goes out. Each job is a batch of rows (mailers.jobs). A third thread runs the automatic
+goes out. Each job is a batch of rows (mailers.jobs). Another thread runs the automatic
 reminders once a day (mailers.dunning).
 
 RQ's `work(with_scheduler=True)` would fork the scheduler: a second process with a full
