@@ -1,22 +1,24 @@
 """Inserting and updating many rows in one statement (a batch of automatic reminders).
 
-On PostgreSQL the rows go as one array per column: `INSERT … SELECT unnest(:a), unnest(:b)`
-and `UPDATE … FROM (SELECT unnest(…))` -- one short statement, compiled once, whatever the
-number of rows (SQLAlchemy's executemany builds and parses a statement per 1,000 rows,
-which costs more than the database's work for 100,000). Elsewhere (SQLite) an executemany.
-Values are as the ORM would bind them (TypeDecorators' process_bind_param, enums' values,
-JSON as text), so Money and UTC columns stay exact.
+On PostgreSQL the rows go as one JSON parameter: `INSERT … SELECT … FROM
+json_to_recordset(:rows) AS bulk(col type, …)` and `UPDATE … FROM json_to_recordset(…)` --
+one short statement, compiled once, whatever the number of rows (SQLAlchemy's executemany
+builds and parses a statement per 1,000 rows, and arrays of text are escaped value by value
+in Python: both cost more than the database's work for 100,000). Elsewhere (SQLite) an
+executemany. Values are bound as the ORM binds them (TypeDecorators' process_bind_param,
+enums' values), so Money stays exact cents and datetimes keep their zone.
 """
 
 from __future__ import annotations
 
 import enum
 import json
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Table, TypeDecorator, bindparam, cast, func, insert, select, update
+from sqlalchemy import JSON, Table, TypeDecorator, bindparam, cast, column, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.types import Enum, Text
+from sqlalchemy.types import Enum, String, Text
 
 from models.db import db
 
@@ -25,19 +27,34 @@ def _is_postgresql() -> bool:
     return db.session.get_bind().dialect.name == "postgresql"
 
 
-def _array(table: Table, name: str, values: list[Any], dialect):
-    """`unnest(:bulk_<name>)` of one column's values, typed and converted like a bind."""
-    column_type = table.c[name].type
-    if isinstance(column_type, JSON):
-        return cast(func.unnest(bindparam(f"bulk_{name}", [None if v is None else json.dumps(v) for v in values],
-                                          type_=postgresql.ARRAY(Text))), column_type)
+def _plain(value: Any, column_type) -> Any:
+    """A value as JSON carries it to PostgreSQL: bound like the ORM binds it (Money as cents,
+    UTC datetimes, enums' values), dates and times as ISO text."""
     if isinstance(column_type, TypeDecorator):
-        values = [column_type.process_bind_param(v, dialect) for v in values]
+        value = column_type.process_bind_param(value, None)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return value
+
+
+def _sql_type(column_type):
+    """The column's type as the record's column definition (what the value is read as)."""
+    if isinstance(column_type, TypeDecorator):
         column_type = column_type.impl
     if isinstance(column_type, Enum):
-        values = [v.value if isinstance(v, enum.Enum) else v for v in values]
-        column_type = Text()
-    return func.unnest(bindparam(f"bulk_{name}", values, type_=postgresql.ARRAY(column_type)))
+        return String(column_type.length)
+    return column_type
+
+
+def _recordset(table: Table, rows: list[dict[str, Any]], names: list[str]):
+    """The rows as one JSON parameter read back by json_to_recordset, typed per column."""
+    types = {name: table.c[name].type for name in names}
+    document = json.dumps([{name: _plain(row[name], types[name]) for name in names} for row in rows])
+    return (func.json_to_recordset(cast(bindparam("bulk_rows", document, type_=Text), JSON))
+            .table_valued(*[column(name, _sql_type(types[name])) for name in names])
+            .render_derived(name="bulk", with_types=True))
 
 
 def insert_rows(table: Table, rows: list[dict[str, Any]], *, returning: tuple = (),
@@ -49,9 +66,9 @@ def insert_rows(table: Table, rows: list[dict[str, Any]], *, returning: tuple = 
         return []
     names = list(rows[0])
     if _is_postgresql():
-        dialect = db.session.get_bind().dialect
-        source = select(*[_array(table, name, [row[name] for row in rows], dialect).label(name) for name in names])
-        stmt = postgresql.insert(table).from_select(names, source, include_defaults=False)
+        source = _recordset(table, rows, names)
+        stmt = postgresql.insert(table).from_select(names, select(*[source.c[name] for name in names]),
+                                                    include_defaults=False)
         if ignore_conflicts:
             stmt = stmt.on_conflict_do_nothing()
         if returning:
@@ -72,9 +89,7 @@ def update_rows(table: Table, keys: tuple[str, ...], rows: list[dict[str, Any]])
     names = list(rows[0])
     values = [name for name in names if name not in keys]
     if _is_postgresql():
-        dialect = db.session.get_bind().dialect
-        source = select(*[_array(table, name, [row[name] for row in rows], dialect).label(name)
-                          for name in names]).subquery("bulk")
+        source = _recordset(table, rows, names)
         db.session.execute(update(table).where(*[table.c[key] == source.c[key] for key in keys])
                            .values({name: source.c[name] for name in values}))
         return
