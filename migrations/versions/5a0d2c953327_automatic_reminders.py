@@ -7,7 +7,7 @@ reminder once, and the letter list's printed mark; the customer's hold and the i
 dispute flag, which automatic reminders respect.
 
 Revision ID: 5a0d2c953327
-Revises: 8f8accae6387
+Revises: 156ec54867b6
 Create Date: 2026-12-04 19:20:30.323739
 
 """
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '5a0d2c953327'
-down_revision = '8f8accae6387'
+down_revision = '156ec54867b6'
 branch_labels = None
 depends_on = None
 
