@@ -225,3 +225,18 @@ def test_the_polled_page_issues_a_bounded_number_of_queries(import_app, owner_cl
         assert page.status_code == 200
         counts.append(len(statements))
     assert counts[0] == counts[1] and counts[0] <= 8, counts
+
+
+def test_the_worker_command_runs_imports(import_app, owner_client):
+    """`flask --app wsgi worker --burst`, as deployed, listens to the imports queue too."""
+    from tests.mailers.conftest import flask_cli
+
+    response = _upload(owner_client, encode(FILE, "utf-8"))
+    mapping_url = response.headers["Location"]
+    owner_client.post(mapping_url, data=_mapping_form(owner_client.soup(mapping_url)))
+    job = _job(import_app)
+    assert queued_import_ids(import_app) == [job.id]
+    result = flask_cli(import_app, "worker", "--burst", timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    job = _job(import_app)
+    assert (job.status, job.dry_run, job.created, job.failed) == (ImportStatus.done, True, 2, 1)
