@@ -9,6 +9,16 @@ database: the file is written to a temporary file, stored as an import job in ch
 (as the wizard's upload is), and run by the same code an RQ worker runs
 (runner.claim + runner.run_job), a batch per transaction. Target (#18): 100,000 rows in
 under 2 minutes on PostgreSQL, peak memory flat in the file's size.
+
+Where the time goes (4 December 2026, the shared 2-core machine at load 6-9): reading is
+not it (`--read-only`: 200,000 rows stored, decoded, parsed and mapped at 40,000 rows/s,
+peak RSS 148.0 MiB for 10,000 rows and 148.2 MiB for 200,000). The import is bound by
+models.services.intake, one record at a time: about 11 SQL statements per new customer
+with a contact person (find, number clash, settings, insert, assigned staff, audit,
+contacts: lock, count, clash, insert, audit, event) and 7 per unchanged one, 15-20 ms per
+record here, so 30-70 rows/s and the 2-minute target is missed by far. Reaching it needs
+a batch door in intake (match a batch's records in one query, insert new ones with
+executemany); runner._upsert is the one place the import would call it.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from mailers import imports as import_queue
 from mailers import queue as mail_queue
 from models.db import db
 from models.services.csv_import import runner
-from tests.mailers.conftest import OwnRedis, test_redis_url  # noqa: F401 (a fixture, used here)
+from tests.mailers.conftest import test_redis_url  # noqa: F401 (the session's own Redis, a fixture)
 
 DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens: Redis is down
 
