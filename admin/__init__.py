@@ -41,6 +41,7 @@ from admin import letters  # noqa: E402,F401  (printed invoice and reminder lett
 from admin import document_files  # noqa: E402,F401  (any document as print view and PDF)
 from admin import instalments, questions  # noqa: E402,F401  (answering questions, deciding instalment plans)
 from admin import dashboard  # noqa: E402,F401  (the start page: money owed, payments, attention)
+from admin import bank_statements  # noqa: E402,F401  (importing bank statements, booking transfers)
 from admin import mailbox  # noqa: E402,F401  (mail synced from the business's mailbox, issue 21)
 from admin import webhooks  # noqa: E402,F401  (outbound webhook endpoints and their deliveries)
 from admin import imports  # noqa: E402,F401  (CSV import wizard and export)

@@ -7,6 +7,7 @@ Importing this package registers every entity with the metadata, which Alembic a
 from models.db import db  # noqa: F401
 from models import (  # noqa: F401
     audit,
+    bank_statements,
     contacts,
     counters,
     customers,

@@ -130,6 +130,8 @@ ROUTE_KINDS = {
     "admin.settings": STAFF_MANAGER,
     "admin.custom_fields": STAFF_MANAGER,
     "admin.business_details": STAFF_MANAGER,
+    "admin.bank_statements": STAFF_MANAGER,
+    "admin.bank_statement_assign": STAFF_MANAGER,
     "admin.custom_field_delete": STAFF_MANAGER,
     "admin.mailbox_settings": STAFF_MANAGER,
     "admin.webhook_endpoints": STAFF_MANAGER,

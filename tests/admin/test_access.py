@@ -13,6 +13,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from models.bank_statements import BankStatement, BankStatementEntry, EntryStatus
 from models.contacts import ContactPerson
 from models.customers import Customer, CustomFieldDefinition
 from models.db import db
@@ -73,6 +74,8 @@ MANAGER_PAGES = [
     ("admin.settings", "GET"), ("admin.settings", "POST"),
     ("admin.custom_fields", "GET"), ("admin.custom_fields", "POST"),
     ("admin.business_details", "GET"), ("admin.business_details", "POST"),
+    ("admin.bank_statements", "GET"), ("admin.bank_statements", "POST"),
+    ("admin.bank_statement_assign", "POST"),
     ("admin.custom_field_delete", "POST"),
     ("admin.mailbox_settings", "GET"), ("admin.mailbox_settings", "POST"),
     ("admin.dunning_settings", "GET"), ("admin.dunning_settings", "POST"),
@@ -138,6 +141,13 @@ MASTER_DATA_POSTS = {
 }
 
 
+MINIMAL_CAMT053 = b"""<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt><Stmt><Id>S1</Id>
+<Acct><Id><IBAN>NL91ABNA0417164300</IBAN></Id></Acct>
+<Ntry><Amt Ccy="EUR">12.34</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts><BookgDt><Dt>2026-01-02</Dt></BookgDt>
+<AcctSvcrRef>ACCESS-1</AcctSvcrRef></Ntry></Stmt></BkToCstmrStmt></Document>"""
+
+
 # A POST body each route accepts (for a visible record): the refusals below are then
 # refusals of the actor or the token, never of the payload. Keyed by endpoint; a new POST
 # route fails test_every_post_route_has_a_valid_payload until it gets an entry.
@@ -198,6 +208,13 @@ VALID_POST = {
     "portal.contacts_update": lambda w: {},
     "portal.contacts_remove": lambda w: {},
     "admin.custom_fields": lambda w: {"label": "Posted field", "kind": "text"},
+    # A CAMT.053 statement with one transfer nobody's invoice matches (tests/bank covers the rest).
+    "admin.bank_statements": lambda w: {"statement": (io.BytesIO(MINIMAL_CAMT053), "statement.xml")},
+    # Booking World's waiting transfer on the employee's customer's invoice (tests/bank covers the rest).
+    "admin.bank_statement_assign": lambda w: {
+        "entry_id": str(getattr(w, "bank_entry_id", 0)),
+        f"e{getattr(w, 'bank_entry_id', 0)}-invoice_number": w.mine_invoice.number if hasattr(w, "mine_invoice") else "",
+    },
     "admin.business_details": lambda w: {"country": "NL", "iban": "NL91ABNA0417164300", "vat_id": "NL004495445B01"},
     "admin.custom_field_delete": lambda w: {},
     # Mail sync off, so no password (nor MAILBOX_KEY) is needed: saved and audited.
@@ -340,6 +357,13 @@ class World:
                 db.session.add(plan)
                 db.session.commit()
                 self.plan_ids[customer.id] = plan.id
+            # One bank transfer waiting for staff to assign it (tests/bank covers assigning).
+            statement = BankStatement(file_sha256="0" * 64, entries=[BankStatementEntry(
+                dedupe_key="access-world", booking_date=date.today(), amount=Decimal("10.00"), currency="EUR",
+                status=EntryStatus.unmatched)])
+            db.session.add(statement)
+            db.session.commit()
+            self.bank_entry_id = statement.entries[0].id
         # A draft invoice each (its edit page is a GET every viewer may open); for the
         # employee's own customer also quotes, a recorded payment and customer credit.
         self.documents = {customer.id: {"draft": factories.document(customer, "invoice", draft=True)}

@@ -34,3 +34,25 @@ def test_the_dossier_invoice_with_its_payment_code_on_a_phone(app, page, page_pr
     expect(page.get_by_role("heading", name="Pay by bank transfer")).to_be_visible()
     assert axe_violations(page) == []
     page_problems.assert_none()
+
+
+def test_the_bank_statements_page_with_waiting_transfers_on_a_phone(app, page, page_problems, owner):
+    from pathlib import Path
+
+    from tests.browser.conftest import log_in
+
+    fixture = Path(__file__).parent.parent / "bank" / "fixtures" / "camt053_december.xml"
+    log_in(page, owner)
+    page.set_viewport_size(PHONE)
+    page.goto("/admin/bank-statements")
+    page.get_by_label("Bank statement").set_input_files(str(fixture))
+    page.get_by_role("button", name="Import statement").click()
+    expect(page.get_by_text("0 transfers booked.")).to_be_visible()  # no invoices here: all wait
+    forms = page.get_by_role("form", name="Book the transfer of €77.77 from Unknown Person")
+    expect(forms).to_be_visible()
+    forms.get_by_role("button", name="Book on this invoice").click()
+    expect(page.get_by_text("Enter the number of an open invoice.")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1
+    assert axe_violations(page) == []
+    page_problems.console_errors[:] = [e for e in page_problems.console_errors if "status of 422" not in e]
+    page_problems.assert_none()
