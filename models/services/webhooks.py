@@ -140,6 +140,7 @@ def add_endpoint(actor: StaffUser, *, url: str | None, description: str | None,
                                secret=new_secret(), event_types=types, active=True)
     db.session.add(endpoint)
     db.session.flush()
+    db.session.info.pop(_ENDPOINTS_KEY, None)
     audit.record(actor, "webhook.endpoint_added", "webhook_endpoint", endpoint.id,
                  changes={"url": [None, clean_url], "events": [None, ", ".join(types) or "all"]})
     return endpoint
@@ -151,6 +152,7 @@ def set_active(actor: StaffUser, endpoint: WebhookEndpoint, active: bool) -> Non
     if endpoint.active == active:
         return
     endpoint.active = active
+    db.session.info.pop(_ENDPOINTS_KEY, None)
     audit.record(actor, "webhook.endpoint_enabled" if active else "webhook.endpoint_disabled",
                  "webhook_endpoint", endpoint.id, changes={"url": [endpoint.url, endpoint.url]})
 
@@ -167,6 +169,7 @@ def delete_endpoint(actor: StaffUser, endpoint: WebhookEndpoint) -> None:
                        .execution_options(synchronize_session=False))
     db.session.delete(endpoint)
     db.session.flush()
+    db.session.info.pop(_ENDPOINTS_KEY, None)
 
 
 def rotate_secret(actor: StaffUser, endpoint: WebhookEndpoint) -> str:
@@ -228,10 +231,24 @@ def _pending(ids: Sequence[int]) -> None:
     db.session.info.setdefault(PENDING_KEY, set()).update(ids)
 
 
+_ENDPOINTS_KEY = "webhook_endpoints"
+
+
+def _active_endpoints() -> list[Row]:
+    """The active endpoints, read once per transaction: an import that records thousands of
+    events in one transaction asks once, not per event."""
+    transaction = db.session().get_transaction()
+    cached = db.session.info.get(_ENDPOINTS_KEY)
+    if cached is None or cached[0] is not transaction:
+        cached = (transaction, db.session.execute(_ACTIVE).all())
+        db.session.info[_ENDPOINTS_KEY] = cached
+    return cached[1]
+
+
 def fan_out(event: Event) -> list[int]:
     """One delivery row per active endpoint that wants this type, in the caller's transaction
-    (one SELECT; nothing more when no endpoint wants it)."""
-    wanted = [row.id for row in db.session.execute(_ACTIVE) if not row.event_types or event.type in row.event_types]
+    (the endpoints read once per transaction; nothing more when no endpoint wants it)."""
+    wanted = [row.id for row in _active_endpoints() if not row.event_types or event.type in row.event_types]
     if not wanted:
         return []
     if event.created_at is None:

@@ -11,6 +11,7 @@ from models.db import db
 from models.documents import Document, DocumentStatus
 from models.services import questions
 from models.outbox import MailStatus
+from models.webhooks import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from tests import factories
 from tests.browser.conftest import log_in
 from tests.browser.test_confirmations import axe_violations, expect
@@ -55,7 +56,28 @@ def documents(app, customer):
     return made
 
 
-def admin_pages(customer, documents, owner) -> list[str]:
+@pytest.fixture
+def endpoint(app, customer) -> int:
+    """A webhook endpoint with a delivered and a failed delivery about the customer (its attempts)."""
+    with app.app_context():
+        hook = WebhookEndpoint(url="https://accounting.example.com/dossier-hooks", description="Accounting",
+                               secret="whsec_" + "x" * 43, event_types=["payment.received"], active=True)
+        db.session.add(hook)
+        db.session.flush()
+        for status, codes in ((DeliveryStatus.delivered, [200]), (DeliveryStatus.failed, [500, None])):
+            delivery = WebhookDelivery(endpoint_id=hook.id, event_type="payment.received", body="{}", status=status,
+                                       customer_id=customer.id, attempts=len(codes),
+                                       last_error=None if status == DeliveryStatus.delivered else "HTTP 500")
+            db.session.add(delivery)
+            db.session.flush()
+            db.session.add_all([WebhookAttempt(delivery_id=delivery.id, status_code=code, duration_ms=40,
+                                               error=None if code == 200 else "HTTP 500" if code else "TimeoutError")
+                                for code in codes])
+        db.session.commit()
+        return hook.id
+
+
+def admin_pages(customer, documents, owner, endpoint_id: int) -> list[str]:
     base = f"/admin/customers/{customer.id}"
     return [
         "/admin/", "/admin/customers", "/admin/customers?attention=no_email",
@@ -66,10 +88,11 @@ def admin_pages(customer, documents, owner) -> list[str]:
         f"{base}/reminders/new", f"{base}/edit", f"{base}/contacts", "/admin/customers/new",
         "/admin/settings", "/admin/settings/fields", "/admin/staff", "/admin/staff/new",
         f"/admin/staff/{owner.id}", "/admin/account",
+        "/admin/settings/webhooks", f"/admin/settings/webhooks/{endpoint_id}",
     ]
 
 
-def test_every_staff_page_passes_axe_at_1280_px(page, page_problems, owner, customer, documents):
+def test_every_staff_page_passes_axe_at_1280_px(page, page_problems, owner, customer, documents, endpoint):
     page.set_viewport_size(DESKTOP)
     page.goto("/admin/login")
     assert axe_violations(page) == []
@@ -80,7 +103,7 @@ def test_every_staff_page_passes_axe_at_1280_px(page, page_problems, owner, cust
     expect(page.get_by_text("will pay on Friday")).to_be_visible()
 
     found = {}
-    for path in admin_pages(customer, documents, owner):
+    for path in admin_pages(customer, documents, owner, endpoint):
         response = page.goto(path)
         assert response is not None and response.status == 200, path
         violations = axe_violations(page)

@@ -343,3 +343,24 @@ def test_private_and_loopback_addresses_by_setting(app, monkeypatch):
         assert webhooks.check_url("http://127.0.0.1:8000/h") == "http://127.0.0.1:8000/h"
         with pytest.raises(DomainError):
             webhooks.check_url("http://169.254.169.254/")
+
+
+def test_the_endpoints_are_read_once_per_transaction(hooks_app, receiver):
+    from tests.conftest import count_queries
+
+    add_endpoint(hooks_app, receiver.url)
+    customers = [factories.customer() for _ in range(3)]
+    with count_queries(hooks_app) as statements:
+        with hooks_app.app_context():
+            for customer in customers:
+                events.record("master_data.changed", customer=db.session.get(Customer, customer.id),
+                              data={"changed": {"city": "Utrecht"}})
+            db.session.commit()
+            # A new transaction reads them again (an endpoint added meanwhile is seen).
+            add_endpoint(hooks_app, receiver.url)
+            events.record("master_data.changed", customer=db.session.get(Customer, customers[0].id),
+                          data={"changed": {"city": "Delft"}})
+            db.session.commit()
+    reads = [s for s in statements if s.startswith("SELECT webhook_endpoints.id, webhook_endpoints.event_types")]
+    assert len(reads) == 2, reads
+    assert len(deliveries(hooks_app)) == 3 + 2
