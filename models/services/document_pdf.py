@@ -118,6 +118,11 @@ class Sheet:
         return self.reminded_total + self.document.gross_total
 
     @property
+    def seller_address(self) -> list[str]:
+        """The business's address on the letterhead: the legal one, else the free text."""
+        return business_details.address_lines(self.business, self.language)
+
+    @property
     def seller(self) -> list[tuple[str, str]]:
         """The business's legal details and bank account (the footer), in the document's language."""
         return business_details.seller_lines(self.business, self.language)

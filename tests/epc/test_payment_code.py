@@ -165,3 +165,14 @@ def test_the_invoice_mail_footer_carries_the_seller_details(app, seller):
         text = render_template("mail/layout.txt", business=get_settings())
     for body in (html, text):
         assert "NL004495445B01" in body and "NL91ABNA0417164300" in body and "Oudegracht 1" in body
+
+
+def test_the_legal_address_is_the_letterhead_and_the_return_line(app, seller, owner_client, debtor):
+    seller(address="Old free text address")  # the structured legal address wins
+    invoice = factories.invoice(debtor, amount="10.00", vat="0")
+    letter = owner_client.soup(f"/admin/invoices/{invoice.id}/letter?kind=invoice")
+    assert letter.find(class_="return-line").get_text(strip=True) == \
+        "Bakkerij Brood B.V. · Oudegracht 1, 3511 AB Utrecht, Netherlands"
+    document = owner_client.soup(f"/admin/documents/{invoice.id}/print")
+    assert document.find(class_="business-address").get_text("|", strip=True) == \
+        "Oudegracht 1\n3511 AB Utrecht\nNetherlands"
