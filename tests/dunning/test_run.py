@@ -150,7 +150,8 @@ def test_customers_without_email_go_on_the_letter_list(app, owner_client):
     assert emails(app) == []
     [(_c, _l, _n, _f, _i, sent)] = reminders_of(app)
     assert not sent  # sent once printed
-    soup = owner_client.soup("/admin/reminders/letters")
+    link = owner_client.soup("/admin/documents").find("a", string="Reminder letters to print")
+    soup = owner_client.soup(link["href"])
     table = soup.find("table", id="letters")
     assert "Piet Brief" in table.get_text()
     link = table.find("a", string=f"Reminder letter for {invoice.number}")
