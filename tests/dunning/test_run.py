@@ -232,3 +232,18 @@ def test_constant_statements_per_batch(app):
         assert len(result.reminders) == size
         counts.append(len(statements))
     assert counts[1] == counts[2], counts
+
+
+def test_the_letter_list_costs_the_same_statements_for_2_or_20_letters(app, owner_client):
+    schedule(app)
+    counts = []
+    for size in (2, 20):
+        for n in range(size):
+            overdue(factories.customer(email=None, name=f"Letter {size}-{n}"), 10)
+        run(app, TODAY)
+        owner_client.get("/admin/reminders/letters")
+        with count_queries(app) as statements:
+            soup = owner_client.soup("/admin/reminders/letters")
+        assert len(soup.find("table", id="letters").find("tbody").find_all("tr")) == size + (2 if size == 20 else 0)
+        counts.append(len(statements))
+    assert counts[0] == counts[1], counts
