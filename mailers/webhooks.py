@@ -2,7 +2,11 @@
 
 One job carries up to queue.WEBHOOKS.batch_size delivery ids. The worker claims them in one
 statement, then posts them one by one and commits each outcome as it comes (an HTTP request
-takes far longer than a commit). A 2xx ends a delivery; anything else (no connection, a
+takes far longer than a commit). An endpoint that gives no answer at all (refused, timed
+out) is not tried again within the batch: its other deliveries share that outcome (it counts
+as their try, without an attempt row) and wait for the same retry, so a dead endpoint
+holds the worker (which also sends the e-mail) for one timeout per batch, not one per
+delivery, and its deliveries give up together after the retry schedule. A 2xx ends a delivery; anything else (no connection, a
 timeout, a redirect, a 4xx or 5xx) is retried after WEBHOOK_RETRY_DELAYS, some 3 days in
 all, and then the delivery fails. A worker killed between a post and its commit leaves the
 row claimed; it is taken again after the claim lease, so a receiver may see a delivery
@@ -140,12 +144,24 @@ def _run(rows) -> dict[int, str]:
     delays = retry_delays()
     results: dict[int, str] = {}
     retries: dict[int, list[int]] = defaultdict(list)
+    silent: dict[int, str] = {}  # endpoint id -> the error it gave in this batch (no HTTP answer)
     for row in rows:
         endpoint = endpoints.get(row.endpoint_id)
         if endpoint is None or not endpoint.active:
             webhooks.record_attempt(row.id, status_code=None, error="Not sent: the endpoint is disabled.",
                                     duration_ms=0, outcome="failed", attempted=False)
             results[row.id] = "failed"
+        elif row.endpoint_id in silent:
+            error = f"Not tried: another delivery to this endpoint got no answer: {silent[row.endpoint_id]}"
+            if row.attempts > len(delays):
+                outcome, delay, error = "failed", None, f"gave up after {row.attempts} attempts: {error}"
+            else:
+                outcome, delay = "retry", delays[row.attempts - 1]
+            webhooks.record_attempt(row.id, status_code=None, error=error, duration_ms=0, outcome=outcome,
+                                    retry_in=timedelta(seconds=delay) if delay else None, attempted=False)
+            if delay is not None:
+                retries[delay].append(row.id)
+            results[row.id] = outcome
         else:
             body = row.body.encode()
             stamp = int(time.time())
@@ -178,6 +194,8 @@ def _run(rows) -> dict[int, str]:
                                     outcome=outcome, retry_in=timedelta(seconds=delay) if delay else None)
             if delay is not None:
                 retries[delay].append(row.id)
+            if answer.status is None and answer.error is not None:
+                silent[row.endpoint_id] = answer.error
             results[row.id] = outcome
         db.session.commit()
         metrics.webhook_delivered(results[row.id])

@@ -322,8 +322,10 @@ def endpoints_by_id(endpoint_ids: set[int]) -> dict[int, Row]:
 
 def record_attempt(delivery_id: int, *, status_code: int | None, error: str | None, duration_ms: int,
                    outcome: str, retry_in: timedelta | None = None, attempted: bool = True) -> None:
-    """The outcome of one attempt ("delivered", "retry" or "failed"), and the attempt itself
-    (unless none was made: `attempted=False`, e.g. the endpoint was disabled); the caller commits."""
+    """The outcome of one attempt ("delivered", "retry" or "failed"), and the attempt itself.
+    `attempted=False`: no request was made (the endpoint is disabled, or did not answer
+    another delivery of the same batch: that counts as this delivery's try too, so all of a
+    dead endpoint's deliveries give up together after the retry schedule). The caller commits."""
     now = now_utc()
     if attempted:
         db.session.execute(insert(WebhookAttempt).values(delivery_id=delivery_id, at=now, status_code=status_code,

@@ -364,3 +364,31 @@ def test_the_endpoints_are_read_once_per_transaction(hooks_app, receiver):
     reads = [s for s in statements if s.startswith("SELECT webhook_endpoints.id, webhook_endpoints.event_types")]
     assert len(reads) == 2, reads
     assert len(deliveries(hooks_app)) == 3 + 2
+
+
+def test_an_endpoint_that_does_not_answer_is_tried_once_per_batch(hooks_app, receiver, run_worker):
+    """Three deliveries to a dead port in one job: one request; the other two share its
+    outcome (a try, without an attempt row) and the same retry, and all three give up
+    together. Another endpoint in the same batch is still posted to."""
+    dead = add_endpoint(hooks_app, f"http://127.0.0.1:{free_port()}/nobody", ["email.provided"])
+    live = add_endpoint(hooks_app, receiver.url, ["email.provided"])
+    receiver.secret = live.secret
+    customers = [factories.customer(email=None) for _ in range(3)]
+    with hooks_app.app_context():
+        for n, customer in enumerate(customers):
+            provided_email.provide(db.session.get(Customer, customer.id), f"p{n}@example.com")
+        db.session.commit()  # one transaction: the six deliveries go on the queue as one job
+    run_worker()
+    assert len(receiver.received) == 3
+    rows = [d for d in deliveries(hooks_app) if d.endpoint_id == dead.id]
+    assert [d.status for d in rows] == [DeliveryStatus.queued] * 3
+    assert [d.attempts for d in rows] == [1, 1, 1]
+    assert [len(attempts(hooks_app, d.id)) for d in rows] == [1, 0, 0]
+    assert rows[1].last_error.startswith("Not tried: another delivery to this endpoint got no answer: ConnectionRefused")
+    for _ in range(2):
+        wait_for_retries(hooks_app)
+        run_worker(with_scheduler=True)
+    rows = [d for d in deliveries(hooks_app) if d.endpoint_id == dead.id]
+    assert [d.status for d in rows] == [DeliveryStatus.failed] * 3
+    assert [len(attempts(hooks_app, d.id)) for d in rows] == [3, 0, 0]
+    assert all(d.last_error.startswith("gave up after 3 attempts") for d in rows)
