@@ -380,6 +380,8 @@ def _play(actor, customer, history) -> Decimal:
             db.session.refresh(target)
             if target.amount_paid > 0:
                 continue  # refused: money received is undone or credited first
+            if target.outstanding <= 0:
+                continue  # refused: credited or written off in full, nothing left to cancel
             if target.sent_at is None and (target.amount_credited > 0 or target.amount_written_off > 0):
                 # The rule's blind spot: the invoice leaves the statement, its credit note or
                 # write-off stays. Not generated (see the report on issue 16).
