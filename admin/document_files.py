@@ -1,4 +1,5 @@
-"""A document of any kind as print view and PDF, for staff (drafts included, marked DRAFT).
+"""A document of any kind as print view and PDF, for staff (drafts included, marked DRAFT);
+an issued invoice or credit note also as e-invoice (Factur-X PDF, XRechnung UBL or CII).
 
 The document is in its own language (models.services.document_pdf); the print view's
 toolbar stays in the staff member's. Opening either records nothing. The PDF, a WeasyPrint
@@ -7,7 +8,7 @@ rendering each time, is rate limited per staff member like letters (LETTER_PDF_L
 
 from __future__ import annotations
 
-from flask import Response, url_for
+from flask import Response, abort, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -15,8 +16,9 @@ from werkzeug.routing import BuildError
 
 from admin import bp
 from admin.helpers import pdf_rate_limit
-from models.services import document_pdf, pdf
+from models.services import document_pdf, einvoice, pdf
 from models.services import documents as document_service
+from models.services.errors import DomainError
 from web.errors import error_page
 
 
@@ -51,4 +53,24 @@ def document_pdf_file(document_id: int):
     sheet = document_pdf.build_sheet(document)
     response = Response(document_pdf.to_pdf(weasyprint, document_pdf.render_page(sheet)), mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'inline; filename="{sheet.filename}"'
+    return response
+
+
+@bp.get("/documents/<int:document_id>/einvoice/<fmt>", endpoint="document_einvoice")
+@pdf_rate_limit("einvoice")
+def document_einvoice_file(document_id: int, fmt: str):
+    """The document as e-invoice `fmt` (einvoice.FORMATS), a download. One that cannot be an
+    e-invoice (a draft, a quote, settings without a VAT id) answers 409 saying why."""
+    document = document_service.get_document(current_user, document_id)  # 404 before anything else
+    if fmt not in einvoice.FORMATS:
+        abort(404)
+    try:
+        rendered = einvoice.render(document, fmt)
+    except DomainError as error:
+        return error_page(409, str(error.message))
+    except einvoice.PdfUnavailable:
+        return error_page(503, _("Factur-X PDFs are not available on this server: WeasyPrint cannot load its "
+                                 "system libraries (Pango). Download the XRechnung XML instead."))
+    response = Response(rendered.content, mimetype=rendered.mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{rendered.filename}"'
     return response

@@ -47,6 +47,8 @@ from web.forms import EMAIL, ActionForm, AppForm, RejectNulMeta, country_choices
 from web.i18n import LANGUAGE_NAMES
 
 LANGUAGE_CHOICES = [(code, name) for code, name in LANGUAGE_NAMES.items()]
+# models.customers.EINVOICE_MAIL_FORMATS, as staff read them.
+EINVOICE_MAIL_CHOICES = [("none", _l("None")), ("facturx", _l("Factur-X PDF")), ("xrechnung-ubl", _l("XRechnung (UBL)"))]
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -129,6 +131,13 @@ class CustomerForm(AppForm):
     iban = StringField(_l("IBAN"), validators=[Optional(), Length(max=42), validate_iban])
     bic = StringField(_l("BIC"), validators=[Optional(), Length(max=11), validate_bic])
     bank_holder = StringField(_l("Account holder"), validators=[Optional(), Length(max=200)])
+    buyer_reference = StringField(
+        _l("Buyer reference (Leitweg-ID)"),
+        description=_l("Carried by every e-invoice to this customer; German authorities require their Leitweg-ID. "
+                       "Empty: the customer number."),
+        validators=[Optional(), Length(max=100)])
+    einvoice_format = SelectField(_l("E-invoice in invoice e-mails"), choices=options(EINVOICE_MAIL_CHOICES),
+                                  default="none")
     portal_access = BooleanField(_l("Portal access"), description=_l("Off: no portal login of this customer gets in."))
     tags = StringField(_l("Tags"), description=_l("Separate tags with commas."), validators=[Optional(), Length(max=500), validate_tags])
     assigned_staff_ids = MultiCheckboxField(_l("Assigned staff"), coerce=int)

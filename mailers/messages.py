@@ -50,8 +50,9 @@ from models.db import db
 from models.documents import Document
 from models.outbox import MailCategory, OutboundEmail
 from models.portal_access import PortalAccess, PortalUser
-from models.services import contact_preferences, dossier, dunning_schedule, one_time_codes, portal_access
+from models.services import contact_preferences, dossier, dunning_schedule, einvoice, one_time_codes, portal_access
 from models.services import settings as settings_service
+from models.services.errors import DomainError
 from models.services.notifications import DOCUMENT_TEMPLATES
 from models.services.settings import get_settings
 from models.settings import BusinessSettings
@@ -94,6 +95,8 @@ NOTICES = {
     "shipped": _l("Your order has been shipped"),
     "subscription_changed": _l("Your subscription has changed"),
 }
+# The mails that issue an invoice or credit note attach the e-invoice the customer chose.
+EINVOICE_TEMPLATES = frozenset({"invoice_issued", "document_credit_note"})
 SECRET_LINK_TEMPLATES = frozenset({"portal_invitation", "portal_password_reset", *one_time_codes.MINTED_TEMPLATES})
 _LINE_BREAKS = re.compile(r"[\r\n\x00]+")
 _LOAD: Any = object()  # "not given: read it now"
@@ -161,6 +164,22 @@ def _message(subject: str, sender: Address, to: list[str], cc: list[str], text: 
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     return message
+
+
+def einvoice_attachment(email: OutboundEmail, customer: Customer | None, document: Document | None,
+                       settings: BusinessSettings) -> einvoice.Rendered | None:
+    """The e-invoice (customer.einvoice_format) an invoice's or credit note's mail carries.
+    One that cannot be made (the settings lack the VAT id, no WeasyPrint for a Factur-X
+    PDF) is logged and left out: the mail itself still goes."""
+    if (customer is None or document is None or email.template not in EINVOICE_TEMPLATES
+            or customer.einvoice_format not in einvoice.FORMATS):
+        return None
+    try:
+        return einvoice.render(document, customer.einvoice_format, settings)
+    except (DomainError, einvoice.PdfUnavailable) as error:
+        current_app.logger.warning("outbox %s: no %s e-invoice attached: %s", email.id, customer.einvoice_format,
+                                   getattr(error, "message", None) or type(error).__name__)
+        return None
 
 
 @dataclass
@@ -352,4 +371,8 @@ def build(
         message_id(email.id, contact.contact_id if contact else None),
         unsubscribe_url=context["unsubscribe_url"] if contact else None,
     )
+    attachment = einvoice_attachment(email, customer, document, settings)
+    if attachment is not None:
+        maintype, _slash, subtype = attachment.mimetype.partition("/")
+        message.add_attachment(attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename)
     return Built(message=message, subject=subject, envelope_from=sender_address)

@@ -45,6 +45,10 @@ customer_assignments = Table(
 COUNTRY_CODES = ("NL", "BE", "DE", "AT", "CH", "LU", "FR", "GB", "IE", "DK", "SE", "NO", "PL", "ES", "IT", "US")
 
 
+# What a customer's invoice e-mails attach as e-invoice (models.services.einvoice.FORMATS).
+EINVOICE_MAIL_FORMATS = ("none", "facturx", "xrechnung-ubl")
+
+
 class CustomerKind(str, enum.Enum):
     individual = "individual"
     company = "company"
@@ -93,6 +97,10 @@ class Customer(db.Model):
     iban: Mapped[str | None] = mapped_column(String(34))
     bic: Mapped[str | None] = mapped_column(String(11))
     bank_holder: Mapped[str | None] = mapped_column(String(200))
+    # E-invoices: the buyer reference (BT-10; a German authority's Leitweg-ID) and which
+    # e-invoice the invoice e-mails attach (EINVOICE_MAIL_FORMATS).
+    buyer_reference: Mapped[str | None] = mapped_column(String(100))
+    einvoice_format: Mapped[str] = mapped_column(String(20), default="none", server_default="none")
     portal_access: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     # Bumped by every UPDATE of the row (the REST API's `updated_since` filter); the lock

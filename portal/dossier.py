@@ -17,7 +17,8 @@ from flask_babel import lazy_gettext as _l
 from models import clock
 from models.db import db
 from models.documents import KIND_NAMES, KIND_PLURALS, Document, DocumentKind
-from models.services import document_pdf, dossier, instalments, pdf, provided_email, questions, quotes
+from models.services import document_pdf, dossier, einvoice, instalments, pdf, provided_email, questions, quotes
+from models.services.errors import DomainError
 from portal.forms import DossierCheckForm, ProvideEmailForm
 from portal.place import VERIFIED, CustomerPlace, alias, document_of, dossier_limit, from_link, invoice_of, key_per_place, private, route
 from web.errors import error_page
@@ -200,3 +201,30 @@ def document_pdf_download(place: CustomerPlace, document_id: int):
     db.session.commit()
     return response
 
+
+
+@route("/documents/<int:document_id>/einvoice/<fmt>", "document_einvoice", link_decorators=(
+    limiter.limit(lambda: current_app.config["LETTER_PDF_LIMIT"], key_func=key_per_place("dossier-pdf")),
+), login_decorators=(
+    limiter.limit(lambda: current_app.config["LETTER_PDF_LIMIT"], key_func=key_per_place("dossier-pdf")),
+))
+def document_einvoice_download(place: CustomerPlace, document_id: int, fmt: str):
+    """A released invoice or credit note as e-invoice `fmt` (Factur-X PDF, XRechnung UBL or
+    CII) for the customer's bookkeeping, where the settings allow downloads (else 404, as
+    for a document the place does not reach or a kind that is no e-invoice)."""
+    document = document_of(place, document_id)
+    if (not place.settings.allow_pdf_download or fmt not in einvoice.FORMATS
+            or document.kind not in einvoice.EXPORTABLE_KINDS):
+        abort(404)
+    try:
+        rendered = einvoice.render(document, fmt, place.settings)
+    except DomainError:
+        return private(error_page(409, _("This document cannot be made into an e-invoice at the moment. "
+                                         "Please download the PDF, or ask us for the e-invoice.")))
+    except einvoice.PdfUnavailable:
+        return private(error_page(503, _("The PDF cannot be made at the moment. Please use the print view.")))
+    response = Response(rendered.content, mimetype=rendered.mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{rendered.filename}"'
+    dossier.record_viewed(document)
+    db.session.commit()
+    return response

@@ -47,6 +47,7 @@ from models.outbox import MailCategory
 from models.payments import Payment, PaymentItem
 from models.services import dossier, outbox
 from models.services.csv_import import runner as csv_runner
+from models.services.settings import get_settings
 from tests import factories
 from tests.admin.test_access import CUSTOMER_RECORD_IDS, MANAGER_PAGES, VALID_POST, snapshot, webhook_records
 from tests.conftest import csrf_token, login, soup_of
@@ -124,6 +125,7 @@ ROUTE_KINDS = {
     "admin.invoice_letter_printed": STAFF_CUSTOMER,
     "admin.document_print": STAFF_CUSTOMER,
     "admin.document_pdf": STAFF_CUSTOMER,
+    "admin.document_einvoice": STAFF_CUSTOMER,
     "admin.instalment_plan_approve": STAFF_CUSTOMER,
     "admin.instalment_plan_decline": STAFF_CUSTOMER,
     "admin.instalment_plan_cancel": STAFF_CUSTOMER,
@@ -181,6 +183,7 @@ ROUTE_KINDS = {
     "portal.dossier_invoice": DOSSIER,
     "portal.dossier_document": DOSSIER,
     "portal.dossier_document_pdf": DOSSIER,
+    "portal.dossier_document_einvoice": DOSSIER,
     "portal.dossier_ask": DOSSIER,
     "portal.dossier_pay": DOSSIER,
     "portal.dossier_pay_return": DOSSIER,
@@ -194,6 +197,7 @@ ROUTE_KINDS = {
     "portal.documents": PORTAL_ACCOUNT,
     "portal.document": PORTAL_ACCOUNT,
     "portal.document_pdf": PORTAL_ACCOUNT,
+    "portal.document_einvoice": PORTAL_ACCOUNT,
     "portal.document_ask": PORTAL_ACCOUNT,
     "portal.quote_decision": PORTAL_ACCOUNT,
     "portal.statement": PORTAL_ACCOUNT,
@@ -322,6 +326,7 @@ class World:
         with app.app_context():
             field = CustomFieldDefinition(label="Contract", kind="text", position=1)
             db.session.add(field)
+            get_settings(for_update=True).vat_id = "NL123456789B01"  # e-invoices need one
             db.session.commit()
             self.field_id = field.id
             for customer, short in ((self.a, "alpha"), (self.b, "bravo")):
@@ -381,7 +386,7 @@ class World:
                 "plan_id": self.plan_ids[customer.id], "payment_id": self.payment_ids[customer.id],
                 "field_id": self.field_id, "user_id": self.other.id, "token": token or FORGED_TOKEN,
                 "endpoint_id": self.endpoint_id, "delivery_id": self.delivery_id, "import_id": self.import_id,
-                "provider": "mollie", "filename": "css/app.css", **override}
+                "provider": "mollie", "filename": "css/app.css", "fmt": "xrechnung-ubl", **override}
 
     def url(self, route: Route, values: dict, query: str = "") -> str:
         if route.endpoint in QUOTE_ROUTES:

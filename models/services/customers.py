@@ -12,6 +12,7 @@ from sqlalchemy import Row, Select, bindparam, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from models.customers import (
+    EINVOICE_MAIL_FORMATS,
     Customer,
     CustomerKind,
     CustomFieldDefinition,
@@ -35,6 +36,7 @@ PAGE_SIZE = 25
 DETAIL_FIELDS = (
     "kind", "name", "company_name", "number", "email", "phone", "street", "postal_code",
     "city", "country", "language", "vat_id", "tax_number", "iban", "bic", "bank_holder",
+    "buyer_reference", "einvoice_format",
 )
 
 
@@ -192,6 +194,10 @@ def save_customer(
         )
         if clash:
             raise DomainError(_l("This customer number is already in use."), field="number")
+    if "einvoice_format" in data:
+        data = {**data, "einvoice_format": data["einvoice_format"] or "none"}
+        if data["einvoice_format"] not in EINVOICE_MAIL_FORMATS:
+            raise DomainError(_l("Choose one of the listed formats."), field="einvoice_format")
     if data.get("kind") == CustomerKind.company.value and not (data.get("company_name") or "").strip():
         raise DomainError(_l("A company needs a company name."), field="company_name")
 

@@ -25,6 +25,7 @@ from models.staff import StaffUser
 from models.webhooks import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from models.services import credits, outbox, recorded_payments
 from models.services.csv_import import runner as csv_runner
+from models.services.settings import get_settings
 from models.services import portal_access as portal_access_service
 from tests import factories
 from tests.conftest import TEST_CONFIG, StaffClient, csrf_token, login, soup_of
@@ -379,6 +380,7 @@ class World:
                 actor, invoice, amount=Decimal("10.00"), received_on=date.today(), method="cash",
                 today=date.today()).id
             credits.add(self.mine.id, Decimal("5.00"), "EUR", credits.OVERPAYMENT)
+            get_settings(for_update=True).vat_id = "NL123456789B01"  # e-invoices need one
             db.session.commit()
             self.endpoint_id, self.delivery_id = webhook_records()
             # An uploaded CSV import, waiting for its mapping.
@@ -398,7 +400,7 @@ class World:
                   "contact_id": self.contact_ids[customer.id], "plan_id": self.plan_ids[customer.id],
                   "token": "not-a-real-token", "payment_id": self.payment_id,
                   "endpoint_id": self.endpoint_id, "delivery_id": self.delivery_id, "import_id": self.import_id,
-                  **override}
+                  "fmt": "xrechnung-ubl", **override}
         rule = next(r for r in _MAP_APP.url_map.iter_rules() if r.endpoint == endpoint)
         missing = rule.arguments - values.keys()
         assert not missing, f"{rule.rule}: add a test value for {sorted(missing)} in World.url"
@@ -447,7 +449,8 @@ def _table_names(soup, column: str = "Name") -> list[str]:
 
 # URL arguments that do not name a customer's record: custom field definitions and staff
 # members, both behind manager_required (see MANAGER_PAGES).
-NOT_CUSTOMER_IDS = {"field_id", "user_id", "endpoint_id", "delivery_id", "import_id"}
+# fmt: an e-invoice format (admin.document_einvoice).
+NOT_CUSTOMER_IDS = {"field_id", "user_id", "endpoint_id", "delivery_id", "import_id", "fmt"}
 
 
 def test_customer_routes_are_found_in_the_url_map():

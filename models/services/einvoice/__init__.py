@@ -22,11 +22,19 @@ from flask_babel import lazy_gettext as _l
 
 from models.documents import Document
 from models.services.einvoice import cii, ubl
-from models.services.einvoice.invoice import EN16931, XRECHNUNG, EInvoice, check_exportable, from_document
+from models.services.einvoice.invoice import (
+    EN16931,
+    EXPORTABLE_KINDS,
+    XRECHNUNG,
+    EInvoice,
+    check_exportable,
+    from_document,
+)
 from models.services.settings import get_settings
 from models.settings import BusinessSettings
 
-__all__ = ["FORMATS", "Rendered", "check_exportable", "einvoice_of", "render"]
+__all__ = ["EXPORTABLE_KINDS", "FORMATS", "PdfUnavailable", "Rendered", "check_exportable", "einvoice_of",
+           "render"]
 
 
 @dataclass(frozen=True)

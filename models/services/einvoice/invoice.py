@@ -224,7 +224,7 @@ def from_document(document: Document, settings: BusinessSettings, *, specificati
         buyer=buyer_party(customer),
         lines=lines,
         due_date=None if credit_note else document.due_date,
-        buyer_reference=getattr(customer, "buyer_reference", None) or customer.number,
+        buyer_reference=customer.buyer_reference or customer.number,
         note=document.notes,
         preceding_number=invoice.number if invoice is not None else None,
         preceding_date=invoice.issue_date if invoice is not None else None,
