@@ -39,6 +39,7 @@ from admin import account, auth, customers, documents, emails, portal_logins, se
 from admin import document_actions, document_page  # noqa: E402,F401  (documents of every kind)
 from admin import letters  # noqa: E402,F401  (printed invoice and reminder letters)
 from admin import document_files  # noqa: E402,F401  (any document as print view and PDF)
+from admin import einvoices  # noqa: E402,F401  (e-invoices in: UBL, CII and Factur-X uploads)
 from admin import instalments, questions  # noqa: E402,F401  (answering questions, deciding instalment plans)
 from admin import dashboard  # noqa: E402,F401  (the start page: money owed, payments, attention)
 from admin import bank_statements  # noqa: E402,F401  (importing bank statements, booking transfers)

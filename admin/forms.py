@@ -99,6 +99,19 @@ class LineList(FieldList):
                     yield int(index)
 
 
+class EInvoiceUploadForm(AppForm):
+    file = FileField(_l("E-invoice file"), description=_l("UBL or CII XML (XRechnung), or a Factur-X / ZUGFeRD PDF."))
+    submit = SubmitField(_l("Import"))
+
+
+class EInvoiceConfirmForm(AppForm):
+    """The new customer an upload proposes, confirmed: the validated XML travels back
+    (base64) and is read and validated again."""
+
+    xml = StringField(widget=HiddenInput(), validators=[DataRequired(), Length(max=6_000_000)])
+    submit = SubmitField(_l("Create the customer and the document"))
+
+
 class LoginForm(AppForm):
     email = StringField(_l("E-mail address"), validators=[DataRequired(), Length(max=254)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])

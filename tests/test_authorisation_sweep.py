@@ -82,6 +82,8 @@ ROUTE_KINDS = {
     "admin.customers": STAFF,
     "admin.customer_new": STAFF,
     "admin.invoices": STAFF,
+    "admin.einvoice_upload": STAFF,  # matches only customers the staff member sees
+    "admin.einvoice_confirm": STAFF,
     "admin.customer_overview": STAFF_CUSTOMER,
     "admin.customer_info": STAFF_CUSTOMER,
     "admin.customer_edit": STAFF_CUSTOMER,

@@ -168,6 +168,9 @@ VALID_POST = {
     "admin.customer_archive": lambda w: {"confirm": "1"},  # the "Yes, archive" button (tests/admin/test_confirmations.py)
     "admin.customer_notes": lambda w: {"body": "Posted note"},
     "admin.document_new": lambda w: _valid_invoice(),
+    # No file / no XML: refused with 422 (tests/einvoice/test_incoming.py uploads real ones).
+    "admin.einvoice_upload": lambda w: {},
+    "admin.einvoice_confirm": lambda w: {"xml": ""},
     # World.url gives these the customer's draft invoice, pending or accepted quote, recorded payment.
     "admin.document_edit": lambda w: _valid_invoice(),
     "admin.document_issue": lambda w: {},

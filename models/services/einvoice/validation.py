@@ -71,8 +71,10 @@ def run_rules(xml: bytes, syntax: str) -> list[RuleFailure]:
         report = executable.transform_to_string(xdm_node=document)
     failures = []
     for failed in etree.fromstring(report.encode("utf-8")).iterfind(".//svrl:failed-assert", SVRL):
+        rule = failed.get("id") or "?"
         text = " ".join((failed.findtext("svrl:text", "", SVRL) or "").split())
-        failures.append(RuleFailure(rule=failed.get("id") or "?", text=text, location=failed.get("location") or "",
+        text = text.removeprefix(f"[{rule}]-").removeprefix(f"[{rule}]").strip()  # the id is shown on its own
+        failures.append(RuleFailure(rule=rule, text=text, location=failed.get("location") or "",
                                     fatal=(failed.get("flag") or "fatal") == "fatal"))
     return failures
 
