@@ -60,6 +60,7 @@ def test_several_vat_rates_pass_the_rules(app, mixed, fmt):
     assert parsed.buyer.city == "München" and parsed.seller.street == "Straße des 17. Juni 1"
     assert parsed.buyer.identifier == "K-1001" and parsed.buyer.vat_id == "DE987654321"
     assert parsed.iban == "DE89370400440532013000" and parsed.due_date.isoformat() == "2026-11-30"
+    assert parsed.payment_reference == "RF" + parsed.payment_reference[2:4] + mixed.number.replace("-", "")
     assert parsed.specification.endswith("xrechnung_3.0")
     assert "„Spezial“" in xml.decode("utf-8")
 

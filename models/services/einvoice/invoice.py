@@ -22,6 +22,7 @@ from flask_babel import lazy_gettext as _l
 
 from models.customers import Customer
 from models.documents import Document, DocumentKind, DocumentStatus
+from models.services import epc
 from models.services.errors import DomainError
 from models.settings import BusinessSettings
 
@@ -228,7 +229,9 @@ def from_document(document: Document, settings: BusinessSettings, *, specificati
         note=document.notes,
         preceding_number=invoice.number if invoice is not None else None,
         preceding_date=invoice.issue_date if invoice is not None else None,
-        payment_reference=document.number,
+        # BT-83, the remittance information: the RF creditor reference the PDF's EPC code carries
+        # (bank statements are matched by it), else the number.
+        payment_reference=None if credit_note else (epc.rf_reference(document.number) or document.number),
         iban=None if credit_note else _compact(settings.iban),
         bic=None if credit_note else (settings.bic or None),
         account_holder=settings.account_holder or settings.business_name,
