@@ -34,9 +34,15 @@ def customer(app):
 
 @pytest.fixture
 def enqueued(monkeypatch):
-    """The ids each commit hands to the queue (Redis itself is not under test here)."""
+    """The outbox ids each commit hands to the mail queue (Redis itself is not under test here)."""
     batches: list[list[int]] = []
-    monkeypatch.setattr(mail_queue, "enqueue_many", lambda ids: batches.append(list(ids)) or len(ids))
+
+    def enqueue_many(ids, channel=mail_queue.MAIL):
+        if channel is mail_queue.MAIL:
+            batches.append(list(ids))
+        return len(ids)
+
+    monkeypatch.setattr(mail_queue, "enqueue_many", enqueue_many)
     return batches
 
 
