@@ -147,6 +147,9 @@ def _normalised(owner: Owner | Customer, data: ContactInput) -> ContactInput:
                         role=data.role, invoice_emails=data.invoice_emails, account_emails=data.account_emails)
 
 
+TAKEN = _l("A contact person with this address exists already.")
+
+
 def _refuse_taken(owner: Owner | Customer, email: str, contact: ContactPerson | None) -> None:
     """Unique per customer, ignoring case; the caller holds the customer lock."""
     clash = select(ContactPerson.id).where(
@@ -155,7 +158,7 @@ def _refuse_taken(owner: Owner | Customer, email: str, contact: ContactPerson | 
     if contact is not None:
         clash = clash.where(ContactPerson.id != contact.id)
     if db.session.scalar(clash):
-        raise DomainError(_l("A contact person with this address exists already."), field="email")
+        raise DomainError(TAKEN, field="email")
 
 
 def _lock_customer(owner: Owner | Customer) -> None:
@@ -165,10 +168,15 @@ def _lock_customer(owner: Owner | Customer) -> None:
     )
 
 
+def refuse_full(current: int) -> None:
+    """A customer with `current` contact persons takes no more than the cap."""
+    if current >= MAX_CONTACTS_PER_CUSTOMER:
+        raise DomainError(_l("This customer has %(n)s contact persons, the maximum.", n=MAX_CONTACTS_PER_CUSTOMER))
+
+
 def add_contact(actor: Actor, owner: Owner | Customer, data: ContactInput) -> ContactPerson:
     _lock_customer(owner)
-    if count(owner) >= MAX_CONTACTS_PER_CUSTOMER:
-        raise DomainError(_l("This customer has %(n)s contact persons, the maximum.", n=MAX_CONTACTS_PER_CUSTOMER))
+    refuse_full(count(owner))
     clean = _normalised(owner, data)
     _refuse_taken(owner, clean.email, None)
     contact = ContactPerson(customer_id=owner.id, **clean.__dict__)

@@ -46,3 +46,12 @@ def advance(name: str, count: int) -> int:
         return count
     except IntegrityError:  # another transaction created it first
         return db.session.execute(stmt).scalar_one()
+
+
+def locked_value(name: str) -> int:
+    """Counter `name`'s value (0 before its first use), its row locked for the rest of the
+    transaction: a batch works out the values it will take, then takes them with `advance`."""
+    value = db.session.execute(
+        update(Counter).where(Counter.name == name).values(value=Counter.value).returning(Counter.value)
+    ).scalar()
+    return value or 0

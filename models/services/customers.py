@@ -144,11 +144,19 @@ def _snapshot(customer: Customer) -> dict[str, Any]:
     return values
 
 
-def _tags_named(names: Sequence[str]) -> list[Tag]:
-    names = sorted({n.strip().lower() for n in names if n.strip()})
+def tag_names(names: Sequence[str]) -> list[str]:
+    """Tags as stored: trimmed, lower-cased, once each, sorted."""
+    return sorted({n.strip().lower() for n in names if n.strip()})
+
+
+def _tags_named(names: Sequence[str], known: dict[str, Tag] | None = None) -> list[Tag]:
+    """The Tag rows for `names`, new ones added. `known` (name -> Tag, filled in here) lets a
+    batch look its tags up once (intake.upsert_customers) instead of a query per customer."""
+    names = tag_names(names)
     if not names:
         return []
-    existing = {t.name: t for t in db.session.scalars(select(Tag).where(Tag.name.in_(names)))}
+    existing = known if known is not None else {
+        t.name: t for t in db.session.scalars(select(Tag).where(Tag.name.in_(names)))}
     for name in names:
         if name not in existing:
             existing[name] = Tag(name=name)
@@ -160,11 +168,64 @@ def default_portal_access() -> bool:
     return get_settings().portal_access_default
 
 
+NUMBER_IN_USE = _l("This customer number is already in use.")
+
+
+def customer_number(value: int) -> str:
+    """The number a customer given none gets from counter value `value`."""
+    return f"C{value:05d}"
+
+
 def _next_customer_number() -> str:
     while True:
-        candidate = f"C{next_value('customer'):05d}"
+        candidate = customer_number(next_value('customer'))
         if not db.session.scalar(select(Customer.id).where(Customer.number == candidate)):
             return candidate
+
+
+def given_number(data: dict[str, Any]) -> str | None:
+    """The customer number the data asks for; None keeps the current (or allocates one)."""
+    return (data.get("number") or "").strip() or None
+
+
+def check_details(data: dict[str, Any]) -> dict[str, Any]:
+    """The rules on a customer's own columns that need no query (the number's clash does):
+    the data to apply (an empty e-invoice format means "none")."""
+    if "einvoice_format" in data:
+        data = {**data, "einvoice_format": data["einvoice_format"] or "none"}
+        if data["einvoice_format"] not in EINVOICE_MAIL_FORMATS:
+            raise DomainError(_l("Choose one of the listed formats."), field="einvoice_format")
+    if data.get("kind") == CustomerKind.company.value and not (data.get("company_name") or "").strip():
+        raise DomainError(_l("A company needs a company name."), field="company_name")
+    return data
+
+
+def stored_email(data: dict[str, Any], customer: Customer | None) -> str | None:
+    """The customer's address once `data` is applied (to a new customer: None), as stored:
+    trimmed, lower-cased, None when empty."""
+    value = data["email"] if "email" in data else customer.email if customer is not None else None
+    if isinstance(value, str):
+        value = value.strip() or None
+    return value.lower() if value else None
+
+
+def apply_details(customer: Customer, data: dict[str, Any]) -> None:
+    """Checked data onto the customer's own columns, without the number and tags (no query:
+    save_customer and intake's batch door both use it)."""
+    email = stored_email(data, customer)
+    for name in DETAIL_FIELDS:
+        if name in data and name != "number":  # the number is set by the caller: empty keeps the current one
+            value = data[name]
+            if isinstance(value, str):
+                value = value.strip() or None
+            setattr(customer, name, value)
+    customer.kind = CustomerKind(data.get("kind") or CustomerKind.individual.value)
+    if customer.kind == CustomerKind.individual:
+        customer.company_name = None
+    customer.sort_key = customer.display_name.casefold()[:200]
+    customer.email = email
+    if "portal_access" in data:
+        customer.portal_access = bool(data["portal_access"])
 
 
 def save_customer(
@@ -185,7 +246,7 @@ def save_customer(
     else:
         before = _snapshot(customer)
 
-    number = (data.get("number") or "").strip() or None
+    number = given_number(data)
     if number:
         clash = db.session.scalar(
             select(Customer.id).where(
@@ -193,29 +254,10 @@ def save_customer(
             )
         )
         if clash:
-            raise DomainError(_l("This customer number is already in use."), field="number")
-    if "einvoice_format" in data:
-        data = {**data, "einvoice_format": data["einvoice_format"] or "none"}
-        if data["einvoice_format"] not in EINVOICE_MAIL_FORMATS:
-            raise DomainError(_l("Choose one of the listed formats."), field="einvoice_format")
-    if data.get("kind") == CustomerKind.company.value and not (data.get("company_name") or "").strip():
-        raise DomainError(_l("A company needs a company name."), field="company_name")
-
-    for name in DETAIL_FIELDS:
-        if name in data and name != "number":  # the number is set below: empty keeps the current one
-            value = data[name]
-            if isinstance(value, str):
-                value = value.strip() or None
-            setattr(customer, name, value)
-    customer.kind = CustomerKind(data.get("kind") or CustomerKind.individual.value)
-    if customer.kind == CustomerKind.individual:
-        customer.company_name = None
+            raise DomainError(NUMBER_IN_USE, field="number")
+    data = check_details(data)
+    apply_details(customer, data)
     customer.number = number or customer.number or _next_customer_number()
-    customer.sort_key = customer.display_name.casefold()[:200]
-    if customer.email:
-        customer.email = customer.email.lower()
-    if "portal_access" in data:
-        customer.portal_access = bool(data["portal_access"])
     if "tags" in data:
         customer.tags = _tags_named(data["tags"])
     if actor is not None and actor.is_manager and "assigned_staff_ids" in data:
@@ -246,22 +288,27 @@ def save_customer(
     return customer
 
 
-def _save_custom_fields(customer: Customer, values: dict[int, str | None]) -> None:
-    current = {
-        v.field_id: v
-        for v in db.session.scalars(
-            select(CustomFieldValue).where(CustomFieldValue.customer_id == customer.id)
-        )
-    }
+def _save_custom_fields(customer: Customer, values: dict[int, str | None],
+                       current: dict[int, CustomFieldValue] | None = None) -> None:
+    """`current` (field id -> row, kept up to date here) spares the query when a batch
+    loaded the rows of many customers at once."""
+    if current is None:
+        current = {
+            v.field_id: v
+            for v in db.session.scalars(
+                select(CustomFieldValue).where(CustomFieldValue.customer_id == customer.id)
+            )
+        }
     for field_id, value in values.items():
         value = (value or "").strip()
         row = current.get(field_id)
         if value and row:
             row.value = value
         elif value:
-            db.session.add(CustomFieldValue(customer_id=customer.id, field_id=field_id, value=value))
+            current[field_id] = CustomFieldValue(customer_id=customer.id, field_id=field_id, value=value)
+            db.session.add(current[field_id])
         elif row:
-            db.session.delete(row)
+            db.session.delete(current.pop(field_id))
 
 
 def set_archived(actor: StaffUser, customer: Customer, archived: bool) -> None:

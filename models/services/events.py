@@ -25,6 +25,25 @@ def record(type_: str, *, customer: Customer | None = None, document: Document |
            data: dict[str, Any] | None = None) -> Event:
     """Add an event and its webhook deliveries; it is listed and delivered only if the caller's
     transaction commits."""
+    event = _built(type_, customer, document, data)
+    db.session.add(event)
+    db.session.flush()
+    webhooks.fan_out(event)  # its deliveries, in the same transaction
+    return event
+
+
+def record_all(events: list[Event]) -> list[Event]:
+    """Events built by `_built` (a batch's, e.g. intake.upsert_customers) added at once: one
+    INSERT and one fan-out for all of them."""
+    if events:
+        db.session.add_all(events)
+        db.session.flush()
+        webhooks.fan_out_all(events)
+    return events
+
+
+def _built(type_: str, customer: Customer | None, document: Document | None,
+           data: dict[str, Any] | None) -> Event:
     if type_ not in EVENT_TYPES:
         raise ValueError(f"unknown event type {type_!r}")
     payload: dict[str, Any] = {}
@@ -34,12 +53,8 @@ def record(type_: str, *, customer: Customer | None = None, document: Document |
         payload["document"] = {"id": document.id, "kind": document.kind.value, "number": document.number,
                                "external_id": document.external_id}
     payload.update(data or {})
-    event = Event(type=type_, customer_id=customer.id if customer else None,
-                  document_id=document.id if document else None, data=payload)
-    db.session.add(event)
-    db.session.flush()
-    webhooks.fan_out(event)  # its deliveries, in the same transaction
-    return event
+    return Event(type=type_, customer_id=customer.id if customer else None,
+                 document_id=document.id if document else None, data=payload)
 
 
 def money(amount: Decimal) -> str:
@@ -74,7 +89,18 @@ def payment_received(payment: Payment) -> Event:
 def contact_persons_changed(contact: ContactPerson, action: str, changed: list[str] | tuple[str, ...]) -> Event:
     """`contact_persons.changed`: one contact person added, updated, removed, or their own
     choice of what they receive ("preferences"); `changed` names the fields that changed."""
-    return record("contact_persons.changed", customer=db.session.get(Customer, contact.customer_id), data={
+    return record("contact_persons.changed", customer=db.session.get(Customer, contact.customer_id),
+                  data=_contact_change(contact, action, changed))
+
+
+def contact_persons_changed_event(contact: ContactPerson, action: str, changed: list[str] | tuple[str, ...],
+                                  customer: Customer) -> Event:
+    """The event contact_persons_changed records, built for `record_all` (a batch's)."""
+    return _built("contact_persons.changed", customer, None, _contact_change(contact, action, changed))
+
+
+def _contact_change(contact: ContactPerson, action: str, changed) -> dict[str, Any]:
+    return {
         "action": action,
         "changed": sorted(changed),
         "contact_person": {
@@ -82,4 +108,4 @@ def contact_persons_changed(contact: ContactPerson, action: str, changed: list[s
             "role": contact.role.value, "invoice_emails": contact.invoice_emails,
             "account_emails": contact.account_emails,
         },
-    })
+    }

@@ -254,12 +254,15 @@ def _customer_values(data: dict, creating: bool, current_kind: CustomerKind | No
     return values
 
 
-def _custom_field_values(given: Any) -> dict[int, str | None]:
-    """{label: value} → {field id: stored text}, checked against each field's kind."""
+def _custom_field_values(given: Any, definitions: dict[str, CustomFieldDefinition] | None = None
+                        ) -> dict[int, str | None]:
+    """{label: value} → {field id: stored text}, checked against each field's kind
+    (`definitions`: by casefolded label, when a batch read them once)."""
     given = given or {}
     if not isinstance(given, dict):
         raise DomainError(_l("Expected an object."), field="custom_fields")
-    definitions = {d.label.casefold(): d for d in db.session.scalars(select(CustomFieldDefinition))}
+    if definitions is None:
+        definitions = _definitions()
     values: dict[int, str | None] = {}
     for label, value in given.items():
         field = f"custom_fields.{label}"
@@ -281,6 +284,10 @@ def _custom_field_values(given: Any) -> dict[int, str | None]:
         else:
             values[definition.id] = _text(value if isinstance(value, str) else str(value), field, 500)
     return values
+
+
+def _definitions() -> dict[str, CustomFieldDefinition]:
+    return {d.label.casefold(): d for d in db.session.scalars(select(CustomFieldDefinition))}
 
 
 def _contact_inputs(given: Any) -> list[contacts.ContactInput]:
@@ -686,3 +693,322 @@ def upsert_document(data: dict, *, actor_label: str) -> tuple[Document, str]:
         if document is None:
             return _create_document(data, kind, external_id, number, actor_label), CREATED
         return document, UPDATED if _update_document(document, data, number, external_id) else UNCHANGED
+
+
+# --- customers in batches (the CSV import) -------------------------------------------------
+
+
+def upsert_customers(records: list[dict], *, actor_label: str) -> list[tuple[Customer | None, str | DomainError]]:
+    """upsert_customer for many records, with the same results in a constant number of queries.
+
+    Each record gets (customer, "created" | "updated" | "unchanged"), or (None, DomainError)
+    when it is refused; a refused record leaves nothing behind (as upsert_customer inside a
+    savepoint of its own), and the records after it see the data as if it had not been sent.
+    Customers, contact persons, tags, custom fields, audit rows and events come out as
+    sequential upsert_customer calls in the same order would leave them (ids and the order
+    of rows aside), checked by the same helpers (_customer_values, _contact_inputs,
+    customers.check_details / apply_details, contacts._normalised / refuse_full ...).
+
+    How: the batch's customers are matched by external id or number in one query (their
+    tags, assigned staff, custom field values and contact persons in one more each), the
+    settings and custom field definitions are read once, and the records are then worked
+    through in memory, in order, against indexes kept up to date (so the same external id
+    twice in a batch finds the customer the first made). Writes go out at the end as a few
+    multi-row statements (the ORM's insertmanyvalues / executemany). A record that touches a
+    customer an earlier record of the batch touched first flushes what came before (a few
+    statements per such duplicate), so its "updated"/"unchanged" compares with the real state.
+    New customers without a number take the counter's next free values, the counter row
+    locked for the batch and advanced once. Every record shape upsert_customer takes is
+    handled here; no record falls back to it.
+    """
+    with audit.acting_as(actor_label), db.session.no_autoflush:
+        return _CustomerBatch(records, actor_label).run()
+
+
+class _CustomerBatch:
+    """One call of upsert_customers: the prefetched rows, the in-memory indexes, and the
+    records applied but not yet written (`ops`)."""
+
+    def __init__(self, records: list[dict], label: str) -> None:
+        self.records, self.label = records, label
+        self.results: list[Any] = [None] * len(records)
+        self.by_external: dict[str, Customer] = {}
+        self.by_number: dict[str, Customer] = {}  # lower-cased number
+        self.contacts: dict[Customer, dict[str, ContactPerson]] = {}  # lower-cased address
+        self.fields: dict[Customer, dict[int, Any]] = {}  # field id -> CustomFieldValue
+        self.tags: dict[str, Any] = {}
+        self.definitions: dict[str, CustomFieldDefinition] | None = None
+        self.portal_default: bool | None = None
+        self.ops: list[dict] = []
+        self.touched: set[Customer] = set()
+        # Automatic numbers: the counter's value when locked, the last value taken, and the
+        # exact numbers known to be taken (read a window at a time) or given up in the batch.
+        self.counter_start: int | None = None
+        self.counter = 0
+        self.window_end = 0
+        self.taken: set[str] = set()
+        self.released: set[str] = set()
+
+    # -- reading, once per batch
+
+    def _prefetch(self, keys: list[tuple[str | None, str | None] | None]) -> None:
+        external_ids = {k[0] for k in keys if k and k[0]}
+        numbers = {k[1].lower() for k in keys if k and k[1]}
+        conditions = []
+        if external_ids:
+            conditions.append(Customer.external_id.in_(sorted(external_ids)))
+        if numbers:
+            conditions.append(func.lower(Customer.number).in_(sorted(numbers)))
+        found: list[Customer] = []
+        if conditions:
+            from sqlalchemy import or_
+
+            found = list(db.session.scalars(
+                select(Customer).options(selectinload(Customer.tags), selectinload(Customer.assigned_staff))
+                .where(or_(*conditions)).order_by(Customer.id)))
+        for customer in found:
+            if customer.external_id:
+                self.by_external.setdefault(customer.external_id, customer)
+            self.by_number.setdefault(customer.number.lower(), customer)
+            self.fields[customer] = {}
+            self.contacts[customer] = {}
+        if found:
+            from models.customers import CustomFieldValue
+
+            by_id = {c.id: c for c in found}
+            for row in db.session.scalars(select(CustomFieldValue).where(CustomFieldValue.customer_id.in_(by_id))):
+                self.fields[by_id[row.customer_id]][row.field_id] = row
+            if any(isinstance(d, dict) and "contact_persons" in d for d in self.records):
+                for contact in db.session.scalars(
+                        select(ContactPerson).where(ContactPerson.customer_id.in_(by_id))
+                        .order_by(ContactPerson.name, ContactPerson.id)):
+                    self.contacts[by_id[contact.customer_id]][contact.email.lower()] = contact
+        names: set[str] = set()
+        for data in self.records:
+            given = data.get("tags") if isinstance(data, dict) else None
+            if isinstance(given, list) and all(isinstance(t, str) for t in given):
+                names.update(customers.tag_names(given))
+        if names:
+            from models.customers import Tag
+
+            self.tags = {t.name: t for t in db.session.scalars(select(Tag).where(Tag.name.in_(sorted(names))))}
+        if any(isinstance(d, dict) and "custom_fields" in d for d in self.records):
+            self.definitions = _definitions()
+
+    def _auto_number(self) -> str:
+        """save_customer's next free number (customers._next_customer_number), without a
+        query per customer: counter values in order, skipping numbers taken."""
+        from models.services import counters
+
+        if self.counter_start is None:
+            self.counter_start = self.counter = self.window_end = counters.locked_value("customer")
+        while True:
+            self.counter += 1
+            if self.counter > self.window_end:
+                start, self.window_end = self.counter, self.counter + len(self.records) + 10
+                candidates = [customers.customer_number(v) for v in range(start, self.window_end + 1)]
+                self.taken.update(n for n in db.session.scalars(
+                    select(Customer.number).where(Customer.number.in_(candidates))) if n not in self.released)
+            candidate = customers.customer_number(self.counter)
+            if candidate not in self.taken:
+                return candidate
+
+    # -- the records, in order
+
+    def run(self) -> list[tuple[Customer | None, str | DomainError]]:
+        keys: list[tuple[str | None, str | None] | None] = []
+        for i, data in enumerate(self.records):
+            try:
+                _refuse_unknown(data, CUSTOMER_KEYS)
+                keys.append((_external_id(data), _text(data.get("number"), "number", 30)))
+            except DomainError as error:
+                keys.append(None)
+                self.results[i] = (None, error)
+        self._prefetch(keys)
+        for i, (data, key) in enumerate(zip(self.records, keys)):
+            if key is None:
+                continue
+            try:
+                self._one(i, data, *key)
+            except DomainError as error:
+                self.results[i] = (None, error)
+        self._settle()
+        if self.counter_start is not None and self.counter > self.counter_start:
+            from models.services import counters
+
+            counters.advance("customer", self.counter - self.counter_start)
+        return self.results
+
+    def _find(self, external_id: str | None, number: str | None) -> Customer | None:
+        """_find_customer against the batch's indexes."""
+        if external_id:
+            found = self.by_external.get(external_id)
+            if found is not None:
+                return found
+        if number:
+            found = self.by_number.get(number.lower())
+            if found is not None and external_id and found.external_id not in (None, external_id):
+                raise DomainError(_l("This customer number is already in use."), field="number")
+            return found
+        return None
+
+    def _state(self, customer: Customer) -> tuple:
+        """_customer_state from what the batch holds (no query)."""
+        return (customers._snapshot(customer), customer.external_id,
+                sorted((field_id, row.value) for field_id, row in self.fields[customer].items()))
+
+    def _one(self, i: int, data: dict, external_id: str | None, number: str | None) -> None:
+        customer = self._find(external_id, number)
+        if customer is not None and customer in self.touched:
+            self._settle()  # the batch changed it already: compare with what was written
+        creating = customer is None
+        # As upsert_customer, step by step (the same checks in the same order).
+        values = _customer_values(data, creating, None if creating else customer.kind)
+        if "custom_fields" in data:
+            values["custom_fields"] = _custom_field_values(data["custom_fields"], self.definitions)
+        inputs = _contact_inputs(data["contact_persons"]) if "contact_persons" in data else None
+        if not creating and number is None and "number" in values:
+            del values["number"]
+        if not creating and "company_name" not in values:
+            values["company_name"] = customer.company_name
+        # save_customer's rules
+        wanted_number = customers.given_number(values)
+        if wanted_number:
+            clash = self.by_number.get(wanted_number.lower())
+            if clash is not None and clash is not customer:
+                raise DomainError(customers.NUMBER_IN_USE, field="number")
+        values = customers.check_details(values)
+        plan = None
+        if inputs is not None:
+            owner = contacts.Owner(customer.id if customer else None, customers.stored_email(values, customer))
+            plan = self._contacts_plan(self.contacts.get(customer, {}), owner, inputs)
+
+        # Nothing below refuses: the record is applied.
+        if creating:
+            if self.portal_default is None:
+                self.portal_default = customers.default_portal_access()
+            # Empty collections, known to be empty: no lazy load once the customer is inserted.
+            customer = Customer(portal_access=self.portal_default, tags=[], assigned_staff=[])
+            before_snapshot, before_state = {}, None
+            self.fields[customer], self.contacts[customer] = {}, {}
+        else:
+            before_snapshot = customers._snapshot(customer)
+            before_state = self._state(customer)
+        old_number = customer.number
+        customers.apply_details(customer, values)
+        customer.number = wanted_number or customer.number or self._auto_number()
+        if "tags" in values:
+            customer.tags = customers._tags_named(values["tags"], self.tags)
+        # A new customer's diff is taken once it is inserted (its column defaults filled in).
+        changes = None if creating else audit.diff(before_snapshot, customers._snapshot(customer))
+        if external_id and customer.external_id != external_id:
+            customer.external_id = external_id
+        if creating:
+            db.session.add(customer)
+        if old_number and old_number != customer.number:
+            if self.by_number.get(old_number.lower()) is customer:
+                del self.by_number[old_number.lower()]
+            self.taken.discard(old_number)
+            self.released.add(old_number)
+        self.by_number[customer.number.lower()] = customer
+        self.taken.add(customer.number)
+        self.released.discard(customer.number)
+        if customer.external_id:
+            self.by_external[customer.external_id] = customer
+        self.touched.add(customer)
+        self.ops.append({"i": i, "customer": customer, "creating": creating, "changes": changes,
+                         "before": before_state, "custom_fields": values.get("custom_fields"), "contacts": plan})
+
+    def _contacts_plan(self, current: dict[str, ContactPerson], owner: contacts.Owner,
+                       inputs: list[contacts.ContactInput]) -> tuple[list, list]:
+        """_sync_contacts's decisions and checks, without writing: (removed, [(n, contact or
+        None, clean input, changes)] in the input's order)."""
+        wanted = {item.email.lower(): (n, item) for n, item in enumerate(inputs)}
+        removed = [contact for key, contact in current.items() if key not in wanted]
+        taken = {contact.email.lower(): contact for key, contact in current.items() if key in wanted}
+        count, steps = len(taken), []
+        for key, (n, item) in wanted.items():
+            try:
+                contact = current.get(key)
+                if contact is None:
+                    contacts.refuse_full(count)
+                clean = contacts._normalised(owner, item)
+                if contact is not None:
+                    changes = audit.diff(contacts._snapshot(contact), contacts._snapshot(clean))
+                    if not changes:
+                        continue
+                    other = taken.get(clean.email.lower())
+                    if clean.email.lower() != contact.email.lower() and other is not None and other is not contact:
+                        raise DomainError(contacts.TAKEN, field="email")
+                else:
+                    if clean.email.lower() in taken:
+                        raise DomainError(contacts.TAKEN, field="email")
+                    changes = {"name": [None, clean.name], "email": [None, clean.email]}
+                    count += 1
+                if contact is not None:
+                    taken.pop(contact.email.lower(), None)
+                taken[clean.email.lower()] = contact or clean
+                steps.append((n, contact, clean, changes))
+            except DomainError as error:
+                raise DomainError(error.message,
+                                  field=f"contact_persons[{n}]" + (f".{error.field}" if error.field else "")) from None
+        return removed, steps
+
+    # -- writing what the applied records changed
+
+    def _settle(self) -> None:
+        if not self.ops:
+            return
+        from models.services import events
+
+        db.session.flush()  # customers (one INSERT for the new ones), their tags
+        done: list[tuple[str, ContactPerson, dict, str, list, Customer]] = []
+        audits: list[tuple] = []
+        for op in self.ops:
+            customer = op["customer"]
+            if op["custom_fields"] is not None:
+                customers._save_custom_fields(customer, op["custom_fields"], self.fields[customer])
+            if op["creating"]:
+                op["changes"] = audit.diff({}, customers._snapshot(customer))
+            if op["creating"] or op["changes"]:
+                audits.append(("customer.created" if op["creating"] else "customer.updated", "customer",
+                               customer.id, customer.id, op["changes"]))
+            op["contacts_changed"] = False
+            if op["contacts"] is None:
+                continue
+            removed, steps = op["contacts"]
+            current = self.contacts[customer]
+            op["contacts_changed"] = bool(removed or steps)
+            for contact in removed:
+                del current[contact.email.lower()]
+                db.session.delete(contact)
+                done.append(("contact.removed", contact, {"name": [contact.name, None], "email": [contact.email, None]},
+                             "removed", [], customer))
+            for _n, contact, clean, changes in steps:
+                if contact is None:
+                    contact = ContactPerson(customer_id=customer.id, **clean.__dict__)
+                    db.session.add(contact)
+                    done.append(("contact.added", contact, changes, "added", list(contacts._snapshot(clean)), customer))
+                else:
+                    current.pop(contact.email.lower(), None)
+                    for name, value in clean.__dict__.items():
+                        setattr(contact, name, value)
+                    done.append(("contact.updated", contact, changes, "updated", list(changes), customer))
+                current[contact.email.lower()] = contact
+        db.session.flush()  # contact persons, custom field values
+        built = []
+        for action, contact, changes, event_action, changed, customer in done:
+            # as contacts.Actor(via=label).record: the label is the audit's actor (acting_as)
+            audits.append((action, "contact_person", contact.id, contact.customer_id, changes))
+            built.append(events.contact_persons_changed_event(contact, event_action, changed, customer))
+        audit.record_many(None, audits)
+        events.record_all(built)
+        for op in self.ops:
+            customer = op["customer"]
+            if op["creating"]:
+                outcome = CREATED
+            else:
+                outcome = UPDATED if op["contacts_changed"] or self._state(customer) != op["before"] else UNCHANGED
+            self.results[op["i"]] = (customer, outcome)
+        self.ops.clear()
+        self.touched.clear()
