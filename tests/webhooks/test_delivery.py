@@ -392,3 +392,28 @@ def test_an_endpoint_that_does_not_answer_is_tried_once_per_batch(hooks_app, rec
     assert [d.status for d in rows] == [DeliveryStatus.failed] * 3
     assert [len(attempts(hooks_app, d.id)) for d in rows] == [3, 0, 0]
     assert all(d.last_error.startswith("gave up after 3 attempts") for d in rows)
+
+
+def test_the_readmes_verification_snippet_accepts_a_real_delivery(hooks_app, receiver, run_worker):
+    """The receiver's snippet in the README, run as written, against what the worker sent."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("**Verifying a delivery**"):]
+    snippet = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    namespace: dict = {}
+    exec(compile(snippet, "README.md", "exec"), namespace)  # noqa: S102 - our own documentation
+    readme_verify = namespace["verify"]
+
+    endpoint = add_endpoint(hooks_app, receiver.url)
+    receiver.secret = endpoint.secret
+    provide_email(hooks_app, factories.customer(email=None).id)
+    run_worker()
+    [got] = receiver.received
+    header = got.headers["Dossier-Signature"]
+    assert readme_verify(endpoint.secret, header, got.body)
+    assert not readme_verify("whsec_wrong", header, got.body)
+    assert not readme_verify(endpoint.secret, header, got.body.replace(b"provided", b"provideD"))
+    stale = re.sub(r"t=\d+", f"t={int(time.time()) - 3600}", header)
+    assert not readme_verify(endpoint.secret, stale, got.body)
