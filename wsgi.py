@@ -73,6 +73,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.before_request(auth.enforce_timeouts)
     app.after_request(add_security_headers)
     errors.register(app)
+    # The REST API after the error pages: its problem+json answers wrap theirs for /api/v1.
+    import api
+
+    api.register(app)
     metrics.register(app)
     cli.register(app)
     csv_cli.register(app)

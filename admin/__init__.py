@@ -47,3 +47,4 @@ from admin import mailbox  # noqa: E402,F401  (mail synced from the business's m
 from admin import webhooks  # noqa: E402,F401  (outbound webhook endpoints and their deliveries)
 from admin import imports  # noqa: E402,F401  (CSV import wizard and export)
 from admin import dunning  # noqa: E402,F401  (automatic reminders: letter list, holds, disputes)
+from admin import api_keys  # noqa: E402,F401  (keys for the REST API: the owner only)

@@ -6,11 +6,13 @@ Importing this package registers every entity with the metadata, which Alembic a
 
 from models.db import db  # noqa: F401
 from models import (  # noqa: F401
+    api_keys,
     audit,
     bank_statements,
     contacts,
     counters,
     customers,
+    document_originals,
     documents,
     dunning,
     dossier,

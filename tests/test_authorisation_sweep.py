@@ -62,12 +62,29 @@ STAFF_LOGIN = "staff login page"  # public
 STAFF = "staff, no customer in the URL"  # any logged-in staff member
 STAFF_CUSTOMER = "staff, a customer's record in the URL"  # only who may see that customer
 STAFF_MANAGER = "staff, owners and admins only"
+STAFF_OWNER = "staff, the owner only"  # API keys: admins are refused too (tests/api)
+API = "REST API, a bearer key"  # no key (any cookie notwithstanding): 401 problem+json
 PORTAL_PUBLIC = "portal login area, no login needed"
 PORTAL_ACCOUNT = "portal, logged-in customer"
 DOSSIER = "dossier link"
 PUBLIC = "public"
 
 ROUTE_KINDS = {
+    "admin.api_keys_page": STAFF_OWNER,
+    "admin.api_key_revoke": STAFF_OWNER,
+    "api.openapi": PUBLIC,
+    "api.reference": PUBLIC,
+    "api.customers_list": API,
+    "api.customer_get": API,
+    "api.customer_upsert": API,
+    "api.documents_list": API,
+    "api.document_get": API,
+    "api.document_upsert": API,
+    "api.document_original_put": API,
+    "api.document_original_get": API,
+    "api.payments_list": API,
+    "api.payment_record": API,
+    "api.events_list": API,
     "index": PUBLIC,
     "static": PUBLIC,
     "health.healthz": PUBLIC,
@@ -250,11 +267,11 @@ ROUTE_KINDS = {
 RECORD_IDS = {"invoice_id", "document_id", "payment_id"}
 PAY_ROUTES = ("portal.dossier_pay", "portal.pay")
 QUOTE_ROUTES = ("portal.dossier_quote_decision", "portal.quote_decision")
-STAFF_KINDS = (STAFF, STAFF_CUSTOMER, STAFF_MANAGER)
+STAFF_KINDS = (STAFF, STAFF_CUSTOMER, STAFF_MANAGER, STAFF_OWNER)
 LOGOUTS = ("admin.logout", "portal.logout")
 # Requests run in this order, the logouts last of all: a login form or a logout ends no
 # session the other checks still need.
-ORDER = (STAFF_CUSTOMER, STAFF_MANAGER, STAFF, PORTAL_ACCOUNT, DOSSIER, PUBLIC, STAFF_LOGIN, PORTAL_PUBLIC)
+ORDER = (STAFF_CUSTOMER, STAFF_MANAGER, STAFF_OWNER, API, STAFF, PORTAL_ACCOUNT, DOSSIER, PUBLIC, STAFF_LOGIN, PORTAL_PUBLIC)
 
 
 @dataclass(frozen=True)
@@ -388,7 +405,7 @@ class World:
                 "plan_id": self.plan_ids[customer.id], "payment_id": self.payment_ids[customer.id],
                 "field_id": self.field_id, "user_id": self.other.id, "token": token or FORGED_TOKEN,
                 "endpoint_id": self.endpoint_id, "delivery_id": self.delivery_id, "import_id": self.import_id,
-                "provider": "mollie", "filename": "css/app.css", "fmt": "xrechnung-ubl", **override}
+                "provider": "mollie", "filename": "css/app.css", "fmt": "xrechnung-ubl", "key_id": 999999, **override}
 
     def url(self, route: Route, values: dict, query: str = "") -> str:
         if route.endpoint in QUOTE_ROUTES:
@@ -471,6 +488,8 @@ class Sweep:
         self.checked += 1
         if route.method == "GET":
             return client.get(url, headers=headers)
+        if route.method == "PUT":
+            return client.put(url, data=b"%PDF-1.4", headers={**(headers or {}), "Content-Type": "application/pdf"})
         return client.post(url, data={**(body if body is not None else self.world.body(route)), "csrf_token": token},
                            headers=headers)
 
@@ -515,6 +534,8 @@ class Sweep:
 
     def not_signed_in(self, client, route: Route, url: str, token: str):
         """What a visitor without a staff or portal session gets (dossier routes: a forged token)."""
+        if route.kind == API:
+            return self.refused(client, route, url, token, 401)
         if route.kind in STAFF_KINDS:
             return self.refused(client, route, url, token, 302, location="/admin/login?next=")
         if route.kind == PORTAL_ACCOUNT:
@@ -561,8 +582,10 @@ def test_an_employee_gets_nothing_of_an_unassigned_customer(app, world):
         url = world.url(route, world.values(world.b))
         if route.kind == STAFF_CUSTOMER:
             sweep.refused(client, route, url, token, 404)
-        elif route.kind == STAFF_MANAGER:
+        elif route.kind in (STAFF_MANAGER, STAFF_OWNER):
             sweep.refused(client, route, url, token, 403)
+        elif route.kind == API:  # a staff session is no API key
+            sweep.refused(client, route, url, token, 401)
         elif route.kind == STAFF:
             sweep.served(client, route, url, token)
         elif route.kind == PORTAL_ACCOUNT:  # a staff session is no portal login
@@ -601,6 +624,8 @@ def test_a_portal_login_of_a_never_reaches_customer_b(app, world):
         body = world.body(route, world.b) if route.method == "POST" else None
         if route.kind in STAFF_KINDS:  # a portal login is no staff session
             sweep.refused(client, route, url, token, 302, location="/admin/login?next=", body=body)
+        elif route.kind == API:  # nor an API key
+            sweep.refused(client, route, url, token, 401, body=body)
         elif route.kind == PORTAL_ACCOUNT and ("contact_id" in route.rule.arguments
                                                or (route.endpoint == "portal.accounts" and route.method == "POST")):
             sweep.refused(client, route, url, token, 404, body=body)

@@ -64,6 +64,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from models import clock
 from models.contacts import MAX_CONTACTS_PER_CUSTOMER, ContactPerson, ContactRole
 from models.customers import COUNTRY_CODES, Customer, CustomerKind, CustomFieldDefinition, CustomFieldKind
 from models.db import db, now_utc
@@ -660,7 +661,7 @@ def _update_document(document: Document, data: dict, number: str | None, externa
                     document.number = document.number or documents.allocate_number(kind, document.issue_date)
                     document.status = DocumentStatus.cancelled
                 else:
-                    credit_notes.cancel_invoice(None, document, date.today())
+                    credit_notes.cancel_invoice(None, document, clock.today())
             elif document.status == DocumentStatus.draft:
                 documents.issue_draft(None, document)
         elif kind == DocumentKind.quote:

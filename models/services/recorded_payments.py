@@ -37,7 +37,7 @@ def _receivable(document: Document) -> None:
         raise DomainError(_l("Payments are recorded on an issued invoice that is not cancelled."))
 
 
-def record_payment(actor: StaffUser, document: Document, *, amount: Decimal, received_on: date, method: str,
+def record_payment(actor: StaffUser | None, document: Document, *, amount: Decimal, received_on: date, method: str,
                    today: date, confirm_credit: bool = False) -> Payment:
     _receivable(document)
     if method not in RECORDED_METHODS:
@@ -60,7 +60,7 @@ def record_payment(actor: StaffUser, document: Document, *, amount: Decimal, rec
     part = min(amount, outstanding)
     payment = Payment(customer_id=document.customer_id, provider=MANUAL, idempotency_key=uuid.uuid4().hex,
                       amount=amount, currency=document.currency, status=PaymentStatus.paid, paid_at=paid_at,
-                      booked_at=now_utc(), method=method, recorded_by_id=actor.id,
+                      booked_at=now_utc(), method=method, recorded_by_id=actor.id if actor else None,
                       items=[PaymentItem(document_id=document.id, amount=part)])
     db.session.add(payment)
     db.session.flush()
