@@ -8,7 +8,7 @@ PORT ?= 5000
 BIND ?= 127.0.0.1
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-dunning soak install translations messages clean
+.PHONY: run test bench bench-dunning bench-api soak install translations messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,16 +51,22 @@ test: install
 
 # The pages on cold traffic (bench/run.py), the CSV import of 10,000 and 100,000 customers
 # (bench/csv_import.py; BENCH_SKIP_CSV=1 leaves it out), then the soak (BENCH_SKIP_SOAK=1 leaves it out)
-# and a reminder run over 100,000 open invoices (BENCH_SKIP_DUNNING=1 leaves it out).
+# a reminder run over 100,000 open invoices (BENCH_SKIP_DUNNING=1 leaves it out)
+# and the REST API's upserts (bench/api_upsert.py; BENCH_SKIP_API=1 leaves it out).
 bench: install
 	$(BIN)/python -m bench.run
 	@test -n "$(BENCH_SKIP_CSV)" || $(BIN)/python -m bench.csv_import --rows 10000 --rows 100000
 	@test -n "$(BENCH_SKIP_SOAK)" || $(BIN)/python -m bench.soak
 	@test -n "$(BENCH_SKIP_DUNNING)" || $(BIN)/python -m bench.dunning
+	@test -n "$(BENCH_SKIP_API)" || $(BIN)/python -m bench.api_upsert
 
 # The reminder run alone (bench/dunning.py): PostgreSQL, 100,000 open invoices, < 60 s.
 bench-dunning: install
 	$(BIN)/python -m bench.dunning
+
+# The REST API's upserts alone: 10,000 documents with lines, 2 gunicorn workers, PostgreSQL.
+bench-api: install
+	$(BIN)/python -m bench.api_upsert
 
 # The soak alone: 100 simulated people for 60 s with writes (bench/soak.py); not CI.
 soak: install

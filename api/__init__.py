@@ -50,7 +50,7 @@ RAW_BODY_ENDPOINTS = {"api.document_original_put"}
 
 
 def rate_limit() -> str:
-    return current_app.config.get("API_RATE_LIMIT") or "600 per minute"
+    return current_app.config["API_RATE_LIMIT"]
 
 
 def rate_key() -> str:
@@ -71,14 +71,15 @@ def authenticate():
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise ApiProblem(401, "Authentication required", "Send an API key: Authorization: Bearer <key>.")
-    key = api_keys.authenticate(secret.strip())
+    key, touched = api_keys.authenticate(secret.strip())
     if key is None:
         raise ApiProblem(401, "Invalid API key", "No API key matches the one sent.")
     if key.revoked_at is not None:
         raise ApiProblem(401, "Revoked API key", "This API key was revoked.")
     if request.method in WRITE_METHODS and not key.can_write:
         raise ApiProblem(403, "Read-only API key", "This API key may only read.")
-    db.session.commit()  # its last-used time
+    if touched:
+        db.session.commit()  # its last-used time (written at most once a minute)
     g.api_key = key
     if request.method in WRITE_METHODS and request.endpoint not in RAW_BODY_ENDPOINTS:
         _check_json_body()

@@ -30,6 +30,7 @@ from models.documents import Document, DocumentKind
 from models.events import Event
 from models.payments import Payment, PaymentItem
 from models.services import audit, intake, recorded_payments
+from models.services.errors import DomainError
 
 MAX_ORIGINAL_BYTES = 4 * 1024 * 1024 - 1024  # under the app's MAX_CONTENT_LENGTH
 
@@ -134,10 +135,11 @@ def customer_upsert(json: s.CustomerIn):
 # --- documents -------------------------------------------------------------------------
 
 
-def _documents_out(documents: list[Document]) -> list[s.DocumentOut]:
+def _documents_out(documents: list[Document], *, new: bool = False) -> list[s.DocumentOut]:
+    """`new`: just created, so without an original (no query for it)."""
     ids = [d.id for d in documents]
     originals = set(db.session.scalars(select(DocumentOriginal.document_id)
-                                       .where(DocumentOriginal.document_id.in_(ids)))) if ids else set()
+                                       .where(DocumentOriginal.document_id.in_(ids)))) if ids and not new else set()
     return [s.DocumentOut(
         id=d.id, kind=d.kind.value, number=d.number, external_id=d.external_id,
         customer=s.CustomerRef(id=d.customer.id, number=d.customer.number, external_id=d.customer.external_id),
@@ -198,12 +200,44 @@ def document_upsert(json: s.DocumentIn):
     """
     def change():
         document, outcome = intake.upsert_document(json.model_dump(exclude_unset=True), actor_label=g.api_key.label)
-        db.session.flush()
-        db.session.refresh(document)  # totals changed by Core statements (settlement)
-        out = _documents_out([document])[0]
+        # (totals a Core statement changed, e.g. settlement, were expired: read again here)
+        out = _documents_out([document], new=outcome == intake.CREATED)[0]
         return s.DocumentUpsert(outcome=outcome, data=out), 201 if outcome == intake.CREATED else 200
 
     return write(change)
+
+
+def _batch(upsert, records: list, name: str) -> s.BatchResult:
+    """Each record in order, in the request's one transaction; the first refused one refuses
+    the batch (nothing is stored) and names itself: documents[3].lines[0].unit_price."""
+    results = []
+    for index, record in enumerate(records):
+        try:
+            row, outcome = upsert(record.model_dump(exclude_unset=True), actor_label=g.api_key.label)
+        except DomainError as error:
+            raise DomainError(error.message, field=f"{name}[{index}]" + (f".{error.field}" if error.field else ""))
+        results.append(s.BatchItem(id=row.id, number=row.number, external_id=row.external_id, outcome=outcome))
+    return s.BatchResult(results=results)
+
+
+@bp.post("/documents/batch")
+@spec.validate(json=s.DocumentBatchIn, resp=responses("HTTP_200", s.BatchResult, *WRITE_ERRORS), tags=["documents"])
+def documents_batch(json: s.DocumentBatchIn):
+    """Create or update up to 100 documents at once, as POST /documents does each one.
+
+    One transaction: all are stored, or (a 422 naming documents[i] and its field) none.
+    """
+    return write(lambda: (_batch(intake.upsert_document, json.documents, "documents"), 200))
+
+
+@bp.post("/customers/batch")
+@spec.validate(json=s.CustomerBatchIn, resp=responses("HTTP_200", s.BatchResult, *WRITE_ERRORS), tags=["customers"])
+def customers_batch(json: s.CustomerBatchIn):
+    """Create or update up to 100 customers at once, as POST /customers does each one.
+
+    One transaction: all are stored, or (a 422 naming customers[i] and its field) none.
+    """
+    return write(lambda: (_batch(intake.upsert_customer, json.customers, "customers"), 200))
 
 
 @bp.put("/documents/<int:document_id>/original")

@@ -199,6 +199,32 @@ class DocumentIn(Strict):
     invoice_numbers: list[_text(40, 1)] | None = Field(None, max_length=100)
 
 
+MAX_BATCH = 100
+
+
+class DocumentBatchIn(Strict):
+    """Up to 100 documents in one request and one transaction: all are stored, or none."""
+
+    documents: list[DocumentIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class CustomerBatchIn(Strict):
+    """Up to 100 customers in one request and one transaction: all are stored, or none."""
+
+    customers: list[CustomerIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class BatchItem(BaseModel):
+    id: int
+    number: str | None
+    external_id: str | None
+    outcome: Literal["created", "updated", "unchanged"]
+
+
+class BatchResult(BaseModel):
+    results: list[BatchItem] = Field(description="One per record sent, in the same order.")
+
+
 class LineOut(BaseModel):
     description: str
     quantity: QuantityOut

@@ -80,6 +80,8 @@ ROUTE_KINDS = {
     "api.documents_list": API,
     "api.document_get": API,
     "api.document_upsert": API,
+    "api.documents_batch": API,
+    "api.customers_batch": API,
     "api.document_original_put": API,
     "api.document_original_get": API,
     "api.payments_list": API,

@@ -136,6 +136,8 @@ def from_environment(overrides: dict | None = None) -> dict:
         "LOGIN_LIMIT_PER_IP": os.environ.get("LOGIN_LIMIT_PER_IP", "20 per minute"),
         "LOGIN_LIMIT_PER_ACCOUNT": os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per minute"),
         "DOSSIER_LIMIT_PER_IP": os.environ.get("DOSSIER_LIMIT_PER_IP", "60 per minute"),
+        # Requests per REST API key (api/): an accounting package syncing in bulk.
+        "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "600 per minute"),
         # PDF letters rendered per staff member (WeasyPrint is heavy).
         "LETTER_PDF_LIMIT": os.environ.get("LETTER_PDF_LIMIT", "30 per minute"),
         # Wrong answers to one link's postal-code / customer-number check, from any address.

@@ -58,11 +58,11 @@ def revoke_key(actor: StaffUser, key: ApiKey) -> None:
     audit.record(actor, "api_key.revoked", "api_key", key.id, changes={"name": [key.name, None]})
 
 
-def authenticate(secret: str) -> ApiKey | None:
-    """The key this secret belongs to, revoked or not (the caller says which), or None.
-    Its last-used time is written in the request's transaction: the caller commits."""
+def authenticate(secret: str) -> tuple[ApiKey | None, bool]:
+    """The key this secret belongs to, revoked or not (the caller says which), or None; and
+    whether its last-used time was written (in the request's transaction: the caller commits)."""
     if not secret.startswith(PREFIX) or len(secret) > 100:
-        return None
+        return None, False
     key = db.session.scalar(select(ApiKey).where(ApiKey.key_hash == _hash(secret)))
     if key is not None and key.revoked_at is None:
         now = now_utc()
@@ -70,4 +70,5 @@ def authenticate(secret: str) -> ApiKey | None:
             db.session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now)
                                .execution_options(synchronize_session=False))
             set_committed_value(key, "last_used_at", now)
-    return key
+            return key, True
+    return key, False

@@ -61,7 +61,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from models import clock
@@ -445,17 +445,20 @@ def _customer_of(data: dict) -> Customer | None:
 
 
 def _find_document(kind: DocumentKind, external_id: str | None, number: str | None) -> Document | None:
-    stmt = select(Document).options(selectinload(Document.lines))
-    if external_id:
-        found = db.session.scalar(stmt.where(Document.kind == kind, Document.external_id == external_id))
-        if found is not None:
-            return found
-    if number:
-        found = db.session.scalar(stmt.where(Document.kind == kind, Document.number == number))
-        if found is not None and external_id and found.external_id not in (None, external_id):
-            raise DomainError(_l("Number %(number)s is already used.", number=number), field="number")
+    """By external id, else by number: one statement for both."""
+    conditions = [column == value for column, value in ((Document.external_id, external_id),
+                                                        (Document.number, number)) if value]
+    if not conditions:
+        return None
+    rows = db.session.scalars(select(Document).options(selectinload(Document.lines))
+                              .where(Document.kind == kind, or_(*conditions))).all()
+    found = next((d for d in rows if external_id and d.external_id == external_id), None)
+    if found is not None:
         return found
-    return None
+    found = next((d for d in rows if number and d.number == number), None)
+    if found is not None and external_id and found.external_id not in (None, external_id):
+        raise DomainError(_l("Number %(number)s is already used.", number=number), field="number")
+    return found
 
 
 def _by_numbers(customer: Customer, kind: DocumentKind, numbers: list[str], field: str) -> list[Document]:

@@ -166,6 +166,8 @@ VALID_POST = {
     "api.customer_upsert": lambda w: {"name": "Posted by API"},
     "api.document_upsert": lambda w: {"kind": "invoice"},
     "api.payment_record": lambda w: {"amount": "1.00"},
+    "api.documents_batch": lambda w: {"documents": "[]"},
+    "api.customers_batch": lambda w: {"customers": "[]"},
     "admin.login": lambda w: {"email": w.owner.email, "password": factories.PASSWORD},
     "admin.logout": lambda w: {},
     "admin.account": lambda w: {"lang-language": "de", "lang-submit": "Save language"},

@@ -184,14 +184,32 @@ def test_openapi_document_and_reference_page(client):
     assert b"cdn" not in page.data.lower()
 
 
-def test_rate_limit_per_key(app, key_owner):
-    app.config["API_RATE_LIMIT"] = "3 per minute"
-    try:
-        one = ApiClient(app.test_client(), make_key(app, key_owner, name="one"))
-        two = ApiClient(app.test_client(), make_key(app, key_owner, name="two"))
-        for _ in range(3):
-            assert one.get("/api/v1/events").status_code == 200
-        problem(one.get("/api/v1/events"), 429)
-        assert two.get("/api/v1/events").status_code == 200
-    finally:
-        app.config.pop("API_RATE_LIMIT")
+def test_rate_limit_per_key(app, key_owner, monkeypatch):
+    monkeypatch.setitem(app.config, "API_RATE_LIMIT", "3 per minute")
+    one = ApiClient(app.test_client(), make_key(app, key_owner, name="one"))
+    two = ApiClient(app.test_client(), make_key(app, key_owner, name="two"))
+    for _ in range(3):
+        assert one.get("/api/v1/events").status_code == 200
+    problem(one.get("/api/v1/events"), 429)
+    assert two.get("/api/v1/events").status_code == 200
+
+
+def test_batch_is_all_or_nothing_and_names_the_record(api, app):
+    api.post("/api/v1/customers", json=CUSTOMER)
+    second = {**INVOICE, "external_id": "INV-2", "number": "2026-0002"}
+    bad = {**INVOICE, "external_id": "INV-3", "number": "2026-0003", "currency": "XYZ"}
+    problem(api.post("/api/v1/documents/batch", json={"documents": [INVOICE, second, bad]}), 422,
+            "documents[2].currency")
+    nobody = {**INVOICE, "external_id": "INV-3", "number": "2026-0003", "customer_external_id": "nobody"}
+    problem(api.post("/api/v1/documents/batch", json={"documents": [INVOICE, second, nobody]}), 422,
+            "documents[2].customer_external_id")
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Document)) == 0
+    done = api.post("/api/v1/documents/batch", json={"documents": [INVOICE, second]})
+    assert done.status_code == 200, done.data
+    assert [r["outcome"] for r in done.get_json()["results"]] == ["created", "created"]
+    again = api.post("/api/v1/documents/batch", json={"documents": [INVOICE, second]})
+    assert [r["outcome"] for r in again.get_json()["results"]] == ["unchanged", "unchanged"]
+    problem(api.post("/api/v1/documents/batch", json={"documents": [INVOICE] * 101}), 422, "documents")
+    customers = api.post("/api/v1/customers/batch", json={"customers": [CUSTOMER, {"external_id": "E2", "name": "Two"}]})
+    assert [r["outcome"] for r in customers.get_json()["results"]] == ["unchanged", "created"]
