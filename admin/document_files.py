@@ -16,7 +16,7 @@ from werkzeug.routing import BuildError
 
 from admin import bp
 from admin.helpers import pdf_rate_limit
-from models.services import document_pdf, einvoice, pdf
+from models.services import document_originals, document_pdf, einvoice, pdf
 from models.services import documents as document_service
 from models.services.errors import DomainError
 from web.errors import error_page
@@ -45,6 +45,11 @@ def document_print(document_id: int):
 @pdf_rate_limit("document")
 def document_pdf_file(document_id: int):
     document = document_service.get_document(current_user, document_id)  # 404 before anything else
+    original = document_originals.original_of(document)
+    if original is not None:  # the accounting package's own PDF is the document
+        response = Response(original.data, mimetype="application/pdf")
+        response.headers["Content-Disposition"] = f'inline; filename="{original.filename}"'
+        return response
     weasyprint = pdf.load_weasyprint()
     if weasyprint is None:
         return error_page(503, _("PDF documents are not available on this server: WeasyPrint cannot load its "

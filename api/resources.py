@@ -21,6 +21,7 @@ from api import bp, spec
 from api import schemas as s
 from api.problems import ApiProblem
 from api.writes import write
+from web.errors import MAX_ID
 from models import clock
 from models.contacts import ContactPerson
 from models.customers import Customer, CustomFieldDefinition, CustomFieldValue
@@ -56,7 +57,8 @@ def _cursor_of(rows, limit: int) -> str | None:
 
 
 def _after(query) -> int:
-    return int(query.cursor) if query.cursor else 0
+    """The cursor as an id; one beyond any id (ids are 32-bit) reads an empty page."""
+    return min(int(query.cursor), MAX_ID) if query.cursor else 0
 
 
 # --- customers -------------------------------------------------------------------------

@@ -184,8 +184,10 @@ def run() -> dict:
                                                                       "/api/v1/documents")
     round_trip = _round_trip_ms()
     with database.engine(URL).connect() as connection:
-        stored = connection.execute(text("SELECT count(*) FROM documents WHERE number LIKE 'BENCH-%'")).scalar()
-        lines = connection.execute(text("SELECT count(*) FROM document_lines")).scalar()
+        measured = "FROM documents WHERE external_id LIKE 'INV-%' AND CAST(substr(external_id, 5) AS integer) < :n"
+        stored = connection.execute(text(f"SELECT count(*) {measured}"), {"n": documents}).scalar()
+        lines = connection.execute(text(f"SELECT count(*) FROM document_lines WHERE document_id IN (SELECT id {measured})"),
+                                   {"n": documents}).scalar()
     rate = documents / seconds
     result = {
         "name": "api upsert documents", "documents": documents, "batch": batch, "workers": workers,

@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from models import clock
 from models.db import db
 from models.documents import KIND_NAMES, KIND_PLURALS, Document, DocumentKind
-from models.services import document_pdf, dossier, einvoice, instalments, pdf, provided_email, questions, quotes
+from models.services import document_originals, document_pdf, dossier, einvoice, instalments, pdf, provided_email, questions, quotes
 from models.services.errors import DomainError
 from portal.forms import DossierCheckForm, ProvideEmailForm
 from portal.place import VERIFIED, CustomerPlace, alias, document_of, dossier_limit, from_link, invoice_of, key_per_place, private, route
@@ -191,6 +191,13 @@ def document_pdf_download(place: CustomerPlace, document_id: int):
     document = document_of(place, document_id)
     if not place.settings.allow_pdf_download:
         abort(404)
+    original = document_originals.original_of(document)
+    if original is not None:  # the accounting package's own PDF is the document
+        response = Response(original.data, mimetype="application/pdf")
+        response.headers["Content-Disposition"] = f'attachment; filename="{original.filename}"'
+        dossier.record_viewed(document)
+        db.session.commit()
+        return response
     weasyprint = pdf.load_weasyprint()
     if weasyprint is None:
         return private(error_page(503, _("The PDF cannot be made at the moment. Please use the print view.")))

@@ -5,7 +5,7 @@ its Idempotency-Key header, and the PDF a document may come with from the accoun
 package (shown as its original).
 
 Revision ID: abb204eac891
-Revises: 645d599f4cc7
+Revises: 8f8accae6387
 Create Date: 2026-12-04 19:39:32.200712
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'abb204eac891'
-down_revision = '645d599f4cc7'
+down_revision = '8f8accae6387'
 branch_labels = None
 depends_on = None
 

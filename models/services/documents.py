@@ -201,9 +201,11 @@ def create_document(
     released: bool = True,
     related: Document | None = None,
     expected_totals: Totals | None = None,
+    number_checked: bool = False,
 ) -> Document:
     """A new document. `number`: the number it already has elsewhere (an accounting
     package), kept as it is; otherwise the next of its kind is allocated when it is issued.
+    `number_checked`: the caller just looked the number up in its kind and found it free.
     Only invoices have drafts. No lines but `expected_totals`: a document imported with its
     totals only (models.services.intake)."""
     if draft and kind != DocumentKind.invoice:
@@ -215,7 +217,7 @@ def create_document(
     else:
         totals = check_lines(kind, lines, expected_totals)
     if number is not None:
-        number = external_number(kind, number)
+        number = number.strip()[:40] if number_checked and number.strip() else external_number(kind, number)
     document = Document(
         customer_id=customer.id,
         kind=kind,

@@ -432,16 +432,34 @@ def _customer_of(data: dict) -> Customer | None:
     external_id = _text(data.get("customer_external_id"), "customer_external_id", 100)
     number = _text(data.get("customer_number"), "customer_number", 30)
     if external_id:
-        customer = db.session.scalar(select(Customer).where(Customer.external_id == external_id))
+        customer = _known_customer(("external_id", external_id), Customer.external_id == external_id)
         if customer is None:
             raise DomainError(_l("No customer has this external id."), field="customer_external_id")
         return customer
     if number:
-        customer = db.session.scalar(select(Customer).where(func.lower(Customer.number) == number.lower()))
+        customer = _known_customer(("number", number.lower()), func.lower(Customer.number) == number.lower())
         if customer is None:
             raise DomainError(_l("No customer has this number."), field="customer_number")
         return customer
     return None
+
+
+def _known_customer(key: tuple, condition) -> Customer | None:
+    """The customer a document names, looked up once per transaction: a batch of documents
+    of a few customers (API batch, CSV import) reads each customer once."""
+    transaction = db.session().get_transaction()
+    cache = db.session.info.get("intake_customers")
+    if cache is None or cache[0] is not transaction:
+        cache = db.session.info["intake_customers"] = (transaction, {})
+    customer_id = cache[1].get(key)
+    if customer_id is not None:
+        customer = db.session.get(Customer, customer_id)  # from the identity map
+        if customer is not None:
+            return customer
+    customer = db.session.scalar(select(Customer).where(condition))
+    if customer is not None:
+        cache[1][key] = customer.id
+    return customer
 
 
 def _find_document(kind: DocumentKind, external_id: str | None, number: str | None) -> Document | None:
@@ -558,7 +576,8 @@ def _create_document(data: dict, kind: DocumentKind, external_id: str | None, nu
         document = documents.create_document(
             None, customer, kind, issue_date=issue_date, currency=currency, lines=lines, due_date=due_date,
             valid_until=valid_until, draft=draft, number=number, language=language, notes=notes,
-            released=released, related=related, expected_totals=totals)
+            released=released, related=related, expected_totals=totals,
+            number_checked=number is not None)  # _find_document found no document with it
         if status == "cancelled":
             document.number = document.number or documents.allocate_number(kind, issue_date)
             document.status = DocumentStatus.cancelled

@@ -213,3 +213,28 @@ def test_batch_is_all_or_nothing_and_names_the_record(api, app):
     problem(api.post("/api/v1/documents/batch", json={"documents": [INVOICE] * 101}), 422, "documents")
     customers = api.post("/api/v1/customers/batch", json={"customers": [CUSTOMER, {"external_id": "E2", "name": "Two"}]})
     assert [r["outcome"] for r in customers.get_json()["results"]] == ["unchanged", "created"]
+
+
+def test_the_original_is_what_staff_and_the_customer_download(app, api, owner_client):
+    from models.services.settings import get_settings
+    from models.services import dossier
+
+    api.post("/api/v1/customers", json=CUSTOMER)
+    document_id = api.post("/api/v1/documents", json=INVOICE).get_json()["data"]["id"]
+    original = b"%PDF-1.4 the package's own invoice"
+    api.put(f"/api/v1/documents/{document_id}/original", data=original, headers={"Content-Type": "application/pdf"})
+    staff = owner_client.get(f"/admin/documents/{document_id}/pdf")
+    assert (staff.status_code, staff.data) == (200, original)
+    with app.app_context():
+        get_settings(for_update=True).allow_pdf_download = True
+        token = dossier.current_token(db.session.scalar(select(Customer)).id)
+        db.session.commit()
+    customer = app.test_client().get(f"/d/{token}/documents/{document_id}/pdf")
+    assert (customer.status_code, customer.data) == (200, original)
+    assert customer.headers["Content-Disposition"] == 'attachment; filename="2026-0001.pdf"'
+
+
+def test_a_cursor_beyond_any_id_reads_an_empty_page(api):
+    for path in ("customers", "documents", "payments"):
+        page = api.get(f"/api/v1/{path}?cursor=9999999999")
+        assert page.status_code == 200 and page.get_json() == {"data": [], "next_cursor": None}
