@@ -213,9 +213,12 @@ def _batch(upsert, records: list, name: str) -> s.BatchResult:
     """Each record in order, in the request's one transaction; the first refused one refuses
     the batch (nothing is stored) and names itself: documents[3].lines[0].unit_price."""
     results = []
+    records = [record.model_dump(exclude_unset=True) for record in records]
+    if upsert is intake.upsert_document:
+        intake.prefetch_documents(records)
     for index, record in enumerate(records):
         try:
-            row, outcome = upsert(record.model_dump(exclude_unset=True), actor_label=g.api_key.label)
+            row, outcome = upsert(record, actor_label=g.api_key.label)
         except DomainError as error:
             raise DomainError(error.message, field=f"{name}[{index}]" + (f".{error.field}" if error.field else ""))
         results.append(s.BatchItem(id=row.id, number=row.number, external_id=row.external_id, outcome=outcome))

@@ -49,6 +49,10 @@ upsert_document(data, *, actor_label) -> (Document, "created" | "updated" | "unc
     related_number   credit notes (required, with lines): the invoice credited
     reminder_level (1–3), fee, interest, invoice_numbers (list): reminders (invoices unpaid)
 
+Batches: call `prefetch_documents(records)` first (optional) and the upserts of those
+records find their customers and documents without a statement each; the result is the
+same. One transaction per batch is the caller's (flush here, commit there).
+
 Money received for an invoice (payment.received etc.) is not part of a document: see
 models.services.recorded_payments.
 """
@@ -444,22 +448,72 @@ def _customer_of(data: dict) -> Customer | None:
     return None
 
 
+def _transaction_cache(name: str) -> dict:
+    """A dict that lives as long as the session's current transaction (a rollback or commit
+    starts a fresh one): what a batch already looked up, kept as objects so the session's
+    weak identity map keeps them too."""
+    transaction = db.session().get_transaction()
+    cached = db.session.info.get(name)
+    if cached is None or cached[0] is not transaction:
+        cached = db.session.info[name] = (transaction, {})
+    return cached[1]
+
+
 def _known_customer(key: tuple, condition) -> Customer | None:
     """The customer a document names, looked up once per transaction: a batch of documents
-    of a few customers (API batch, CSV import) reads each customer once."""
-    transaction = db.session().get_transaction()
-    cache = db.session.info.get("intake_customers")
-    if cache is None or cache[0] is not transaction:
-        cache = db.session.info["intake_customers"] = (transaction, {})
-    customer_id = cache[1].get(key)
-    if customer_id is not None:
-        customer = db.session.get(Customer, customer_id)  # from the identity map
+    (API batch, CSV import) reads each customer once, or not at all after `prefetch`."""
+    known = _transaction_cache("intake_customers")
+    customer = known.get(key)
+    if customer is None:
+        customer = db.session.scalar(select(Customer).where(condition))
         if customer is not None:
-            return customer
-    customer = db.session.scalar(select(Customer).where(condition))
-    if customer is not None:
-        cache[1][key] = customer.id
+            known[key] = customer
     return customer
+
+
+def prefetch_documents(records: list[dict]) -> None:
+    """Read the customers and documents a batch of document records names in a few
+    statements, so that upsert_document finds them without one each. Optional: a speed-up
+    for batches (the REST API's /documents/batch, the CSV import), never a change in result."""
+    customers = _transaction_cache("intake_customers")
+    externals = {r["customer_external_id"] for r in records if isinstance(r.get("customer_external_id"), str)}
+    numbers = {r["customer_number"].strip().lower() for r in records if isinstance(r.get("customer_number"), str)}
+    if externals:
+        for customer in db.session.scalars(select(Customer).where(Customer.external_id.in_(externals))):
+            customers[("external_id", customer.external_id)] = customer
+    if numbers:
+        for customer in db.session.scalars(select(Customer).where(func.lower(Customer.number).in_(numbers))):
+            customers[("number", customer.number.lower())] = customer
+    known = _transaction_cache("intake_documents")
+    by_kind: dict[str, tuple[set, set]] = {}
+    for record in records:
+        if record.get("kind") in DocumentKind._value2member_map_:
+            ids, nums = by_kind.setdefault(record["kind"], (set(), set()))
+            if isinstance(record.get("external_id"), str) and record["external_id"].strip():
+                ids.add(record["external_id"].strip())
+            if isinstance(record.get("number"), str) and record["number"].strip():
+                nums.add(record["number"].strip())
+    for kind_value, (ids, nums) in by_kind.items():
+        kind = DocumentKind(kind_value)
+        for value in ids:
+            known.setdefault((kind, "external_id", value), None)
+        for value in nums:
+            known.setdefault((kind, "number", value), None)
+        conditions = [c for c in (Document.external_id.in_(ids) if ids else None,
+                                  Document.number.in_(nums) if nums else None) if c is not None]
+        if not conditions:
+            continue
+        for document in db.session.scalars(select(Document).options(selectinload(Document.lines))
+                                           .where(Document.kind == kind, or_(*conditions))):
+            _remember(document)
+
+
+def _remember(document: Document) -> None:
+    known = _transaction_cache("intake_documents")
+    if document.external_id:
+        known[(document.kind, "external_id", document.external_id)] = document
+    if document.number:
+        known[(document.kind, "number", document.number)] = document
 
 
 def _find_document(kind: DocumentKind, external_id: str | None, number: str | None) -> Document | None:
@@ -468,8 +522,15 @@ def _find_document(kind: DocumentKind, external_id: str | None, number: str | No
                                                         (Document.number, number)) if value]
     if not conditions:
         return None
-    rows = db.session.scalars(select(Document).options(selectinload(Document.lines))
-                              .where(Document.kind == kind, or_(*conditions))).all()
+    known = _transaction_cache("intake_documents")
+    keys = [(kind, name, value) for name, value in (("external_id", external_id), ("number", number)) if value]
+    cached = [known[key] for key in keys if key in known]
+    if len(cached) == len(keys) and all(d is None or getattr(d, name) == value
+                                        for d, (_k, name, value) in zip(cached, keys)):
+        rows = [d for d in cached if d is not None]  # prefetched (or made) in this transaction
+    else:
+        rows = db.session.scalars(select(Document).options(selectinload(Document.lines))
+                                  .where(Document.kind == kind, or_(*conditions))).all()
     found = next((d for d in rows if external_id and d.external_id == external_id), None)
     if found is not None:
         return found
@@ -714,8 +775,12 @@ def upsert_document(data: dict, *, actor_label: str) -> tuple[Document, str]:
     with audit.acting_as(actor_label):
         document = _find_document(kind, external_id, number)
         if document is None:
-            return _create_document(data, kind, external_id, number, actor_label), CREATED
-        return document, UPDATED if _update_document(document, data, number, external_id) else UNCHANGED
+            document = _create_document(data, kind, external_id, number, actor_label)
+            _remember(document)
+            return document, CREATED
+        changed = _update_document(document, data, number, external_id)
+        _remember(document)
+        return document, UPDATED if changed else UNCHANGED
 
 
 # --- customers in batches (the CSV import) -------------------------------------------------

@@ -148,13 +148,14 @@ def test_idempotency_key(api, app):
 
 
 def test_events_after_a_cursor(api, app):
-    api.post("/api/v1/customers", json=CUSTOMER)
+    api.post("/api/v1/customers", json=CUSTOMER)  # its contact persons are an event already
+    start = api.get("/api/v1/events").get_json()["next_cursor"] or 0
     with app.app_context():
         customer = db.session.scalar(select(Customer))
         for _ in range(3):
             events.record("email.provided", customer=customer, data={"email": "x@example.test"})
         db.session.commit()
-    page = api.get("/api/v1/events?limit=2").get_json()
+    page = api.get(f"/api/v1/events?limit=2&after={start}").get_json()
     assert [e["type"] for e in page["data"]] == ["email.provided"] * 2
     rest = api.get(f"/api/v1/events?after={page['next_cursor']}").get_json()
     assert len(rest["data"]) == 1 and rest["data"][0]["data"]["customer"]["external_id"] == "EXT-1"
@@ -210,6 +211,15 @@ def test_batch_is_all_or_nothing_and_names_the_record(api, app):
     assert [r["outcome"] for r in done.get_json()["results"]] == ["created", "created"]
     again = api.post("/api/v1/documents/batch", json={"documents": [INVOICE, second]})
     assert [r["outcome"] for r in again.get_json()["results"]] == ["unchanged", "unchanged"]
+    # The same record twice in one batch, and one changed then sent as before: in order.
+    third = {**INVOICE, "external_id": "INV-3", "number": "2026-0003"}
+    paid = {**INVOICE, "status": "paid"}
+    repeat = api.post("/api/v1/documents/batch", json={"documents": [third, third, paid, INVOICE]})
+    assert [r["outcome"] for r in repeat.get_json()["results"]] == ["created", "unchanged", "updated", "unchanged"]
+    renumbered = {**second, "number": "2026-0099"}
+    moved = api.post("/api/v1/documents/batch", json={"documents": [renumbered, second]})
+    assert [r["outcome"] for r in moved.get_json()["results"]] == ["updated", "updated"]
+    assert api.get(f"/api/v1/documents/{done.get_json()['results'][1]['id']}").get_json()["number"] == "2026-0002"
     problem(api.post("/api/v1/documents/batch", json={"documents": [INVOICE] * 101}), 422, "documents")
     customers = api.post("/api/v1/customers/batch", json={"customers": [CUSTOMER, {"external_id": "E2", "name": "Two"}]})
     assert [r["outcome"] for r in customers.get_json()["results"]] == ["unchanged", "created"]
