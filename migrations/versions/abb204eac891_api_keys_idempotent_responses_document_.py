@@ -5,7 +5,7 @@ its Idempotency-Key header, and the PDF a document may come with from the accoun
 package (shown as its original).
 
 Revision ID: abb204eac891
-Revises: bb7bbebcae2b
+Revises: 3c1d2e4f5a6b
 Create Date: 2026-12-04 19:39:32.200712
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'abb204eac891'
-down_revision = 'bb7bbebcae2b'
+down_revision = '3c1d2e4f5a6b'
 branch_labels = None
 depends_on = None
 

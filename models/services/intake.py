@@ -65,7 +65,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, inspect, or_, select
 from sqlalchemy.orm import selectinload
 
 from models import clock
@@ -453,6 +453,8 @@ def _transaction_cache(name: str) -> dict:
     starts a fresh one): what a batch already looked up, kept as objects so the session's
     weak identity map keeps them too."""
     transaction = db.session().get_transaction()
+    if transaction is None:  # none begun yet: nothing to keep
+        return {}
     cached = db.session.info.get(name)
     if cached is None or cached[0] is not transaction:
         cached = db.session.info[name] = (transaction, {})
@@ -464,7 +466,7 @@ def _known_customer(key: tuple, condition) -> Customer | None:
     (API batch, CSV import) reads each customer once, or not at all after `prefetch`."""
     known = _transaction_cache("intake_customers")
     customer = known.get(key)
-    if customer is None:
+    if customer is None or not inspect(customer).persistent:  # (made in a savepoint rolled back)
         customer = db.session.scalar(select(Customer).where(condition))
         if customer is not None:
             known[key] = customer
@@ -525,7 +527,7 @@ def _find_document(kind: DocumentKind, external_id: str | None, number: str | No
     known = _transaction_cache("intake_documents")
     keys = [(kind, name, value) for name, value in (("external_id", external_id), ("number", number)) if value]
     cached = [known[key] for key in keys if key in known]
-    if len(cached) == len(keys) and all(d is None or getattr(d, name) == value
+    if len(cached) == len(keys) and all(d is None or (inspect(d).persistent and getattr(d, name) == value)
                                         for d, (_k, name, value) in zip(cached, keys)):
         rows = [d for d in cached if d is not None]  # prefetched (or made) in this transaction
     else:
