@@ -65,6 +65,8 @@ class Customer(db.Model):
     __tablename__ = "customers"
     __table_args__ = (
         Index("ix_customers_sort_key", "sort_key", "id"),
+        # Matching by number ignoring case (intake, save_customer's clash check).
+        Index("ix_customers_number_lower", func.lower(text("number"))),
         # The Attention counts: customers without an address, or with one they provided.
         Index("ix_customers_no_email", "id", postgresql_where=text("email IS NULL"),
               sqlite_where=text("email IS NULL")),
