@@ -50,12 +50,14 @@ test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The pages on cold traffic (bench/run.py), the CSV import of 10,000 and 100,000 customers
-# (bench/csv_import.py; BENCH_SKIP_CSV=1 leaves it out), then the soak (BENCH_SKIP_SOAK=1 leaves it out)
-# a reminder run over 100,000 open invoices (BENCH_SKIP_DUNNING=1 leaves it out)
+# (bench/csv_import.py; BENCH_SKIP_CSV=1 leaves it out), mail sync of 10,000 messages
+# (bench/mail_sync.py; BENCH_SKIP_MAIL_SYNC=1 leaves it out), then the soak (BENCH_SKIP_SOAK=1
+# leaves it out), a reminder run over 100,000 open invoices (BENCH_SKIP_DUNNING=1 leaves it out)
 # and the REST API's upserts (bench/api_upsert.py; BENCH_SKIP_API=1 leaves it out).
 bench: install
 	$(BIN)/python -m bench.run
 	@test -n "$(BENCH_SKIP_CSV)" || $(BIN)/python -m bench.csv_import --rows 10000 --rows 100000
+	@test -n "$(BENCH_SKIP_MAIL_SYNC)" || $(BIN)/python -m bench.mail_sync
 	@test -n "$(BENCH_SKIP_SOAK)" || $(BIN)/python -m bench.soak
 	@test -n "$(BENCH_SKIP_DUNNING)" || $(BIN)/python -m bench.dunning
 	@test -n "$(BENCH_SKIP_API)" || $(BIN)/python -m bench.api_upsert

@@ -13,7 +13,7 @@ from models import clock
 from models.db import db
 from models.services import customers as customer_service
 from models.services import contacts as contact_service
-from models.services import audit, credits, dossier, dunning, instalments, outbox, portal_access, questions
+from models.services import audit, credits, dossier, dunning, instalments, outbox, portal_access, questions, synced_mail
 from models.services.access import get_customer
 from models.services.staff import all_staff
 from web import contact_views
@@ -30,9 +30,10 @@ def customers():
     attention = request.args.getlist("attention")
     no_email = "no_email" in attention
     changed = "changed_by_customer" in attention
+    replies = "replies_to_read" in attention
     page = customer_service.search_customers(
         current_user, query, tag=tag, page=page_arg(), include_archived=show_archived,
-        no_email=no_email, changed_by_customer=changed,
+        no_email=no_email, changed_by_customer=changed, replies_to_read=replies,
     )
     return render(
         "admin/customers/list.html",
@@ -43,7 +44,9 @@ def customers():
         show_archived=show_archived,
         no_email=no_email,
         changed_by_customer=changed,
-        attention=[a for a in ("no_email", "changed_by_customer") if a in attention] or None,
+        replies_to_read=replies,
+        unread=synced_mail.unread_counts([c.id for c in page.items]),
+        attention=[a for a in ("no_email", "changed_by_customer", "replies_to_read") if a in attention] or None,
         tags=customer_service.all_tags(),
     )
 

@@ -11,7 +11,7 @@ from admin.forms import AccountNoticeForm, ActionForm
 from admin.webhooks import EVENT_LABELS, STATUS_LABELS
 from models.formatting import format_date
 from models.outbox import MailStatus
-from models.services import dossier, notifications, outbox, provided_email, webhooks
+from models.services import dossier, notifications, outbox, provided_email, synced_mail, webhooks
 from models.services import documents as document_service
 from models.services.access import get_customer
 from web.rendering import render
@@ -68,7 +68,8 @@ def customer_emails(customer_id: int):
     return render("admin/customers/emails.html", customer=customer,
                   emails=outbox.for_customer(customer, limit=200), action_form=ActionForm(),
                   deliveries=webhooks.deliveries_for_customer(customer.id, WEBHOOKS_SHOWN),
-                  event_labels=EVENT_LABELS, status_labels=STATUS_LABELS)
+                  event_labels=EVENT_LABELS, status_labels=STATUS_LABELS,
+                  conversations=synced_mail.conversations(customer))
 
 
 WEBHOOKS_SHOWN = 10

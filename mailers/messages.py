@@ -99,6 +99,9 @@ NOTICES = {
 EINVOICE_TEMPLATES = frozenset({"invoice_issued", "document_credit_note"})
 SECRET_LINK_TEMPLATES = frozenset({"portal_invitation", "portal_password_reset", *one_time_codes.MINTED_TEMPLATES})
 _LINE_BREAKS = re.compile(r"[\r\n\x00]+")
+# A staff member's reply to a synced e-mail (issue 21): their own subject, in the thread.
+STAFF_WRITTEN = frozenset({"mail_reply"})
+_MESSAGE_IDS = re.compile(r"<[^<>\s]{1,298}>")
 _LOAD: Any = object()  # "not given: read it now"
 
 
@@ -180,6 +183,18 @@ def einvoice_attachment(email: OutboundEmail, customer: Customer | None, documen
         current_app.logger.warning("outbox %s: no %s e-invoice attached: %s", email.id, customer.einvoice_format,
                                    getattr(error, "message", None) or type(error).__name__)
         return None
+
+
+def _thread_headers(message: Message, context: dict) -> None:
+    """In-Reply-To and References from the row's context (a reply to a synced e-mail), so
+    the customer's mail program shows it in the same conversation. Only well-formed
+    Message-IDs pass: nothing else can reach the header."""
+    in_reply_to = _MESSAGE_IDS.findall(context.get("in_reply_to") or "")
+    references = _MESSAGE_IDS.findall(context.get("references") or "")
+    if in_reply_to:
+        message["In-Reply-To"] = in_reply_to[0]
+    if references:
+        message["References"] = " ".join(references[-20:])
 
 
 @dataclass
@@ -348,7 +363,7 @@ def build(
         context.update(links if links is not None else portal_links(
             email, recipients, pending_invitations([customer.id]).get(customer.id, set()) if customer else set()))
     with force_locale(language):
-        subject = one_line(
+        subject = one_line(email.context.get("subject")) if email.template in STAFF_WRITTEN else one_line(
             str(
                 SUBJECTS[email.template]
                 % {
@@ -375,4 +390,5 @@ def build(
     if attachment is not None:
         maintype, _slash, subtype = attachment.mimetype.partition("/")
         message.add_attachment(attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename)
+    _thread_headers(message, email.context)
     return Built(message=message, subject=subject, envelope_from=sender_address)

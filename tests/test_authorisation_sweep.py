@@ -48,6 +48,7 @@ from models.payments import Payment, PaymentItem
 from models.services import dossier, outbox
 from models.services.csv_import import runner as csv_runner
 from models.services.settings import get_settings
+from tests.mail_sync.records import synced_email as synced_record
 from tests import factories
 from tests.admin.test_access import CUSTOMER_RECORD_IDS, MANAGER_PAGES, VALID_POST, snapshot, webhook_records
 from tests.conftest import csrf_token, login, soup_of
@@ -169,6 +170,15 @@ ROUTE_KINDS = {
     "admin.dunning_letters_printed": STAFF,
     "admin.customer_dunning_hold": STAFF_CUSTOMER,
     "admin.document_dispute": STAFF_CUSTOMER,
+    "admin.mailbox_unmatched": STAFF_MANAGER,
+    "admin.mailbox_assign": STAFF_MANAGER,
+    "admin.synced_email": STAFF_CUSTOMER,
+    "admin.synced_email_remote": STAFF_CUSTOMER,
+    "admin.synced_email_attachment": STAFF_CUSTOMER,
+    "admin.synced_email_reply": STAFF_CUSTOMER,
+    "admin.synced_email_delete": STAFF_CUSTOMER,
+    "admin.synced_emails_read": STAFF_CUSTOMER,
+    "admin.customer_email_sync": STAFF_CUSTOMER,
     "admin.portal_access_apply": STAFF_MANAGER,
     "admin.staff_list": STAFF_MANAGER,
     "admin.staff_new": STAFF_MANAGER,
@@ -344,6 +354,7 @@ class World:
         self.invoice = {c.id: factories.invoice(c, amount=amount) for c, amount in ((self.a, "111.00"), (self.b, "987.65"))}
         self.quote = {c.id: factories.document(c, "quote", amount="55.00") for c in (self.a, self.b)}
         self.contact_ids, self.email_ids, self.plan_ids, self.payment_ids, self.tokens = {}, {}, {}, {}, {}
+        self.synced_ids, self.attachment_ids = {}, {}  # a synced e-mail each (issue 21)
         with app.app_context():
             field = CustomFieldDefinition(label="Contract", kind="text", position=1)
             db.session.add(field)
@@ -382,6 +393,7 @@ class World:
         self.contact_ids[customer.id], self.email_ids[customer.id] = contact.id, email.id
         self.plan_ids[customer.id], self.payment_ids[customer.id] = plan.id, payment.id
         self.tokens[customer.id] = token
+        self.synced_ids[customer.id], self.attachment_ids[customer.id] = synced_record(customer.id)
 
     def _dead_links(self) -> None:
         """A's first link, rotated away by staff, and its second, revoked; A's live link is the third."""
@@ -407,7 +419,8 @@ class World:
                 "plan_id": self.plan_ids[customer.id], "payment_id": self.payment_ids[customer.id],
                 "field_id": self.field_id, "user_id": self.other.id, "token": token or FORGED_TOKEN,
                 "endpoint_id": self.endpoint_id, "delivery_id": self.delivery_id, "import_id": self.import_id,
-                "provider": "mollie", "filename": "css/app.css", "fmt": "xrechnung-ubl", "key_id": 999999, **override}
+                "provider": "mollie", "filename": "css/app.css", "fmt": "xrechnung-ubl", "key_id": 999999,
+                "synced_id": self.synced_ids[customer.id], "attachment_id": self.attachment_ids[customer.id], **override}
 
     def url(self, route: Route, values: dict, query: str = "") -> str:
         if route.endpoint in QUOTE_ROUTES:

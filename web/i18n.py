@@ -138,6 +138,7 @@ MAIL_STATUS_LABELS = {
     "failed": _l("failed"),
 }
 EMAIL_TEMPLATE_LABELS = {
+    "mail_reply": _l("Reply to an e-mail"),
     "portal_security_notice": _l("Login changed notice"),
     "invoice_issued": _l("Invoice"),
     "invoice_reminder": _l("Payment reminder"),

@@ -159,6 +159,12 @@ def _refuse_taken(owner: Owner | Customer, email: str, contact: ContactPerson | 
         clash = clash.where(ContactPerson.id != contact.id)
     if db.session.scalar(clash):
         raise DomainError(TAKEN, field="email")
+    # A contact person's further address (mail sync, issue 21) counts as taken too.
+    from models.mailbox import ContactEmail
+
+    if db.session.scalar(select(ContactEmail.id).where(ContactEmail.customer_id == owner.id,
+                                                       ContactEmail.email == email.lower())):
+        raise DomainError(TAKEN, field="email")
 
 
 def _lock_customer(owner: Owner | Customer) -> None:

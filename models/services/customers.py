@@ -81,11 +81,13 @@ def search_customers(
     include_archived: bool = False,
     no_email: bool = False,
     changed_by_customer: bool = False,
+    replies_to_read: bool = False,
 ) -> Page:
     """Search by name, company name, customer number or part of an e-mail address.
 
     `no_email` keeps the customers no e-mail can reach, `changed_by_customer` those whose
-    own changes to their details no staff member has confirmed yet (the attention lists).
+    own changes to their details no staff member has confirmed yet, `replies_to_read` those
+    with synced e-mail nobody opened yet (the attention lists).
     """
     # Sorted the way the list shows them: companies by company name, people by name.
     stmt = (
@@ -105,6 +107,10 @@ def search_customers(
         stmt = stmt.where(Customer.email.is_(None))
     if changed_by_customer:
         stmt = stmt.where(Customer.changes_unconfirmed_at.is_not(None))
+    if replies_to_read:  # synced e-mail no staff member opened yet (issue 21)
+        from models.services.synced_mail import UNREAD
+
+        stmt = stmt.where(UNREAD)
     return paginate(stmt, page)
 
 

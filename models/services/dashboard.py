@@ -27,6 +27,7 @@ from models.outbox import MailStatus, OutboundEmail
 from models.payments import CREDIT, Payment
 from models.services.access import visible
 from models.services.document_list import attention_condition
+from models.services.synced_mail import UNREAD
 from models.services.settings import get_settings
 from models.services.settlement import OUTSTANDING
 from models.staff import StaffUser
@@ -86,6 +87,7 @@ class Attention:
     no_email: int  # unpaid invoices of customers without an e-mail address
     pending_plans: int
     failed_emails: int
+    replies_to_read: int = 0  # customers with synced e-mail nobody opened yet (issue 21)
 
 
 @dataclass(frozen=True)
@@ -262,7 +264,7 @@ def _attention_count(staff: StaffUser, attention: str):
 
 
 def _attention(staff: StaffUser) -> Attention:
-    """One statement of five counts."""
+    """One statement of six counts."""
     row = db.session.execute(select(
         _attention_count(staff, "questions"),
         _attention_count(staff, "provided_email"),
@@ -273,6 +275,7 @@ def _attention(staff: StaffUser) -> Attention:
         _count(select(func.count(OutboundEmail.id))
                .join(Customer, OutboundEmail.customer_id == Customer.id)
                .where(OutboundEmail.status == MailStatus.failed), staff),
+        _count(select(func.count(Customer.id)).where(UNREAD), staff),
     )).one()
     return Attention(*row)
 

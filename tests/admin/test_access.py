@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
 from models.bank_statements import BankStatement, BankStatementEntry, EntryStatus
 from models.contacts import ContactPerson
@@ -27,6 +27,8 @@ from models.services import credits, outbox, recorded_payments
 from models.services.csv_import import runner as csv_runner
 from models.services.settings import get_settings
 from models.services import portal_access as portal_access_service
+from models.mailbox import SyncedEmail, SyncedEmailLink
+from tests.mail_sync.records import synced_email as synced_record
 from tests import factories
 from tests.conftest import TEST_CONFIG, StaffClient, csrf_token, login, soup_of
 from wsgi import create_app
@@ -82,6 +84,7 @@ MANAGER_PAGES = [
     ("admin.custom_field_delete", "POST"),
     ("admin.mailbox_settings", "GET"), ("admin.mailbox_settings", "POST"),
     ("admin.dunning_settings", "GET"), ("admin.dunning_settings", "POST"),
+    ("admin.mailbox_unmatched", "GET"), ("admin.mailbox_assign", "POST"),
     ("admin.portal_access_apply", "POST"),
     ("admin.staff_list", "GET"),
     ("admin.staff_new", "GET"), ("admin.staff_new", "POST"),
@@ -248,6 +251,12 @@ VALID_POST = {
     "admin.customer_dunning_hold": lambda w: {"value": "1"},
     "admin.document_dispute": lambda w: {"value": "1"},
     "admin.dunning_letters_printed": lambda w: {"notices": "1"},
+    # Synced mail (issue 21): World gives every customer one synced e-mail, and one unmatched.
+    "admin.mailbox_assign": lambda w: {"customer_number": w.mine.number},
+    "admin.synced_email_reply": lambda w: {"subject": "Re: Synced message", "message": "Thank you."},
+    "admin.synced_email_delete": lambda w: {"confirm": "1"},
+    "admin.synced_emails_read": lambda w: {},
+    "admin.customer_email_sync": lambda w: {},  # every SYNC switch off: the customer's address changes
     # Every customer starts with portal access on: "off" changes them all.
     "admin.portal_access_apply": lambda w: {"enabled": "off", "confirm": "y"},
     "admin.staff_new": lambda w: {
@@ -378,6 +387,14 @@ class World:
             db.session.add(statement)
             db.session.commit()
             self.bank_entry_id = statement.entries[0].id
+            # One synced e-mail per customer (issue 21), and one nobody's yet (to assign).
+            self.synced_ids, self.attachment_ids = {}, {}
+            for customer in (self.mine, self.theirs, self.nobodys):
+                self.synced_ids[customer.id], self.attachment_ids[customer.id] = synced_record(customer.id)
+            self.unmatched_id = synced_record(self.nobodys.id, sender="stranger@example.net")[0]
+            db.session.execute(delete(SyncedEmailLink).where(SyncedEmailLink.synced_email_id == self.unmatched_id))
+            db.session.execute(update(SyncedEmail).where(SyncedEmail.id == self.unmatched_id).values(matched=False))
+            db.session.commit()
         # A draft invoice each (its edit page is a GET every viewer may open); for the
         # employee's own customer also quotes, a recorded payment and customer credit.
         self.documents = {customer.id: {"draft": factories.document(customer, "invoice", draft=True)}
@@ -413,7 +430,9 @@ class World:
                   "contact_id": self.contact_ids[customer.id], "plan_id": self.plan_ids[customer.id],
                   "token": "not-a-real-token", "payment_id": self.payment_id,
                   "endpoint_id": self.endpoint_id, "delivery_id": self.delivery_id, "import_id": self.import_id,
-                  "fmt": "xrechnung-ubl", "key_id": 999999, **override}
+                  "fmt": "xrechnung-ubl", "key_id": 999999,
+                  "synced_id": self.synced_ids[customer.id] if endpoint != "admin.mailbox_assign" else self.unmatched_id,
+                  "attachment_id": self.attachment_ids[customer.id], **override}
         rule = next(r for r in _MAP_APP.url_map.iter_rules() if r.endpoint == endpoint)
         missing = rule.arguments - values.keys()
         assert not missing, f"{rule.rule}: add a test value for {sorted(missing)} in World.url"

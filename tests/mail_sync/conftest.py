@@ -59,12 +59,12 @@ def mailbox(app, dovecot, mailbox_key, monkeypatch):
 
 def message(*, sender: str, to: str = BUSINESS, subject: str = "Hello", body: str = "Hello there.",
             message_id: str | None = None, in_reply_to: str | None = None, references: str | None = None,
-            cc: str | None = None, html: str | None = None) -> EmailMessage:
+            cc: str | None = None, html: str | None = None, date: datetime | None = None) -> EmailMessage:
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"] = sender, to, subject
     if cc:
         msg["Cc"] = cc
-    msg["Date"] = format_datetime(datetime(2026, 12, 1, 10, 0, tzinfo=timezone.utc))
+    msg["Date"] = format_datetime(date or datetime(2026, 12, 1, 10, 0, tzinfo=timezone.utc))
     if message_id:
         msg["Message-ID"] = message_id
     if in_reply_to:

@@ -215,3 +215,21 @@ def test_queries_per_batch_are_bounded(app, mailbox, customer, monkeypatch):
     assert twenty - five == 3 * (five - statements_for(0, 200)), (five, twenty)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(SyncedEmail)) == 25
+
+
+def test_encoded_headers_and_attachment_names_are_decoded(app):
+    from models.services import mail_sync as service
+
+    raw = ("From: =?utf-8?q?Jos=C3=A9_Pe=C3=B1a?= <jose@debtor.example>\r\nTo: billing@business.example\r\n"
+           "Subject: =?utf-8?q?Caf=C3=A9_invoice?= paid\r\nMessage-ID: <enc@x>\r\nMIME-Version: 1.0\r\n"
+           "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n"
+           "Content-Transfer-Encoding: 8bit\r\n\r\nGr\xc3\xbc\xc3\x9fe\r\n--b\r\nContent-Type: application/pdf\r\n"
+           "Content-Disposition: attachment; filename*=utf-8''Beleg%20%C3%BC.pdf\r\n"
+           "Content-Transfer-Encoding: base64\r\n\r\nJVBERg==\r\n--b--\r\n").encode("latin-1")
+    with app.app_context():
+        parsed = service.parse(raw)
+    assert (parsed.from_name, parsed.from_address) == ("José Peña", "jose@debtor.example")
+    assert parsed.subject == "Café invoice paid"
+    assert parsed.text.strip() == "Grüße"
+    assert [(a.filename, a.content) for a in parsed.attachments] == [("Beleg ü.pdf", b"%PDF")]
+    assert parsed.problems == []
