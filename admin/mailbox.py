@@ -189,10 +189,10 @@ def mailbox_unmatched():
                   page_size=synced_mail.UNMATCHED_PAGE, form=AssignForm(formdata=None), failed_id=None)
 
 
-@bp.post("/mailbox/unmatched/<int:synced_id>/assign")
+@bp.post("/mailbox/unmatched/<int:unmatched_id>/assign")
 @manager_required
-def mailbox_assign(synced_id: int):
-    email = synced_mail.get_unmatched(synced_id)
+def mailbox_assign(unmatched_id: int):
+    email = synced_mail.get_unmatched(unmatched_id)
     if email is None:
         flash(_("This e-mail was assigned or deleted in the meantime."), "error")
         return redirect(url_for("admin.mailbox_unmatched"))

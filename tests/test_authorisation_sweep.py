@@ -420,7 +420,8 @@ class World:
                 "field_id": self.field_id, "user_id": self.other.id, "token": token or FORGED_TOKEN,
                 "endpoint_id": self.endpoint_id, "delivery_id": self.delivery_id, "import_id": self.import_id,
                 "provider": "mollie", "filename": "css/app.css", "fmt": "xrechnung-ubl", "key_id": 999999,
-                "synced_id": self.synced_ids[customer.id], "attachment_id": self.attachment_ids[customer.id], **override}
+                "synced_id": self.synced_ids[customer.id], "attachment_id": self.attachment_ids[customer.id],
+                "unmatched_id": self.synced_ids[customer.id], **override}
 
     def url(self, route: Route, values: dict, query: str = "") -> str:
         if route.endpoint in QUOTE_ROUTES:

@@ -226,6 +226,10 @@ def remove_contact(actor: Actor, contact: ContactPerson) -> None:
 
     Removed once: a second remove at the same moment finds no row and is refused (its
     caller shows the contact as removed), so the audit trail records one removal."""
+    from models.mailbox import ContactEmail  # their further addresses go with them (issue 21)
+
+    db.session.execute(delete(ContactEmail).where(ContactEmail.contact_id == contact.id)
+                       .execution_options(synchronize_session=False))
     removed = db.session.execute(
         delete(ContactPerson).where(ContactPerson.id == contact.id)
         .execution_options(synchronize_session="evaluate")

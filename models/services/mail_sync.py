@@ -258,7 +258,8 @@ def directory(addresses: set[str]) -> Directory:
             .where(func.lower(ContactPerson.email).in_(wanted))):
         found.add(address, customer_id, sync)
     for address, customer_id, sync in db.session.execute(
-            select(ContactEmail.email, ContactEmail.customer_id, ContactEmail.sync).where(ContactEmail.email.in_(wanted))):
+            select(ContactEmail.email, ContactEmail.customer_id, ContactEmail.sync)
+            .join(ContactPerson, ContactPerson.id == ContactEmail.contact_id).where(ContactEmail.email.in_(wanted))):
         found.add(address, customer_id, sync)
     for address, customer_id, sync in db.session.execute(
             select(PortalUser.email, PortalAccess.customer_id, PortalAccess.email_sync)

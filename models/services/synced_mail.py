@@ -165,6 +165,10 @@ def mark_all_read(actor: StaffUser, customer: Customer) -> int:
 def delete_message(actor: StaffUser, customer: Customer, email: SyncedEmail) -> None:
     """Gone from every customer it was on (its attachments too); the audit trail keeps who,
     when, and what it was (sender, subject, date), never its text."""
+    # Links and attachments explicitly: SQLite does not enforce the foreign keys' cascade here.
+    for model in (SyncedEmailLink, SyncedAttachment):
+        db.session.execute(delete(model).where(model.synced_email_id == email.id)
+                           .execution_options(synchronize_session=False))
     deleted = db.session.execute(
         delete(SyncedEmail).where(SyncedEmail.id == email.id).execution_options(synchronize_session=False)
     ).rowcount

@@ -58,7 +58,8 @@ def _methods(rule) -> list[str]:
 
 
 # URL arguments that name a customer's record: a route taking one is customer-scoped.
-CUSTOMER_RECORD_IDS = {"customer_id", "invoice_id", "document_id", "email_id", "contact_id", "plan_id", "payment_id"}
+CUSTOMER_RECORD_IDS = {"customer_id", "invoice_id", "document_id", "email_id", "contact_id", "plan_id", "payment_id",
+                       "synced_id", "attachment_id"}
 
 
 def _customer_scoped(rule) -> bool:
@@ -431,7 +432,7 @@ class World:
                   "token": "not-a-real-token", "payment_id": self.payment_id,
                   "endpoint_id": self.endpoint_id, "delivery_id": self.delivery_id, "import_id": self.import_id,
                   "fmt": "xrechnung-ubl", "key_id": 999999,
-                  "synced_id": self.synced_ids[customer.id] if endpoint != "admin.mailbox_assign" else self.unmatched_id,
+                  "synced_id": self.synced_ids[customer.id], "unmatched_id": self.unmatched_id,
                   "attachment_id": self.attachment_ids[customer.id], **override}
         rule = next(r for r in _MAP_APP.url_map.iter_rules() if r.endpoint == endpoint)
         missing = rule.arguments - values.keys()
@@ -481,8 +482,9 @@ def _table_names(soup, column: str = "Name") -> list[str]:
 
 # URL arguments that do not name a customer's record: custom field definitions and staff
 # members, both behind manager_required (see MANAGER_PAGES).
-# fmt: an e-invoice format (admin.document_einvoice).
-NOT_CUSTOMER_IDS = {"field_id", "user_id", "endpoint_id", "delivery_id", "import_id", "fmt", "key_id"}
+# fmt: an e-invoice format (admin.document_einvoice); unmatched_id: unmatched mail is nobody's
+# yet (managers only).
+NOT_CUSTOMER_IDS = {"field_id", "user_id", "endpoint_id", "delivery_id", "import_id", "fmt", "key_id", "unmatched_id"}
 
 
 def test_customer_routes_are_found_in_the_url_map():

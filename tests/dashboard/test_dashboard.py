@@ -161,6 +161,15 @@ def test_attention_counts_lead_to_the_lists_they_count(app, owner_client):
     emails(app, nina, MailStatus.failed)
     emails(app, quinn, MailStatus.sent, 2)
     emails(app, nina, MailStatus.queued)
+    # Synced e-mail nobody opened yet (issue 21): two of Quinn's, one of Paula's already read.
+    with app.app_context():
+        from models.db import db, now_utc
+        from models.mailbox import SyncedEmailLink
+        from tests.mail_sync.records import synced_email
+
+        synced_email(quinn.id), synced_email(quinn.id)
+        db.session.get(SyncedEmailLink, (synced_email(paula.id)[0], paula.id)).read_at = now_utc()
+        db.session.commit()
 
     soup = owner_client.soup("/admin/")
 
@@ -170,6 +179,7 @@ def test_attention_counts_lead_to_the_lists_they_count(app, owner_client):
         "E-mail address provided": {"Count": "1 invoice"},
         "Failed e-mails": {"Count": "4 e-mails"},
         "No e-mail address known": {"Count": "3 invoices"},
+        "Replies to read": {"Count": "1 customer"},
     }
     links = {text(a): a["href"] for a in table(soup, ATTENTION).find_all("a")}
     # The invoice list behind each filter shows exactly the invoices counted.
@@ -178,6 +188,9 @@ def test_attention_counts_lead_to_the_lists_they_count(app, owner_client):
                             ("No e-mail address known", no_email + [provided])):
         page = owner_client.get(links[label]).get_data(as_text=True)
         assert {n for n in all_numbers if n in page} == {d.number for d in expected}, label
+    replies = owner_client.soup(links["Replies to read"])
+    assert [row.find("td").find("a").get_text(strip=True) for row in replies.select("table tbody tr")] == [
+        "Quinn Questions"]
     # Plans and failed e-mails are decided and resent on the customer's pages: listed below, linked there.
     assert links["Instalment plans waiting for approval"] == "#pending-plans-h"
     assert links["Failed e-mails"] == "#failed-mail-h"
@@ -198,6 +211,10 @@ def test_attention_counts_lead_to_the_lists_they_count(app, owner_client):
 def test_an_employee_sees_only_their_customers(app, employee, employee_client, owner_client):
     mine = factories.customer(name="Mina Mine", email=None, provided_email="mina@example.com", assigned_to=[employee])
     theirs = factories.customer(name="Theo Theirs", email=None, provided_email="theo@example.com")
+    with app.app_context():  # synced e-mail to read: only on a customer the employee does not see
+        from tests.mail_sync.records import synced_email
+
+        synced_email(theirs.id)
     receivable(app, mine, "100.00", days_overdue=40, awaiting_answer_since=local_noon_utc(app, today(app)))
     receivable(app, theirs, "900.00", days_overdue=40, awaiting_answer_since=local_noon_utc(app, today(app)))
     receivable(app, theirs, "800.00", days_overdue=5, currency="USD")
@@ -221,6 +238,7 @@ def test_an_employee_sees_only_their_customers(app, employee, employee_client, o
     assert {k: v["Count"] for k, v in table_rows(soup, ATTENTION).items()} == {
         "Unanswered questions": "1 invoice", "Instalment plans waiting for approval": "1 plan",
         "E-mail address provided": "1 invoice", "Failed e-mails": "1 e-mail", "No e-mail address known": "1 invoice",
+        "Replies to read": "0 customers",
     }
     assert "Theo" not in soup.get_text() and "USD" not in soup.get_text() and "GBP" not in soup.get_text()
 
@@ -228,6 +246,7 @@ def test_an_employee_sees_only_their_customers(app, employee, employee_client, o
     assert table_rows(everything, OWED)["Outstanding"] == {"EUR": "€1,000.00", "USD": "$800.00"}
     assert list(table_rows(everything, PAYMENTS).values())[-1] == {"Payments": "3", "EUR": "€100.00", "GBP": "£80.00"}
     assert table_rows(everything, ATTENTION)["Failed e-mails"] == {"Count": "3 e-mails"}
+    assert table_rows(everything, ATTENTION)["Replies to read"] == {"Count": "1 customer"}
 
 
 def test_an_empty_dashboard_says_so(owner_client):
@@ -235,7 +254,7 @@ def test_an_empty_dashboard_says_so(owner_client):
     assert text(section(soup, "Money owed").find(class_="empty")) == "Nothing is outstanding."
     assert text(section(soup, AGEING).find(class_="empty")) == "Nothing is outstanding."
     assert text(section(soup, PAYMENTS).find(class_="empty")) == "No payments received in the last 12 weeks."
-    assert {v["Count"] for v in table_rows(soup, ATTENTION).values()} == {"0 invoices", "0 plans", "0 e-mails"}
+    assert {v["Count"] for v in table_rows(soup, ATTENTION).values()} == {"0 invoices", "0 plans", "0 e-mails", "0 customers"}
     assert soup.find("svg") is None
 
 

@@ -105,6 +105,7 @@ def test_deleting_a_message_is_confirmed_and_audited(app, owner_client, customer
     assert owner_client.post(url, data={"confirm": "1"}).status_code == 302
     with app.app_context():
         assert db.session.get(SyncedEmail, synced_id) is None
+        assert db.session.scalar(select(func.count()).select_from(SyncedEmailLink)) == 0  # unread count too
         event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "synced_email.deleted"))
         assert event.customer_id == customer.id and event.changes["subject"][0] == "Spam about invoices"
     assert owner_client.get(f"/admin/customers/{customer.id}/emails/synced/{synced_id}").status_code == 404

@@ -111,3 +111,13 @@ def test_a_further_address_is_removed(app, owner_client, customer, contact_id):
     assert owner_client.post(f"/admin/customers/{customer.id}/email-sync", data=data).status_code == 302
     with app.app_context():
         assert db.session.scalar(select(ContactEmail)) is None
+
+
+def test_removing_a_contact_person_removes_their_further_addresses(app, owner_client, customer, contact_id):
+    with app.app_context():
+        db.session.add(ContactEmail(customer_id=customer.id, contact_id=contact_id, email="gone@mail.example"))
+        db.session.commit()
+    response = owner_client.post(f"/admin/customers/{customer.id}/contacts/{contact_id}/remove")
+    assert response.status_code in (200, 302)
+    with app.app_context():
+        assert db.session.scalar(select(ContactEmail)) is None
