@@ -99,6 +99,10 @@ def run(force: bool = False) -> Report:
         return _failed(report, error.message)
     except (imaplib.IMAP4.error, OSError) as error:  # the connection broke during the sync
         return _failed(report, _("The connection to the mail server broke off: %(reason)s", reason=error))
+    except Exception as error:  # noqa: BLE001 - a bug: said on the settings page, retried with backoff
+        log.exception("mail sync failed")
+        return _failed(report, _("The sync stopped on an internal error (%(error)s); what was stored before it "
+                                 "is kept.", error=type(error).__name__))
     mailbox = mailbox_service.get_mailbox()
     mailbox_service.record_success(mailbox, now_utc())
     db.session.commit()

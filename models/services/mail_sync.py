@@ -47,7 +47,7 @@ from models.outbox import OutboundEmail
 from models.portal_access import PortalAccess, PortalUser
 from models.services import mail_html
 
-_MESSAGE_ID = re.compile(r"<[^<>\s]{1,298}>")
+_MESSAGE_ID = re.compile(r"<[^<>\s\x00]{1,298}>")
 # Dossier's own Message-IDs (mailers.messages.message_id): the row's, or a contact's copy.
 _OUTBOX_ID = re.compile(r"^<outbox\.(\d+)(?:\.c(\d+))?\.([0-9a-f]{16})@")
 # compat32, not policy.default: its structured header classes cost some 10 ms a message;
@@ -139,7 +139,7 @@ def _addresses(message: Message, name: str, problems: list[str]) -> list[tuple[s
     found = []
     for display, address in getaddresses([str(v) for v in message.get_all(name, [])]):
         address = address.strip().lower()
-        if "@" in address and len(address) <= 254 and not any(c.isspace() for c in address):
+        if "@" in address and len(address) <= 254 and not any(c.isspace() or c == "\x00" for c in address):
             found.append((_decoded(display, problems).strip()[:200], address))
     return found
 
