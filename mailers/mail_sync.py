@@ -144,6 +144,15 @@ def _failed(report: Report, message: str) -> Report:
     return report
 
 
+def due() -> bool:
+    """Is a sync switched on and not waiting out a backoff? (No job for a mailbox that is off.)"""
+    try:
+        mailbox = mailbox_service.get_mailbox()
+        return bool(mailbox.enabled and (mailbox.next_attempt_at is None or mailbox.next_attempt_at <= now_utc()))
+    finally:
+        db.session.remove()
+
+
 def enqueue() -> bool:
     """Put the sync job on the queue unless one is waiting or running; False if Redis is down."""
     try:

@@ -75,7 +75,8 @@ def _sync_mail_periodically(app: Flask, stop: threading.Event) -> None:
     while not stop.wait(interval):
         with app.app_context():
             try:
-                mail_sync.enqueue()
+                if mail_sync.due():
+                    mail_sync.enqueue()
             except Exception:  # noqa: BLE001 - the loop must survive anything
                 log.exception("mail sync could not be enqueued")
 

@@ -152,3 +152,38 @@ def test_a_key_is_a_fernet_key_or_a_passphrase(app, monkeypatch):
         monkeypatch.setitem(app.config, "MAILBOX_KEY", key)
         with app.app_context():
             assert mailbox_service.decrypt(mailbox_service.encrypt("s3cret")) == "s3cret"
+
+
+def test_the_worker_enqueues_a_sync_only_when_one_is_due(app, mailbox_key, monkeypatch, tmp_path):
+    """Against a real Redis (a server of the test's own): no job while sync is off or waiting
+    out its backoff."""
+    from datetime import timedelta
+
+    from mailers import queue
+    from models.db import now_utc
+    from tests.mailers.conftest import OwnRedis
+
+    server = OwnRedis(tmp_path)
+    server.start()
+    monkeypatch.setitem(app.config, "REDIS_URL", server.url)
+    monkeypatch.setitem(app.extensions, "dossier_redis", {})
+    try:
+        _enqueue_when_due(app, queue, now_utc, timedelta)
+    finally:
+        server.stop()
+
+
+def _enqueue_when_due(app, queue, now_utc, timedelta):
+    with app.app_context():
+        assert not mail_sync.due()  # no settings at all
+        db.session.add(MailboxSettings(enabled=True, host="imap.example.com", port=993, security="ssl",
+                                       username="u", password_encrypted=mailbox_service.encrypt("p"), folders="INBOX",
+                                       failures=1, next_attempt_at=now_utc() + timedelta(minutes=5)))
+        db.session.commit()
+        assert not mail_sync.due()
+        db.session.scalar(select(MailboxSettings)).next_attempt_at = now_utc() - timedelta(seconds=1)
+        db.session.commit()
+        assert mail_sync.due()
+        assert mail_sync.enqueue() and mail_sync.enqueue()
+        assert queue.mail_queue().count == 1  # a job still waiting is not enqueued twice
+        queue.connection().close()
