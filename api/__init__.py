@@ -46,7 +46,7 @@ spec = SpecTree(
 PUBLIC_ENDPOINTS = {"api.openapi", "api.reference"}
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # Bodies that are not JSON, by endpoint.
-RAW_BODY_ENDPOINTS = {"api.document_original_put"}
+RAW_BODY_ENDPOINTS = {"api.document_original_put", "api.einvoice_import"}
 
 
 def rate_limit() -> str:

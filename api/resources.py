@@ -13,6 +13,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 from flask import Response, g, request
+from flask_babel import lazy_gettext as _l
 from spectree import Response as Responses
 from sqlalchemy import select
 from sqlalchemy.orm import contains_eager, selectinload
@@ -30,7 +31,8 @@ from models.document_originals import DocumentOriginal
 from models.documents import Document, DocumentKind
 from models.events import Event
 from models.payments import Payment, PaymentItem
-from models.services import audit, intake, recorded_payments
+from models.services import audit, einvoice, intake, recorded_payments
+from models.services.einvoice import incoming
 from models.services.errors import DomainError
 
 MAX_ORIGINAL_BYTES = 4 * 1024 * 1024 - 1024  # under the app's MAX_CONTENT_LENGTH
@@ -278,6 +280,59 @@ def document_original_get(document_id: int):
         raise ApiProblem(404, "Not found", "This document has no original.")
     return Response(original.data, 200, mimetype="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{original.filename}"'})
+
+
+# --- e-invoices ------------------------------------------------------------------------
+
+
+@bp.get("/documents/<int:document_id>/einvoice")
+@spec.validate(query=s.EInvoiceQuery, resp=Responses("HTTP_200", HTTP_401=s.Problem, HTTP_403=s.Problem,
+                                                     HTTP_404=s.Problem, HTTP_409=s.Problem, HTTP_422=s.Problem,
+                                                     HTTP_429=s.Problem, HTTP_503=s.Problem), tags=["e-invoices"])
+def document_einvoice(document_id: int, query: s.EInvoiceQuery):
+    """An invoice or credit note as e-invoice: Factur-X PDF, or XRechnung as UBL or CII XML (EN 16931)."""
+    document = _document(document_id)
+    try:
+        rendered = einvoice.render(document, query.format)
+    except einvoice.PdfUnavailable:
+        raise ApiProblem(503, detail="Factur-X PDFs are not available on this server; ask for XRechnung XML.") from None
+    except DomainError as error:
+        raise ApiProblem(409, "Not an e-invoice", str(error.message)) from None
+    return Response(rendered.content, 200, mimetype=rendered.mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="{rendered.filename}"'})
+
+
+@bp.post("/einvoices")
+@spec.validate(query=s.EInvoiceImportQuery,
+               resp=responses(("HTTP_200", "HTTP_201"), s.DocumentUpsert, *WRITE_ERRORS), tags=["e-invoices"])
+def einvoice_import(query: s.EInvoiceImportQuery):
+    """Import an e-invoice (UBL or CII XML, or a Factur-X / ZUGFeRD PDF) as a document.
+
+    It is checked against the EN 16931 rules first: a file that breaks any answers 422 with
+    each rule in `errors`. The customer is matched by VAT id, customer number or e-mail;
+    with none, 422 unless `create_customer=true`. The same file twice is "unchanged".
+    """
+    data = request.get_data(cache=False)
+    if len(data) > incoming.MAX_BYTES:
+        raise ApiProblem(413, detail="The file is larger than the limit for e-invoices.")
+    try:
+        reading = incoming.read(data)
+    except incoming.Refused as refused:
+        raise ApiProblem(422, "Not a valid e-invoice", str(refused.message), field="body",
+                         errors=[{"rule": f.rule, "text": f.text} for f in refused.failures] or None) from None
+
+    def change():
+        customer = incoming.match_customer(reading.invoice, None)
+        if customer is None:
+            if not query.create_customer:
+                raise DomainError(_l("No customer matches the buyer; send create_customer=true to create it."),
+                                  field="create_customer")
+            customer = incoming.new_customer(reading.invoice, None, actor_label=g.api_key.label)
+        document, outcome = incoming.import_document(reading, customer, actor_label=g.api_key.label)
+        out = _documents_out([document], new=outcome == intake.CREATED)[0]
+        return s.DocumentUpsert(outcome=outcome, data=out), 201 if outcome == intake.CREATED else 200
+
+    return write(change)
 
 
 # --- payments --------------------------------------------------------------------------

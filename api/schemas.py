@@ -362,3 +362,15 @@ class PaymentQuery(Strict):
 class EventQuery(Strict):
     after: int = Field(0, ge=0, le=2**31 - 1, description="The id of the last event read; 0 for the start.")
     limit: int = Field(100, ge=1, le=500)
+
+
+EInvoiceFormat = Literal["facturx", "xrechnung-ubl", "xrechnung-cii"]
+
+
+class EInvoiceQuery(Strict):
+    format: EInvoiceFormat = Field(description="facturx: Factur-X PDF (EN 16931); xrechnung-ubl / xrechnung-cii: XML")
+
+
+class EInvoiceImportQuery(Strict):
+    create_customer: bool = Field(
+        False, description="Create the buyer as a new customer when none matches (by VAT id, number or e-mail).")

@@ -88,6 +88,8 @@ ROUTE_KINDS = {
     "api.payments_list": API,
     "api.payment_record": API,
     "api.events_list": API,
+    "api.document_einvoice": API,
+    "api.einvoice_import": API,
     "index": PUBLIC,
     "static": PUBLIC,
     "health.healthz": PUBLIC,

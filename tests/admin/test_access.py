@@ -172,6 +172,7 @@ VALID_POST = {
     "api.payment_record": lambda w: {"amount": "1.00"},
     "api.documents_batch": lambda w: {"documents": "[]"},
     "api.customers_batch": lambda w: {"customers": "[]"},
+    "api.einvoice_import": lambda w: {"file": "<Invoice/>"},
     "admin.login": lambda w: {"email": w.owner.email, "password": factories.PASSWORD},
     "admin.logout": lambda w: {},
     "admin.account": lambda w: {"lang-language": "de", "lang-submit": "Save language"},

@@ -122,25 +122,30 @@ def read(data: bytes) -> Reading:
 # --- the customer -------------------------------------------------------------------------
 
 
-def match_customer(invoice: EInvoice, staff: StaffUser) -> Customer | None:
-    """The buyer among the customers `staff` may see: by VAT id, else customer number, else
-    e-mail address (active customers before archived ones)."""
+def _visible(stmt, staff: StaffUser | None):
+    return stmt if staff is None else visible(stmt, staff)
+
+
+def match_customer(invoice: EInvoice, staff: StaffUser | None) -> Customer | None:
+    """The buyer among the customers `staff` may see (None: the API, which acts for the
+    whole business): by VAT id, else customer number, else e-mail address (active
+    customers before archived ones)."""
     buyer = invoice.buyer
     first = (Customer.archived_at.is_not(None), Customer.id)
     vat_id = _compact(buyer.vat_id)
     if vat_id:
         compact = func.upper(func.replace(func.replace(func.replace(Customer.vat_id, " ", ""), ".", ""), "-", ""))
-        found = db.session.scalar(visible(select(Customer).where(compact == vat_id), staff).order_by(*first).limit(1))
+        found = db.session.scalar(_visible(select(Customer).where(compact == vat_id), staff).order_by(*first).limit(1))
         if found is not None:
             return found
     if buyer.identifier:
-        found = db.session.scalar(visible(select(Customer).where(func.lower(Customer.number) == buyer.identifier.lower()),
+        found = db.session.scalar(_visible(select(Customer).where(func.lower(Customer.number) == buyer.identifier.lower()),
                                           staff))
         if found is not None:
             return found
     email = (buyer.email or "").strip().lower()
     if email:
-        return db.session.scalar(visible(select(Customer).where(func.lower(Customer.email) == email), staff)
+        return db.session.scalar(_visible(select(Customer).where(func.lower(Customer.email) == email), staff)
                                  .order_by(*first).limit(1))
     return None
 
@@ -167,7 +172,7 @@ def proposed_customer(invoice: EInvoice) -> dict:
     return {key: value for key, value in values.items() if value not in (None, "")}
 
 
-def new_customer(invoice: EInvoice, staff: StaffUser, *, actor_label: str) -> Customer:
+def new_customer(invoice: EInvoice, staff: StaffUser | None, *, actor_label: str) -> Customer:
     """The proposed customer, created (after staff confirmed it); an employee who creates
     it is assigned to it, as on the customer form."""
     values = proposed_customer(invoice)
@@ -176,7 +181,7 @@ def new_customer(invoice: EInvoice, staff: StaffUser, *, actor_label: str) -> Cu
                              country=invoice.buyer.country or "—"), field="file")
     with _named_fields("customer"):
         customer, _state = intake.upsert_customer(values, actor_label=actor_label)
-    if not staff.is_manager and staff not in customer.assigned_staff:
+    if staff is not None and not staff.is_manager and staff not in customer.assigned_staff:
         customer.assigned_staff.append(staff)
         db.session.flush()
     return customer
