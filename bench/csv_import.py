@@ -10,15 +10,22 @@ database: the file is written to a temporary file, stored as an import job in ch
 (runner.claim + runner.run_job), a batch per transaction. Target (#18): 100,000 rows in
 under 2 minutes on PostgreSQL, peak memory flat in the file's size.
 
-Where the time goes (4 December 2026, the shared 2-core machine at load 6-9): reading is
+Where the time goes (4 December 2026, the shared 2-core machine at load 4-6): reading is
 not it (`--read-only`: 200,000 rows stored, decoded, parsed and mapped at 40,000 rows/s,
-peak RSS 148.0 MiB for 10,000 rows and 148.2 MiB for 200,000). The import is bound by
-models.services.intake, one record at a time: about 11 SQL statements per new customer
-with a contact person (find, number clash, settings, insert, assigned staff, audit,
-contacts: lock, count, clash, insert, audit, event) and 7 per unchanged one, 15-20 ms per
-record here, so 30-70 rows/s and the 2-minute target is missed by far. Reaching it needs
-a batch door in intake (match a batch's records in one query, insert new ones with
-executemany); runner._upsert is the one place the import would call it.
+peak RSS 148.0 MiB for 10,000 rows and 148.2 MiB for 200,000). Before the batch door,
+models.services.intake took one record at a time: about 11 SQL statements per new customer
+with a contact person and 7 per unchanged one, 15-20 ms per record, 30-70 rows/s.
+Now runner._apply_customers hands each batch of 500 to intake.upsert_customers: ~15
+statements per batch whatever its size (one match query, multi-row INSERTs), and
+customers are matched by number through an index on lower(number). Measured: 10,000 rows
+in 9.7-12.2 s (820-1,035 rows/s), peak RSS 152-155 MiB flat; 100,000 rows in 207-264 s
+(380-480 rows/s): the target is still missed, because the per-batch cost grows with the
+table (the first 10,000 go at ~1,000 rows/s). What grows is not yet known: the lower(number)
+index removed one such cause (a sequential scan per batch); look at EXPLAIN ANALYZE of
+the batch's statements on a 100,000-customer database next. In Python, a fifth of a
+batch's time is psycopg splitting the ORM's large multi-row INSERTs into its own
+placeholders (uncached above 4 kB): inserting customers, contacts and events as one JSON
+parameter (models.services.bulk, as the audit rows already go) would save that.
 """
 
 from __future__ import annotations
