@@ -65,7 +65,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, inspect, or_, select
+from sqlalchemy import delete, func, inspect, or_, select
 from sqlalchemy.orm import selectinload
 
 from models import clock
@@ -827,6 +827,7 @@ class _CustomerBatch:
         self.contacts: dict[Customer, dict[str, ContactPerson]] = {}  # lower-cased address
         self.fields: dict[Customer, dict[int, Any]] = {}  # field id -> CustomFieldValue
         self.tags: dict[str, Any] = {}
+        self.further: dict[Customer, dict[str, int]] = {}  # contact persons' further addresses -> contact id
         self.definitions: dict[str, CustomFieldDefinition] | None = None
         self.portal_default: bool | None = None
         self.ops: list[dict] = []
@@ -873,6 +874,12 @@ class _CustomerBatch:
                         select(ContactPerson).where(ContactPerson.customer_id.in_(by_id))
                         .order_by(ContactPerson.name, ContactPerson.id)):
                     self.contacts[by_id[contact.customer_id]][contact.email.lower()] = contact
+                from models.mailbox import ContactEmail  # further addresses count as taken (contacts._refuse_taken)
+
+                for customer_id, contact_id, email in db.session.execute(
+                        select(ContactEmail.customer_id, ContactEmail.contact_id, ContactEmail.email)
+                        .where(ContactEmail.customer_id.in_(by_id))):
+                    self.further.setdefault(by_id[customer_id], {})[email.lower()] = contact_id
         names: set[str] = set()
         for data in self.records:
             given = data.get("tags") if isinstance(data, dict) else None
@@ -971,7 +978,8 @@ class _CustomerBatch:
         plan = None
         if inputs is not None:
             owner = contacts.Owner(customer.id if customer else None, customers.stored_email(values, customer))
-            plan = self._contacts_plan(self.contacts.get(customer, {}), owner, inputs)
+            plan = self._contacts_plan(self.contacts.get(customer, {}), owner, inputs,
+                                       self.further.get(customer, {}))
 
         # Nothing below refuses: the record is applied.
         if creating:
@@ -1010,13 +1018,15 @@ class _CustomerBatch:
                          "before": before_state, "custom_fields": values.get("custom_fields"), "contacts": plan})
 
     def _contacts_plan(self, current: dict[str, ContactPerson], owner: contacts.Owner,
-                       inputs: list[contacts.ContactInput]) -> tuple[list, list]:
+                       inputs: list[contacts.ContactInput], further: dict[str, int]) -> tuple[list, list]:
         """_sync_contacts's decisions and checks, without writing: (removed, [(n, contact or
         None, clean input, changes)] in the input's order)."""
         wanted = {item.email.lower(): (n, item) for n, item in enumerate(inputs)}
         removed = [contact for key, contact in current.items() if key not in wanted]
         taken = {contact.email.lower(): contact for key, contact in current.items() if key in wanted}
         count, steps = len(taken), []
+        gone = {contact.id for contact in removed}  # their further addresses go with them
+        further = {email for email, contact_id in further.items() if contact_id not in gone}
         for key, (n, item) in wanted.items():
             try:
                 contact = current.get(key)
@@ -1028,10 +1038,11 @@ class _CustomerBatch:
                     if not changes:
                         continue
                     other = taken.get(clean.email.lower())
-                    if clean.email.lower() != contact.email.lower() and other is not None and other is not contact:
+                    if clean.email.lower() != contact.email.lower() and (
+                            (other is not None and other is not contact) or clean.email.lower() in further):
                         raise DomainError(contacts.TAKEN, field="email")
                 else:
-                    if clean.email.lower() in taken:
+                    if clean.email.lower() in taken or clean.email.lower() in further:
                         raise DomainError(contacts.TAKEN, field="email")
                     changes = {"name": [None, clean.name], "email": [None, clean.email]}
                     count += 1
@@ -1069,6 +1080,14 @@ class _CustomerBatch:
             removed, steps = op["contacts"]
             current = self.contacts[customer]
             op["contacts_changed"] = bool(removed or steps)
+            if removed:
+                from models.mailbox import ContactEmail
+
+                db.session.execute(delete(ContactEmail).where(ContactEmail.contact_id.in_([c.id for c in removed]))
+                                   .execution_options(synchronize_session=False))
+                kept = self.further.get(customer, {})
+                for email in [e for e, contact_id in kept.items() if contact_id in {c.id for c in removed}]:
+                    del kept[email]
             for contact in removed:
                 del current[contact.email.lower()]
                 db.session.delete(contact)
