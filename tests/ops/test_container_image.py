@@ -27,7 +27,7 @@ from tests.processes import PROJECT_ROOT, free_port, wait_for
 
 DOCKERFILE = (PROJECT_ROOT / "Dockerfile").read_text()
 COMPOSE = (PROJECT_ROOT / "compose.yaml").read_text()
-CI_ONLY = {"chromium", "wrk"}  # the browser tests' browser and the benchmark's load generator
+CI_ONLY = {"chromium", "wrk", "dovecot-imapd"}  # the browser tests' browser, the benchmark's load generator, the mail-sync tests' IMAP server
 BIN = Path(sys.executable).parent
 
 
