@@ -42,6 +42,7 @@ COPY web ./web
 COPY models ./models
 COPY admin ./admin
 COPY portal ./portal
+COPY api ./api
 COPY mailers ./mailers
 COPY templates ./templates
 COPY static ./static

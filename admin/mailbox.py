@@ -192,9 +192,11 @@ def mailbox_unmatched():
 @bp.post("/mailbox/unmatched/<int:unmatched_id>/assign")
 @manager_required
 def mailbox_assign(unmatched_id: int):
-    email = synced_mail.get_unmatched(unmatched_id)
-    if email is None:
-        flash(_("This e-mail was assigned or deleted in the meantime."), "error")
+    email = synced_mail.get_synced(unmatched_id)
+    if email is None:  # no such message, or deleted meanwhile
+        abort(404)
+    if email.matched:
+        flash(_("This e-mail was assigned in the meantime."), "error")
         return redirect(url_for("admin.mailbox_unmatched"))
     form = AssignForm()
     if form.validate_on_submit():

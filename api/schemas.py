@@ -368,7 +368,8 @@ EInvoiceFormat = Literal["facturx", "xrechnung-ubl", "xrechnung-cii"]
 
 
 class EInvoiceQuery(Strict):
-    format: EInvoiceFormat = Field(description="facturx: Factur-X PDF (EN 16931); xrechnung-ubl / xrechnung-cii: XML")
+    format: EInvoiceFormat = Field("xrechnung-ubl", description=(
+        "facturx: Factur-X PDF (EN 16931); xrechnung-ubl (the default) / xrechnung-cii: XML"))
 
 
 class EInvoiceImportQuery(Strict):

@@ -216,8 +216,9 @@ def unmatched(page: int = 1) -> list[SyncedEmail]:
     ))
 
 
-def get_unmatched(synced_id: int) -> SyncedEmail | None:
-    return db.session.scalar(select(SyncedEmail).where(SyncedEmail.id == synced_id, SyncedEmail.matched.is_(False)))
+def get_synced(synced_id: int) -> SyncedEmail | None:
+    """A stored message by id, matched or not (None: there is none, or it was deleted)."""
+    return db.session.get(SyncedEmail, synced_id)
 
 
 def customer_by_number(number: str) -> Customer | None:

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from models.db import db
 from models.outbox import OutboundEmail
 from tests import factories
+from tests.api.conftest import make_key
 from tests.conftest import field_error, input_value, soup_of
 from tests.portal.conftest import PORTAL_PASSWORD, active_login, csrf_token, portal_login
 
@@ -55,6 +56,7 @@ def test_a_crafted_id_in_any_url_is_not_found(app, owner_client, client, custome
     portal_token = csrf_token(client, "/portal/")
     rules = _int_rules(app)
     assert len(rules) > 20
+    api_client, api_headers = app.test_client(), {"Authorization": f"Bearer {make_key(app, owner_client.user)}"}
     for rule in rules:
         path = rule.rule
         for name in rule.arguments:
@@ -63,7 +65,11 @@ def test_a_crafted_id_in_any_url_is_not_found(app, owner_client, client, custome
         staff = path.startswith("/admin/")
         browser, form = (owner_client, {}) if staff else (client, {"csrf_token": portal_token})
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            response = browser.get(path) if method == "GET" else browser.post(path, data=form)
+            if path.startswith("/api/"):  # machines: a valid key, a body the route accepts
+                body = {"data": b"%PDF-1.4\n", "content_type": "application/pdf"} if method == "PUT" else {"json": {}}
+                response = api_client.open(path, method=method, headers=api_headers, **body)
+            else:
+                response = browser.get(path) if method == "GET" else browser.post(path, data=form)
             assert response.status_code in (404, 405), (method, path[:80], response.status_code)
 
 
