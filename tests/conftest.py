@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from contextlib import contextmanager
 
 import pytest
 from bs4 import BeautifulSoup
 from flask_migrate import upgrade
 from sqlalchemy import event, text
+from sqlalchemy.exc import OperationalError
 
 from models.db import db
 from tests import factories
@@ -82,12 +84,23 @@ def _clean_database(app):
     yield
     with app.app_context():
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
-        if db.engine.dialect.name == "postgresql":
-            db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for name in tables:
-                db.session.execute(text(f"DELETE FROM {name}"))
-        db.session.commit()
+        for attempt in range(1, 6):
+            try:
+                if db.engine.dialect.name == "postgresql":
+                    db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+                else:
+                    for name in tables:
+                        db.session.execute(text(f"DELETE FROM {name}"))
+                db.session.commit()
+                break
+            except OperationalError:
+                # A browser test's live server may still be finishing a request the page
+                # fired as it closed; PostgreSQL then picks the TRUNCATE as a deadlock
+                # victim. That request ends in a moment: empty the tables again.
+                db.session.rollback()
+                if attempt == 5:
+                    raise
+                time.sleep(0.2 * attempt)
         limiter.reset()
 
 
