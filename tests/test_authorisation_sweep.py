@@ -30,7 +30,7 @@ import io
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -42,7 +42,7 @@ from models.customers import Customer, CustomFieldDefinition
 from models.db import db, now_utc
 from models.documents import Document
 from models.dossier import DossierLink
-from models.instalments import InstalmentPlan, PlanStatus
+from models.instalments import Instalment, InstalmentPlan, PlanStatus
 from models.outbox import MailCategory
 from models.payments import Payment, PaymentItem
 from models.services import dossier, outbox
@@ -147,6 +147,9 @@ ROUTE_KINDS = {
     "admin.invoice_letter": STAFF_CUSTOMER,
     "admin.invoice_letter_pdf": STAFF_CUSTOMER,
     "admin.invoice_letter_printed": STAFF_CUSTOMER,
+    "admin.instalment_letter": STAFF_CUSTOMER,
+    "admin.instalment_letter_pdf": STAFF_CUSTOMER,
+    "admin.instalment_letter_printed": STAFF_CUSTOMER,
     "admin.document_print": STAFF_CUSTOMER,
     "admin.document_pdf": STAFF_CUSTOMER,
     "admin.document_einvoice": STAFF_CUSTOMER,
@@ -355,7 +358,10 @@ class World:
         self.mine = self.a  # the names test_access.VALID_POST reads
         self.invoice = {c.id: factories.invoice(c, amount=amount) for c, amount in ((self.a, "111.00"), (self.b, "987.65"))}
         self.quote = {c.id: factories.document(c, "quote", amount="55.00") for c in (self.a, self.b)}
+        # The invoice each customer's active instalment plan covers (its instalment's reminder letter).
+        self.plan_invoice = {c.id: factories.invoice(c, amount="60.00", due_in_days=-20) for c in (self.a, self.b)}
         self.contact_ids, self.email_ids, self.plan_ids, self.payment_ids, self.tokens = {}, {}, {}, {}, {}
+        self.instalment_ids = {}
         self.synced_ids, self.attachment_ids = {}, {}  # a synced e-mail each (issue 21)
         with app.app_context():
             field = CustomFieldDefinition(label="Contract", kind="text", position=1)
@@ -385,6 +391,12 @@ class World:
         plan = InstalmentPlan(customer_id=customer.id, status=PlanStatus.pending, total=Decimal("100.00"),
                               currency="EUR", count=2, start_date=date.today())
         db.session.add(plan)
+        # An active plan too, with an instalment due yesterday: its reminder letter can be printed.
+        active = InstalmentPlan(customer_id=customer.id, status=PlanStatus.active, total=Decimal("72.60"),
+                                currency="EUR", count=1, start_date=date.today() - timedelta(days=1))
+        active.instalments = [Instalment(position=1, due_date=date.today() - timedelta(days=1), amount=Decimal("72.60"))]
+        active.documents = [db.session.get(Document, self.plan_invoice[customer.id].id)]
+        db.session.add(active)
         invoice = db.session.get(Document, self.invoice[customer.id].id)
         payment = Payment(customer_id=customer.id, provider="test", idempotency_key=secrets.token_hex(16),
                           amount=invoice.gross_total, currency="EUR")
@@ -394,6 +406,7 @@ class World:
         db.session.commit()
         self.contact_ids[customer.id], self.email_ids[customer.id] = contact.id, email.id
         self.plan_ids[customer.id], self.payment_ids[customer.id] = plan.id, payment.id
+        self.instalment_ids[customer.id] = active.instalments[0].id
         self.tokens[customer.id] = token
         self.synced_ids[customer.id], self.attachment_ids[customer.id] = synced_record(customer.id)
 
@@ -419,6 +432,7 @@ class World:
                 "document_id": self.invoice[customer.id].id,
                 "contact_id": self.contact_ids[customer.id], "email_id": self.email_ids[customer.id],
                 "plan_id": self.plan_ids[customer.id], "payment_id": self.payment_ids[customer.id],
+                "instalment_id": self.instalment_ids[customer.id],
                 "field_id": self.field_id, "user_id": self.other.id, "token": token or FORGED_TOKEN,
                 "endpoint_id": self.endpoint_id, "delivery_id": self.delivery_id, "import_id": self.import_id,
                 "provider": "mollie", "filename": "css/app.css", "fmt": "xrechnung-ubl", "key_id": 999999,

@@ -343,6 +343,7 @@ class LetterRow:
     run_on: date
     invoices: list[tuple[int, str]]  # id, number
     instalment: tuple[int, int] | None = None  # plan id, position
+    instalment_id: int | None = None  # its reminder letter: admin/letters.py
 
 
 def letter_list(customer_ids=None, limit: int = 200) -> list[LetterRow]:
@@ -373,7 +374,8 @@ def letter_list(customer_ids=None, limit: int = 200) -> list[LetterRow]:
                 notice_ids=[], customer_id=row.customer_id,
                 customer_name=_display_name(row.kind, row.name, row.company_name), reminder_id=row.reminder_id,
                 reminder_number=row.reminder_number, level=row.level, run_on=row.run_on, invoices=[],
-                instalment=(row.plan_id, row.position) if row.instalment_id else None)
+                instalment=(row.plan_id, row.position) if row.instalment_id else None,
+                instalment_id=row.instalment_id)
         letter.notice_ids.append(row.id)
         if row.invoice_id:
             letter.invoices.append((row.invoice_id, row.invoice_number))

@@ -98,18 +98,31 @@ def payment_code(document: Document, settings: BusinessSettings) -> PaymentCode 
     """The transfer details of an issued invoice that is open or partially paid; None for
     anything else (nothing to pay) and when the business has no IBAN (nothing to pay into:
     the settings warn instead)."""
-    if (document.kind != DocumentKind.invoice or document.status not in UNPAID_STATUSES
-            or document.outstanding <= 0 or not settings.iban):
+    if document.kind != DocumentKind.invoice or document.status not in UNPAID_STATUSES:
+        return None
+    return transfer_code(settings, amount=document.outstanding, currency=document.currency, number=document.number,
+                         not_euros=_l("No payment QR code: banking apps read it only for amounts in euros, and this "
+                                      "invoice is in %(currency)s. Please transfer the amount to the account above.",
+                                      currency=document.currency))
+
+
+def transfer_code(settings: BusinessSettings, *, amount: Decimal, currency: str, number: str | None,
+                  not_euros: str) -> PaymentCode | None:
+    """How to transfer `amount` towards the invoice numbered `number`: the business's account,
+    the invoice's RF reference and the EPC QR code -- or, for another currency than euros,
+    the `not_euros` note instead of the code. None when there is nothing to pay or no IBAN.
+
+    An invoice asks for what it still owes; an instalment of a plan for its own amount,
+    referring to the plan's invoice it pays first (so a bank statement leads back to it)."""
+    if amount <= 0 or not settings.iban:
         return None
     details = dict(iban=settings.iban, bic=settings.bic, holder=payee_name(settings),
-                   amount=document.outstanding, currency=document.currency, reference=rf_reference(document.number))
-    if document.currency != EPC_CURRENCY:
-        return PaymentCode(**details, note=_l(
-            "No payment QR code: banking apps read it only for amounts in euros, and this invoice is in "
-            "%(currency)s. Please transfer the amount to the account above.", currency=document.currency))
-    if document.outstanding > EPC_MAX_AMOUNT or not details["holder"]:
-        return PaymentCode(**details, note=_l("No payment QR code for this invoice."))
-    svg = _epc_qr(details, text=None if details["reference"] else f"{document.number}")
+                   amount=amount, currency=currency, reference=rf_reference(number))
+    if currency != EPC_CURRENCY:
+        return PaymentCode(**details, note=not_euros)
+    if amount > EPC_MAX_AMOUNT or not details["holder"]:
+        return PaymentCode(**details, note=_l("No payment QR code for this amount."))
+    svg = _epc_qr(details, text=None if details["reference"] else f"{number or ''}"[:140] or None)
     return PaymentCode(**details, svg=svg)
 
 

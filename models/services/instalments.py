@@ -283,6 +283,21 @@ def get_plan(staff: StaffUser, plan_id: int) -> InstalmentPlan:
     return plan
 
 
+def get_instalment(staff: StaffUser, instalment_id: int) -> Instalment:
+    """An instalment of a plan of a customer `staff` may see (with its plan), else NotFound."""
+    stmt = (
+        select(Instalment)
+        .join(InstalmentPlan, InstalmentPlan.id == Instalment.plan_id)
+        .join(Customer, Customer.id == InstalmentPlan.customer_id)
+        .where(Instalment.id == instalment_id)
+        .options(joinedload(Instalment.plan))
+    )
+    instalment = db.session.scalar(visible(stmt, staff))
+    if instalment is None:
+        raise NotFound()
+    return instalment
+
+
 def _decide(actor: StaffUser, plan: InstalmentPlan, allowed: tuple[PlanStatus, ...], to: PlanStatus,
             action: str, template: str) -> InstalmentPlan:
     """Move the plan from one of `allowed` to `to` in one conditional UPDATE, so two staff

@@ -1,4 +1,6 @@
-"""What goes in a printed letter about an invoice: the invoice letter and the reminder letter.
+"""What goes in a printed letter: the invoice letter and the reminder letter about an invoice,
+and the reminder letter about an unpaid instalment of a payment arrangement (the automatic
+reminder run lists it for a customer without an e-mail address).
 
 A letter is how a debtor without a (working) e-mail address reaches the online dossier,
 so every letter carries the dossier link in full and as a QR code, and -- when no e-mail
@@ -23,9 +25,16 @@ from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
+from sqlalchemy import select
+
 from models.customers import Customer
+from models.db import db
 from models.documents import UNPAID_STATUSES, Document, DocumentStatus
-from models.services import audit, business_details, documents, dossier, dunning_schedule, epc, provided_email, reminders
+from models.dunning import DunningChannel, DunningNotice
+from models.formatting import format_date
+from models.instalments import Instalment, InstalmentPlan, PlanStatus
+from models.services import (audit, business_details, documents, dossier, dunning, dunning_schedule, epc,
+                             provided_email, reminders)
 from models.services.errors import DomainError
 from models.services.settings import fill_placeholders, get_settings
 from models.settings import BusinessSettings
@@ -37,14 +46,22 @@ LANGUAGES = ("nl", "de", "en")
 class LetterKind(str, enum.Enum):
     invoice = "invoice"
     reminder = "reminder"
+    instalment = "instalment"  # the reminder of an unpaid instalment (no `?kind=` of an invoice's letter)
+
+
+INVOICE_KINDS = (LetterKind.invoice, LetterKind.reminder)
 
 
 @dataclass(frozen=True)
 class Letter:
-    """Everything the letter template shows; built once, rendered as HTML or PDF."""
+    """Everything the letter template shows; built once, rendered as HTML or PDF.
+
+    An invoice's letters name the `invoice`; the instalment letter names the `instalment`
+    and its `plan` (and no invoice). The rest -- letterhead, address, dossier link, the
+    request for an e-mail address, the seller -- is the same on every letter."""
 
     kind: LetterKind
-    invoice: Document
+    invoice: Document | None
     customer: Customer
     business: BusinessSettings
     date: date
@@ -58,10 +75,23 @@ class Letter:
     # A reminder letter's opening: its level's letter text (the schedule's, or the standard
     # one of that level), placeholders filled in; None before any reminder was written.
     intro: str | None = None
+    instalment: Instalment | None = None
+    plan: InstalmentPlan | None = None
+    # The invoice number a transfer names when there is no RF reference (the payment block).
+    payment_number: str | None = None
 
     @property
     def is_reminder(self) -> bool:
         return self.kind is LetterKind.reminder
+
+    @property
+    def is_instalment(self) -> bool:
+        return self.kind is LetterKind.instalment
+
+    @property
+    def reminds(self) -> bool:
+        """A reminder, of an invoice or of an instalment ("if you have already paid ...")."""
+        return self.kind is not LetterKind.invoice
 
     @property
     def seller_address(self) -> list[str]:
@@ -81,17 +111,24 @@ class Letter:
 
     @property
     def filename(self) -> str:
-        """`<number>-<kind>.pdf`, reduced to characters every file system and header accepts."""
-        safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in self.invoice.number)
-        return f"{safe}-{self.kind.value}.pdf"
+        """`<number>-<kind>.pdf` (an instalment: `<customer number>-instalment-<plan>-<n>.pdf`),
+        reduced to characters every file system and header accepts."""
+        if self.instalment is not None and self.plan is not None:
+            name = f"{self.customer.number}-instalment-{self.plan.id}-{self.instalment.position}"
+        else:
+            name = f"{self.invoice.number}-{self.kind.value}"
+        return "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name) + ".pdf"
 
 
 def parse_kind(value: str | None) -> LetterKind:
-    """`?kind=` from the URL; missing means the invoice letter."""
+    """`?kind=` of an invoice's letter from the URL; missing means the invoice letter."""
     try:
-        return LetterKind(value or LetterKind.invoice.value)
+        kind = LetterKind(value or LetterKind.invoice.value)
     except ValueError:
-        raise DomainError(_l("Unknown kind of letter: choose the invoice letter or the reminder letter.")) from None
+        kind = None
+    if kind not in INVOICE_KINDS:
+        raise DomainError(_l("Unknown kind of letter: choose the invoice letter or the reminder letter."))
+    return kind
 
 
 def check_printable(invoice: Document, kind: LetterKind) -> None:
@@ -112,7 +149,9 @@ def asks_for_email(settings: BusinessSettings, customer: Customer, kind: LetterK
     """
     if not provided_email.is_wanted(customer):
         return False
-    return settings.letter_reminder_asks_email if kind is LetterKind.reminder else settings.letter_invoice_asks_email
+    if kind is LetterKind.invoice:
+        return settings.letter_invoice_asks_email
+    return settings.letter_reminder_asks_email  # a reminder, of an invoice or an instalment
 
 
 def qr_svg(url: str) -> Markup:
@@ -169,19 +208,19 @@ def build_letter(
     settings = get_settings()
     url = link_url(dossier.current_token(customer))
     return Letter(
-        kind=kind,
+        **_common(settings, customer, kind, url, today),
         invoice=invoice,
-        customer=customer,
-        business=settings,
-        date=today,
-        language=letter_language(customer),
-        dossier_url=url,
-        qr_svg=qr_svg(url),
-        asks_for_email=asks_for_email(settings, customer, kind),
-        logo_data_uri=logo_data_uri(settings),
         payment=epc.payment_code(invoice, settings),
+        payment_number=invoice.number,
         intro=_reminder_intro(invoice, customer, url) if kind is LetterKind.reminder else None,
     )
+
+
+def _common(settings: BusinessSettings, customer: Customer, kind: LetterKind, url: str, today: date) -> dict:
+    """What every letter has, whatever it is about."""
+    return dict(kind=kind, customer=customer, business=settings, date=today, language=letter_language(customer),
+                dossier_url=url, qr_svg=qr_svg(url), asks_for_email=asks_for_email(settings, customer, kind),
+                logo_data_uri=logo_data_uri(settings))
 
 
 def _reminder_intro(invoice: Document, customer: Customer, url: str) -> str | None:
@@ -206,3 +245,67 @@ def record_printed(actor: StaffUser, invoice: Document, kind: LetterKind) -> Non
     documents.mark_sent(invoice)
     audit.record(actor, "letter.printed", "document", invoice.id, customer_id=invoice.customer_id,
                  changes={"kind": [None, kind.value]})
+
+
+# --- the instalment reminder letter ---------------------------------------------------------
+
+
+def _plan_invoice(plan: InstalmentPlan) -> Document | None:
+    """The plan's invoice an instalment pays first: the oldest due that still owes something
+    (as a payment of the instalment online is spread: models.services.payments)."""
+    owing = [d for d in plan.documents if d.status in UNPAID_STATUSES and d.currency == plan.currency
+             and d.outstanding > 0]
+    return min(owing, key=lambda d: (d.due_date or d.issue_date, d.id), default=None)
+
+
+def check_instalment_printable(instalment: Instalment, today: date) -> Document:
+    """A reminder letter only for an unpaid, due instalment of an active plan whose invoices
+    still owe something; returns the invoice it pays first."""
+    plan = instalment.plan
+    if plan.status is not PlanStatus.active:
+        raise DomainError(_l("This instalment plan is not active: no reminder letter can be printed for its "
+                             "instalments."))
+    if instalment.paid_at is not None:
+        raise DomainError(_l("This instalment is paid: a reminder letter is only for unpaid instalments."))
+    if instalment.due_date > today:
+        raise DomainError(_l("This instalment is not due until %(date)s: a reminder letter is only for instalments "
+                             "that are due.", date=format_date(instalment.due_date)))
+    invoice = _plan_invoice(plan)
+    if invoice is None:
+        raise DomainError(_l("The invoices of this plan have nothing left to pay."))
+    return invoice
+
+
+def build_instalment_letter(instalment: Instalment, *, link_url: Callable[[str], str], today: date) -> Letter:
+    """The reminder letter of an instalment the actor may see (the caller got it through
+    instalments.get_instalment). Pays by transfer: the instalment's amount, with the RF
+    reference of the plan's invoice it pays first, so an imported bank statement books it there.
+
+    Creates the customer's dossier link if there is none yet (the caller commits); opening
+    it records nothing else: record_instalment_printed does."""
+    invoice = check_instalment_printable(instalment, today)
+    plan = instalment.plan
+    customer = db.session.get(Customer, plan.customer_id)
+    settings = get_settings()
+    url = link_url(dossier.current_token(customer))
+    payment = epc.transfer_code(
+        settings, amount=instalment.amount, currency=plan.currency, number=invoice.number,
+        not_euros=_l("No payment QR code: banking apps read it only for amounts in euros, and this instalment is in "
+                     "%(currency)s. Please transfer the amount to the account above.", currency=plan.currency))
+    return Letter(**_common(settings, customer, LetterKind.instalment, url, today), invoice=None,
+                  instalment=instalment, plan=plan, payment=payment, payment_number=invoice.number)
+
+
+def record_instalment_printed(actor: StaffUser, instalment: Instalment, today: date) -> None:
+    """Staff printed the instalment's reminder letter. On the letter list (the run put it
+    there): it leaves the list, as its "Mark as printed" button does; printed without being
+    listed: the customer's trail says so all the same."""
+    check_instalment_printable(instalment, today)
+    listed = list(db.session.scalars(select(DunningNotice.id).where(
+        DunningNotice.instalment_id == instalment.id, DunningNotice.channel == DunningChannel.letter,
+        DunningNotice.printed_at.is_(None))))
+    if listed:
+        dunning.mark_printed(actor, listed)
+        return
+    audit.record(actor, "letter.printed", "instalment", instalment.id, customer_id=instalment.plan.customer_id,
+                 changes={"kind": [None, "reminder"]})

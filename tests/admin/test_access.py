@@ -18,7 +18,7 @@ from models.contacts import ContactPerson
 from models.customers import Customer, CustomFieldDefinition
 from models.db import db
 from models.documents import Document, DocumentStatus
-from models.instalments import InstalmentPlan, PlanStatus
+from models.instalments import Instalment, InstalmentPlan, PlanStatus
 from models.outbox import MailCategory, OutboundEmail
 from models.portal_access import PortalAccess
 from models.staff import StaffUser
@@ -59,7 +59,7 @@ def _methods(rule) -> list[str]:
 
 # URL arguments that name a customer's record: a route taking one is customer-scoped.
 CUSTOMER_RECORD_IDS = {"customer_id", "invoice_id", "document_id", "email_id", "contact_id", "plan_id", "payment_id",
-                       "synced_id", "attachment_id"}
+                       "synced_id", "attachment_id", "instalment_id"}
 
 
 def _customer_scoped(rule) -> bool:
@@ -205,6 +205,7 @@ VALID_POST = {
     "admin.quote_convert": lambda w: {"into": "invoice"},
     "admin.invoice_send": lambda w: {},
     "admin.invoice_letter_printed": lambda w: {"kind": "invoice"},  # an audit event (tests/letters)
+    "admin.instalment_letter_printed": lambda w: {},  # an audit event (tests/letters/test_instalment_letter.py)
     "admin.customer_notice": lambda w: {"notice": "shipped", "message": "Posted notice"},
     "admin.customer_email_resend": lambda w: {},  # the row is failed: resending queues it again
     "admin.customer_dossier_link": lambda w: {"confirm": "1"},
@@ -397,6 +398,22 @@ class World:
             db.session.execute(delete(SyncedEmailLink).where(SyncedEmailLink.synced_email_id == self.unmatched_id))
             db.session.execute(update(SyncedEmail).where(SyncedEmail.id == self.unmatched_id).values(matched=False))
             db.session.commit()
+        # An active plan each, over an overdue invoice of its own, with an instalment due
+        # yesterday: its reminder letter can be printed (tests/letters/test_instalment_letter.py).
+        self.instalment_ids = {}
+        for customer in (self.mine, self.theirs, self.nobodys):
+            planned = factories.invoice(customer, amount="60.00", due_in_days=-20)
+            with factories._app.app_context():
+                plan = InstalmentPlan(customer_id=customer.id, status=PlanStatus.active, total=Decimal("72.60"),
+                                      currency="EUR", count=2, start_date=date.today() - timedelta(days=1))
+                plan.instalments = [Instalment(position=1, due_date=date.today() - timedelta(days=1),
+                                               amount=Decimal("36.30")),
+                                    Instalment(position=2, due_date=date.today() + timedelta(days=30),
+                                               amount=Decimal("36.30"))]
+                plan.documents = [db.session.get(Document, planned.id)]
+                db.session.add(plan)
+                db.session.commit()
+                self.instalment_ids[customer.id] = plan.instalments[0].id
         # A draft invoice each (its edit page is a GET every viewer may open); for the
         # employee's own customer also quotes, a recorded payment and customer credit.
         self.documents = {customer.id: {"draft": factories.document(customer, "invoice", draft=True)}
@@ -430,7 +447,7 @@ class World:
                   "field_id": self.field_id,
                   "user_id": self.employee.id, "email_id": self.email_ids[customer.id],
                   "contact_id": self.contact_ids[customer.id], "plan_id": self.plan_ids[customer.id],
-                  "token": "not-a-real-token", "payment_id": self.payment_id,
+                  "instalment_id": self.instalment_ids[customer.id], "token": "not-a-real-token", "payment_id": self.payment_id,
                   "endpoint_id": self.endpoint_id, "delivery_id": self.delivery_id, "import_id": self.import_id,
                   "fmt": "xrechnung-ubl", "key_id": 999999,
                   "synced_id": self.synced_ids[customer.id], "unmatched_id": self.unmatched_id,
