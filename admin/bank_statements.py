@@ -1,4 +1,4 @@
-"""Bank statements (managers): import a CAMT.053 file, see what was booked, assign the rest.
+"""Bank statements (managers): import a CAMT.053 or MT940 file, see what was booked, assign the rest.
 
 Managers only: a statement holds every customer's transfers, and assigning one books it on
 any invoice. Booking itself is models.services.bank_statements (through recorded_payments).

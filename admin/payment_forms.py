@@ -41,7 +41,7 @@ class BusinessDetailsForm(AppForm):
 
 
 class StatementUploadForm(AppForm):
-    statement = FileField(_l("Bank statement"), description=_l("A CAMT.053 file (XML) as your bank exports it."))
+    statement = FileField(_l("Bank statement"), description=_l("A CAMT.053 file (XML) or an MT940 file as your bank exports it."))
     submit = SubmitField(_l("Import statement"))
 
 

@@ -1,4 +1,4 @@
-"""Imported bank statements (CAMT.053) and their incoming transfers.
+"""Imported bank statements (CAMT.053 or MT940) and their incoming transfers.
 
 A statement is kept once per file (`file_sha256` is unique); each incoming transfer once
 per installation (`dedupe_key` is unique: the bank's own reference for it, else a hash of
@@ -32,7 +32,7 @@ class BankStatement(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     file_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     filename: Mapped[str | None] = mapped_column(String(200))
-    statement_ref: Mapped[str | None] = mapped_column(String(100))  # the bank's <Stmt><Id>
+    statement_ref: Mapped[str | None] = mapped_column(String(100))  # the bank's <Stmt><Id> (MT940: :20:)
     account_iban: Mapped[str | None] = mapped_column(String(34))
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     imported_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))

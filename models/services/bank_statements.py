@@ -1,4 +1,10 @@
-"""Importing a bank statement (CAMT.053) and booking its incoming transfers.
+"""Importing a bank statement (CAMT.053 or MT940) and booking its incoming transfers.
+
+The format is read from the content, not the file name: XML is CAMT.053, SWIFT tag lines
+(`:20:`, `:25:`, `:60F:` …) are MT940 (parsed by the mt-940 library, its `:86:` details in
+the German structured `?20` layout or the Dutch `/EREF/…/REMI/` one, else as plain text);
+anything else is refused. Both become the same `Transfer` records, so matching, duplicates
+and the list of transfers to assign work the same whatever the bank exported.
 
 A transfer (a credit entry's transaction) is matched to an open invoice:
 1. by the RF creditor reference in its structured remittance (or written in the text):
@@ -10,7 +16,7 @@ A match is booked through models.services.recorded_payments (method "bank_transf
 the one way payments staff receive are written. Everything else -- no match, more than
 outstanding, a date before the invoice -- waits for staff to assign it (`assign_entry`).
 
-The file is parsed with defusedxml (no entity expansion, no DTDs, nothing fetched).
+CAMT.053 is parsed with defusedxml (no entity expansion, no DTDs, nothing fetched).
 Each transfer is kept once (BankStatementEntry.dedupe_key is unique): importing the same
 file, or a later statement that repeats a transfer, books nothing twice and says so.
 """
@@ -73,7 +79,42 @@ class ParsedStatement:
 
 def _bad_file(message=None) -> DomainError:
     return DomainError(message or _l("This is not a bank statement Dossier can read: upload a CAMT.053 file (XML) "
-                                     "as your bank exports it."), field="statement")
+                                     "or an MT940 file as your bank exports it."), field="statement")
+
+
+def _not_a_number() -> DomainError:
+    return _bad_file(_l("An amount on the statement is not a number: nothing was imported."))
+
+
+def _dedupe_key(account: str, identity: list[str]) -> str:
+    return hashlib.sha256("\x1f".join([account, *identity]).encode()).hexdigest()
+
+
+def _transfer(key: str, booked: date, amount: Decimal, currency: str, *, debtor_name: str | None,
+              debtor_iban: str | None, reference: str | None, remittance: str | None,
+              bank_ref: str | None) -> Transfer:
+    """A Transfer with every text cut to what its column holds."""
+    return Transfer(
+        dedupe_key=key, booking_date=booked, amount=amount, currency=currency,
+        debtor_name=(debtor_name or "")[:140] or None, debtor_iban=(debtor_iban or "")[:34] or None,
+        reference=(reference or "")[:35] or None, remittance=remittance or None,
+        bank_ref=(bank_ref or "")[:100] or None)
+
+
+def parse_statement(data: bytes) -> ParsedStatement:
+    """The statement's incoming transfers, in the format its content shows (CAMT.053 or
+    MT940); anything else is refused."""
+    if _looks_like_xml(data):
+        return parse_camt053(data)
+    text = _mt940_text(data)
+    if text is not None:
+        return parse_mt940(text)
+    raise _bad_file()
+
+
+def _looks_like_xml(data: bytes) -> bool:
+    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head.startswith(b"<")
 
 
 class _Xml:
@@ -105,9 +146,9 @@ def _amount(x: _Xml, element) -> tuple[Decimal, str] | None:
     try:
         value = Decimal((element.text or "").strip())
     except InvalidOperation:
-        raise _bad_file(_l("An amount on the statement is not a number: nothing was imported.")) from None
+        raise _not_a_number() from None
     if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")):
-        raise _bad_file(_l("An amount on the statement is not a number: nothing was imported."))
+        raise _not_a_number()
     return value, (element.get("Ccy") or "").upper()
 
 
@@ -183,13 +224,181 @@ def _transfers(x: _Xml, entry, account: str) -> list[Transfer]:
         else:
             identity = ["hash", booked.isoformat(), str(amount), currency, debtor_iban or "", reference or "",
                         remittance or "", end_to_end or "", str(index)]
-        key = hashlib.sha256("\x1f".join([account, *identity]).encode()).hexdigest()
-        transfers.append(Transfer(
-            dedupe_key=key, booking_date=booked, amount=amount, currency=currency,
-            debtor_name=(debtor_name or "")[:140] or None, debtor_iban=(debtor_iban or "")[:34] or None,
-            reference=(reference or "")[:35] or None, remittance=remittance,
-            bank_ref=(tx_ref or end_to_end or entry_ref or "")[:100] or None))
+        transfers.append(_transfer(
+            _dedupe_key(account, identity), booked, amount, currency, debtor_name=debtor_name,
+            debtor_iban=debtor_iban, reference=reference, remittance=remittance,
+            bank_ref=tx_ref or end_to_end or entry_ref))
     return transfers
+
+
+# --- MT940 ---------------------------------------------------------------------------------
+
+# A statement's own tags at the start of a line: the reference, the account, the opening balance.
+_MT940_TAG = re.compile(r"^:(20|25|60[FM]):", re.MULTILINE)
+# A statement line (:61:) up to its amount: value date, [entry date], mark, [funds code], amount.
+_MT940_LINE = re.compile(r"^:61:\d{6}(?:\d{4}|\s{4})?(R?[DCdc])[A-Z]?\n?(?P<amount>[^A-Z\n]*)", re.MULTILINE)
+_MT940_AMOUNT = re.compile(r"\d{1,12},\d{0,2}")
+# The Dutch banks' structured :86: ("/EREF/…//CNTP/iban/bic/name/city//REMI/USTD//text/"),
+# and ABN AMRO's ("/TRTP/…/IBAN/…/BIC/…/NAME/…/REMI/text/EREF/…").
+_SLASH_TAGS = ("EREF", "PREF", "MARF", "CSID", "CNTP", "REMI", "PURP", "ULTC", "ULTD", "ULTB", "BENM", "ORDP", "RTRN",
+               "TRCD", "TRTP", "IBAN", "BIC", "NAME", "ADDR", "ISDT", "CREF", "IREF", "KREF", "SVWZ", "ABWA")
+_SLASH_FIELD = re.compile(r"/(%s)/" % "|".join(_SLASH_TAGS))
+_NOT_PROVIDED = {"", "NOTPROVIDED", "NONREF"}
+_TRAILING_SPACES = re.compile(r"( +)\n(?!:[0-9]{2}[A-Z]?:|-|$)")
+_LINE_WIDTH = 65  # an MT940 field line: a longer text is cut there, mid-word or not
+
+
+def _mt940_text(data: bytes) -> str | None:
+    """The file as text when it is an MT940 statement (a reference, an account and an opening
+    balance tag on lines of their own), else None. SWIFT's character set is ASCII; German
+    banks write umlauts in Windows-1252, others UTF-8."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("cp1252", errors="replace")
+    if "\x00" in text:
+        return None
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    # A space that ends a line of a field is text ("… Bram " + "Baker"), but the library strips
+    # it: it starts the next line instead.
+    text = _TRAILING_SPACES.sub(r"\n\1", text)
+    found = {match.group(1)[:2] for match in _MT940_TAG.finditer(text)}
+    return text if found == {"20", "25", "60"} else None
+
+
+def _iban_of(account: str | None) -> str | None:
+    """The IBAN in an MT940 account (`:25:`), written as `NL91ABNA0417164300`,
+    `NL91ABNA0417164300EUR` or `ABNANL2A/NL91ABNA0417164300`; None when there is none."""
+    from stdnum import iban
+
+    for part in re.sub(r"\s", "", account or "").upper().split("/"):
+        for candidate in (part, part[:-3]):
+            if candidate and iban.is_valid(candidate):
+                return candidate
+    return None
+
+
+def _joined(text: str) -> str:
+    """A :86: field's lines as one text: a line cut at the full width goes on without a space."""
+    lines = text.split("\n")
+    out = ""
+    for index, line in enumerate(lines):
+        out += line
+        if index < len(lines) - 1 and len(line) < _LINE_WIDTH:
+            out += " "
+    return " ".join(out.split())
+
+
+def _slash_fields(text: str) -> dict[str, str] | None:
+    """The Dutch structured :86: as {tag: value}; None when the text is not written that way.
+    Its lines are cut at the full width, so they are joined without a separator."""
+    compact = "".join(text.split("\n"))
+    parts = _SLASH_FIELD.split(compact)
+    if len(parts) < 3 or parts[0].strip():
+        return None
+    fields: dict[str, str] = {}
+    for tag, value in zip(parts[1::2], parts[2::2]):
+        fields.setdefault(tag, value)
+    return fields
+
+
+def _slash_details(fields: dict[str, str]) -> dict:
+    counterparty = fields.get("CNTP", "").split("/")
+    remittance = fields.get("REMI", "")
+    reference = text = None
+    if remittance.startswith("STRD/"):  # STRD/CUR/<reference>/ (a creditor reference, e.g. RF…)
+        reference = next((part for part in reversed(remittance.split("/")) if part.strip()), None)
+    elif remittance.startswith("USTD/"):
+        text = remittance[5:].strip("/ ")
+    else:
+        text = remittance.strip("/ ")
+    end_to_end = fields.get("EREF", "").strip("/ ")
+    return dict(debtor_name=(counterparty[2] if len(counterparty) > 2 else fields.get("NAME", "")).strip("/ "),
+                debtor_iban=(counterparty[0] or fields.get("IBAN", "")).strip("/ ").replace(" ", ""),
+                reference=reference, remittance=" ".join((text or "").split()),
+                end_to_end="" if end_to_end.upper() in _NOT_PROVIDED else end_to_end)
+
+
+def _mt940_details(data: dict) -> dict:
+    """Who paid, and what they wrote, from a transaction's :86: details in whichever layout."""
+    if "purpose" in data:  # the German structured layout, read by the library (?20 … ?32)
+        remittance = " ".join(part for part in (data.get("purpose"), data.get("additional_purpose")) if part)
+        end_to_end = (data.get("end_to_end_reference") or "").strip()
+        return dict(debtor_name=data.get("applicant_name"), debtor_iban=data.get("applicant_iban"), reference=None,
+                    remittance=" ".join(remittance.split()),
+                    end_to_end="" if end_to_end.upper() in _NOT_PROVIDED else end_to_end)
+    raw = (data.get("transaction_details") or "").replace("\r", "")
+    fields = _slash_fields(raw)
+    if fields is not None:
+        return _slash_details(fields)
+    return dict(debtor_name=None, debtor_iban=None, reference=None, remittance=_joined(raw), end_to_end="")
+
+
+def parse_mt940(text: str) -> ParsedStatement:
+    """The statements' incoming transfers (credit lines, `C`); debits and reversals are not ours."""
+    import io
+
+    import mt940
+
+    if any(not _MT940_AMOUNT.fullmatch(match.group("amount").strip()) for match in _MT940_LINE.finditer(text)):
+        raise _not_a_number()
+    options = mt940.Options(applicant_iban=True, merge_keeps_values=True, reversal_sign=True,
+                            case_insensitive_marks=True, unbounded_details=True, strip_bom=True)
+    try:
+        statements = mt940.parse_statements(io.StringIO(text), options=options)
+    except (RuntimeError, ValueError, KeyError, IndexError, TypeError, ArithmeticError, AttributeError):
+        raise _bad_file() from None
+    if not statements:
+        raise _bad_file()
+    transfers: list[Transfer] = []
+    debits = 0
+    statement_ref = first_account = None
+    for statement in statements:
+        raw_account = (statement.data.get("account_identification") or "").strip()
+        iban = _iban_of(raw_account)
+        account = iban or re.sub(r"\s", "", raw_account)
+        first_account = first_account or account
+        statement_ref = statement_ref or statement.data.get("transaction_reference")
+        seen: dict[tuple, int] = {}
+        for transaction in statement:
+            if (transaction.data.get("status") or "").upper() != "C":
+                debits += 1
+                continue
+            transfers.append(_mt940_transfer(transaction.data, account, seen))
+    return ParsedStatement(statement_ref, first_account or None, transfers, debits)
+
+
+def _mt940_transfer(data: dict, account: str, seen: dict[tuple, int]) -> Transfer:
+    amount = getattr(data.get("amount"), "amount", None)
+    currency = (getattr(data.get("amount"), "currency", None) or data.get("currency") or "").upper()
+    if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0 \
+            or amount != amount.quantize(Decimal("0.01")) or not re.fullmatch(r"[A-Z]{3}", currency):
+        raise _not_a_number()
+    when = data.get("entry_date") or data.get("date")
+    if when is None:
+        raise _bad_file(_l("A booking on the statement has no valid date: nothing was imported."))
+    booked = date(when.year, when.month, when.day)
+    details = _mt940_details(data)
+    bank_ref = (data.get("bank_reference") or "").strip()
+    customer_ref = (data.get("customer_reference") or "").strip()
+    if bank_ref.upper() in _NOT_PROVIDED:
+        bank_ref = ""
+    if customer_ref.upper() in _NOT_PROVIDED:
+        customer_ref = ""
+    # The bank's own reference, with the day and amount (some banks repeat one reference for
+    # every line); without one, what describes the transfer -- and which of identical
+    # transfers on this statement it is, so two alike are two, yet a re-import finds both.
+    if bank_ref:
+        identity = ["mt940", bank_ref, booked.isoformat(), str(amount), currency]
+    else:
+        described = ("mt940-hash", booked.isoformat(), str(amount), currency, details["debtor_iban"] or "",
+                     details["reference"] or "", details["remittance"] or "", details["end_to_end"], customer_ref)
+        seen[described] = seen.get(described, -1) + 1
+        identity = [*described, str(seen[described])]
+    return _transfer(_dedupe_key(account, identity), booked, amount, currency,
+                     debtor_name=details["debtor_name"], debtor_iban=details["debtor_iban"],
+                     reference=details["reference"], remittance=details["remittance"],
+                     bank_ref=bank_ref or details["end_to_end"] or customer_ref)
 
 
 # --- matching and booking ------------------------------------------------------------------
@@ -263,7 +472,7 @@ def _book(actor: StaffUser, entry: BankStatementEntry, document: Document, how: 
 
 
 def import_statement(actor: StaffUser, data: bytes, filename: str | None, today: date) -> ImportResult:
-    """Import a CAMT.053 file: keep every new incoming transfer, book the matched ones."""
+    """Import a CAMT.053 or MT940 file: keep every new incoming transfer, book the matched ones."""
     if not data:
         raise _bad_file(_l("Choose the statement file to import."))
     if len(data) > MAX_BYTES:
@@ -273,7 +482,7 @@ def import_statement(actor: StaffUser, data: bytes, filename: str | None, today:
     if earlier is not None:
         raise AlreadyImported(_l("This statement was already imported on %(date)s: nothing was booked again.",
                                  date=earlier.imported_at.date().isoformat()), field="statement")
-    parsed = parse_camt053(data)
+    parsed = parse_statement(data)
     statement = BankStatement(file_sha256=digest, filename=(filename or "")[:200] or None,
                               statement_ref=(parsed.statement_ref or "")[:100] or None,
                               account_iban=(parsed.account_iban or "")[:34] or None, imported_by_id=actor.id)
