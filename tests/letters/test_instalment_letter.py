@@ -16,6 +16,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from models import clock
 from models.audit import AuditEvent
 from models.db import db, now_utc
 from models.documents import Document, DocumentStatus
@@ -102,7 +103,9 @@ def test_the_letter_list_links_the_instalment_letter_and_marks_it_printed(app, o
     soup = owner_client.soup(link["href"])
     assert soup.find("h1").get_text(" ", strip=True) == "Payment reminder · Instalment 1"
     assert soup.title.get_text(" ", strip=True) == "Payment reminder · Instalment 1"
-    assert reference(soup) == {"Date": f"{TODAY:%B} {TODAY.day}, {TODAY.year}", "Customer number": debtor.number,
+    with app.app_context():
+        day = clock.today()  # the business's date (its time zone), which the letter carries
+    assert reference(soup) == {"Date": f"{day:%B} {day.day}, {day.year}", "Customer number": debtor.number,
                                "Instalment plan": str(plan_id), "Instalment": "1 of 3"}
     due = TODAY - timedelta(days=8)
     assert summary_row(soup) == {"Instalment": "1 of 3", "Due date": f"{due:%b} {due.day}, {due.year}",
