@@ -14,6 +14,7 @@ from models.documents import DocumentStatus
 from models.services import documents as document_service
 from models.services.passwords import hash_password
 from models.staff import StaffRole, StaffUser
+from models import clock
 
 PASSWORD = "correct horse battery"
 _app = None
@@ -88,7 +89,7 @@ def customer(assigned_to: list[StaffUser] | None = None, **values) -> Customer:
 
 def invoice(customer: Customer, *, amount: str = "100.00", vat: str = "21", status: DocumentStatus = DocumentStatus.open,
             due_in_days: int = 14, issue_date: date | None = None, currency: str = "EUR", amount_paid: str = "0.00"):
-    issue = issue_date or date.today()
+    issue = issue_date or clock.today()
     with _saving() as created:
         document = _invoice(customer, issue, amount, vat, status, due_in_days, currency, amount_paid)
         created.append(document)
@@ -115,7 +116,7 @@ def document(customer: Customer, kind: str, *, amount: str = "100.00", vat: str 
     have their own factories below); `values` are set on it afterwards (a past date, …)."""
     from models.documents import DocumentKind
 
-    issue = issue_date or date.today()
+    issue = issue_date or clock.today()
     kind = DocumentKind(kind)
     with _saving() as created:
         record = document_service.create_document(
@@ -136,7 +137,7 @@ def credit_note(invoice, *, amount: str = "10.00", vat: str = "0", issue_date: d
 
     with _saving() as created:
         record = credit_notes.create_credit_note(
-            None, db.session.get(Document, invoice.id), issue_date=issue_date or date.today(),
+            None, db.session.get(Document, invoice.id), issue_date=issue_date or clock.today(),
             lines=[document_service.LineInput("Credit", Decimal("1"), Decimal(amount), Decimal(vat))])
         created.append(record)
     return record
@@ -150,6 +151,6 @@ def reminder(customer: Customer, invoices: list, *, level: int = 1, fee: str = "
     with _saving() as created:
         record = reminders.create_reminder(
             None, db.session.get(Customer, customer.id), [db.session.get(Document, i.id) for i in invoices],
-            level=level, issue_date=issue_date or date.today(), fee=Decimal(fee), interest=Decimal(interest))
+            level=level, issue_date=issue_date or clock.today(), fee=Decimal(fee), interest=Decimal(interest))
         created.append(record)
     return record

@@ -30,7 +30,7 @@ import io
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -53,6 +53,7 @@ from tests import factories
 from tests.admin.test_access import CUSTOMER_RECORD_IDS, MANAGER_PAGES, VALID_POST, snapshot, webhook_records
 from tests.conftest import csrf_token, login, soup_of
 from tests.portal.conftest import PORTAL_PASSWORD, active_login, logged_in, session_token
+from models import clock
 
 SKIP_METHODS = {"HEAD", "OPTIONS"}
 FORGED_TOKEN = "A" * 22 + "." + "A" * 22
@@ -389,12 +390,12 @@ class World:
                                             context={"notice": "shipped", "message": ""})
         outbox.mark_failed(email, "550 mailbox unavailable")
         plan = InstalmentPlan(customer_id=customer.id, status=PlanStatus.pending, total=Decimal("100.00"),
-                              currency="EUR", count=2, start_date=date.today())
+                              currency="EUR", count=2, start_date=clock.today())
         db.session.add(plan)
         # An active plan too, with an instalment due yesterday: its reminder letter can be printed.
         active = InstalmentPlan(customer_id=customer.id, status=PlanStatus.active, total=Decimal("72.60"),
-                                currency="EUR", count=1, start_date=date.today() - timedelta(days=1))
-        active.instalments = [Instalment(position=1, due_date=date.today() - timedelta(days=1), amount=Decimal("72.60"))]
+                                currency="EUR", count=1, start_date=clock.today() - timedelta(days=1))
+        active.instalments = [Instalment(position=1, due_date=clock.today() - timedelta(days=1), amount=Decimal("72.60"))]
         active.documents = [db.session.get(Document, self.plan_invoice[customer.id].id)]
         db.session.add(active)
         invoice = db.session.get(Document, self.invoice[customer.id].id)

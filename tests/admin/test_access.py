@@ -7,7 +7,7 @@ and says what to add) without anyone remembering to extend this file.
 from __future__ import annotations
 
 import io
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -32,6 +32,7 @@ from tests.mail_sync.records import synced_email as synced_record
 from tests import factories
 from tests.conftest import TEST_CONFIG, StaffClient, csrf_token, login, soup_of
 from wsgi import create_app
+from models import clock
 
 # --- the routes, read from the URL map at collection time -------------------------------
 
@@ -129,7 +130,7 @@ DOCUMENT_FOR = {"admin.document_edit": "draft", "admin.document_issue": "draft",
 
 
 def _valid_invoice() -> dict:
-    today = date.today()
+    today = clock.today()
     return {
         "action": "save", "issue_date": today.isoformat(), "due_date": (today + timedelta(days=14)).isoformat(),
         "currency": "EUR", "lines-0-description": "Consulting", "lines-0-quantity": "2",
@@ -197,8 +198,8 @@ VALID_POST = {
     "admin.credit_note_new": lambda w: {**_valid_invoice(), "lines-0-unit_price": "10.00", "lines-0-vat_rate": "0"},
     # Every customer's invoice is ticked: only those of the customer in the URL are found.
     "admin.reminder_new": lambda w: {"invoices": _all_invoice_ids(w), "level": "1",
-                                     "issue_date": date.today().isoformat(), "fee": "5.00"},
-    "admin.payment_record": lambda w: {"amount": "10.00", "received_on": date.today().isoformat(),
+                                     "issue_date": clock.today().isoformat(), "fee": "5.00"},
+    "admin.payment_record": lambda w: {"amount": "10.00", "received_on": clock.today().isoformat(),
                                        "method": "bank_transfer"},
     "admin.payment_undo": lambda w: {"confirm": "1"},
     "admin.quote_decision": lambda w: {"decision": "accept", "name": "Posted Name"},
@@ -291,9 +292,9 @@ VALID_POST = {
     "admin.instalment_plan_cancel": lambda w: {},
     "portal.dossier_ask": lambda w: {"body": "Posted question"},
     "portal.dossier_instalments_preview": lambda w: {"currency": "EUR", "count": "2",
-                                                     "start_date": date.today().isoformat()},
+                                                     "start_date": clock.today().isoformat()},
     "portal.dossier_instalments_confirm": lambda w: {"currency": "EUR", "count": "2",
-                                                     "start_date": date.today().isoformat(), "total": "121.00"},
+                                                     "start_date": clock.today().isoformat(), "total": "121.00"},
     # The same pages from a login (/portal/…), and the questions and quote decisions of any
     # document (tests/portal/test_customer_place.py covers what they do).
     "portal.provide_email": lambda w: {"email": "provided@example.com"},
@@ -306,9 +307,9 @@ VALID_POST = {
     # Paying a due instalment (tests/instalments/test_pay_instalment.py): World's plans are pending.
     "portal.instalments_pay": lambda w: {"instalment": "1"},
     "portal.dossier_instalments_pay": lambda w: {"instalment": "1"},
-    "portal.instalments_preview": lambda w: {"currency": "EUR", "count": "2", "start_date": date.today().isoformat()},
+    "portal.instalments_preview": lambda w: {"currency": "EUR", "count": "2", "start_date": clock.today().isoformat()},
     "portal.instalments_confirm": lambda w: {"currency": "EUR", "count": "2",
-                                             "start_date": date.today().isoformat(), "total": "121.00"},
+                                             "start_date": clock.today().isoformat(), "total": "121.00"},
     # The customer's own details, from the login and the link (tests/master_data covers them).
     **{f"portal.{prefix}details_{group}": (lambda body: lambda w: body)(body) for prefix in ("", "dossier_")
        for group, body in MASTER_DATA_POSTS.items()},
@@ -379,13 +380,13 @@ class World:
             self.plan_ids = {}
             for customer in (self.mine, self.theirs, self.nobodys):
                 plan = InstalmentPlan(customer_id=customer.id, status=PlanStatus.pending, total=Decimal("100.00"),
-                                      currency="EUR", count=2, start_date=date.today())
+                                      currency="EUR", count=2, start_date=clock.today())
                 db.session.add(plan)
                 db.session.commit()
                 self.plan_ids[customer.id] = plan.id
             # One bank transfer waiting for staff to assign it (tests/bank covers assigning).
             statement = BankStatement(file_sha256="0" * 64, entries=[BankStatementEntry(
-                dedupe_key="access-world", booking_date=date.today(), amount=Decimal("10.00"), currency="EUR",
+                dedupe_key="access-world", booking_date=clock.today(), amount=Decimal("10.00"), currency="EUR",
                 status=EntryStatus.unmatched)])
             db.session.add(statement)
             db.session.commit()
@@ -426,8 +427,8 @@ class World:
             invoice = db.session.get(Document, self.mine_invoice.id)
             actor = db.session.get(StaffUser, owner.id)
             self.payment_id = recorded_payments.record_payment(
-                actor, invoice, amount=Decimal("10.00"), received_on=date.today(), method="cash",
-                today=date.today()).id
+                actor, invoice, amount=Decimal("10.00"), received_on=clock.today(), method="cash",
+                today=clock.today()).id
             credits.add(self.mine.id, Decimal("5.00"), "EUR", credits.OVERPAYMENT)
             get_settings(for_update=True).vat_id = "NL123456789B01"  # e-invoices need one
             db.session.commit()

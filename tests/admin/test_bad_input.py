@@ -27,6 +27,7 @@ from models.settings import BusinessSettings
 from models.staff import StaffUser
 from tests import factories
 from tests.conftest import StaffClient, csrf_token, field_error, input_value, login, soup_of
+from models import clock
 
 LONG = "x" * 10_000
 EMOJI = "Zoë 🧾 Ünïcødé ✓ 日本語"
@@ -111,7 +112,7 @@ def customer_data(**overrides) -> dict:
 
 
 def invoice_data(**overrides) -> dict:
-    today = date.today()
+    today = clock.today()
     data = {
         "action": "save", "issue_date": today.isoformat(), "due_date": (today + timedelta(days=14)).isoformat(),
         "currency": "EUR", "lines-0-description": "Consulting", "lines-0-quantity": "2",
@@ -827,7 +828,7 @@ LINE_STRATEGIES = {"description": valid_or("Work"), "quantity": valid_or("1", "2
 @HYPOTHESIS
 @given(
     head=st.fixed_dictionaries({
-        "issue_date": valid_or(date.today().isoformat()), "due_date": valid_or((date.today() + timedelta(30)).isoformat()),
+        "issue_date": valid_or(clock.today().isoformat()), "due_date": valid_or((clock.today() + timedelta(30)).isoformat()),
         "currency": valid_or("EUR", "CHF"),
         "action": st.sampled_from(["save", "save", "add_line", "remove_line:0", "remove_line:1", ""]),
     }),

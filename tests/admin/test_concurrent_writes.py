@@ -9,7 +9,7 @@ for somebody. Here both run together, many times over; every request must succee
 from __future__ import annotations
 
 import os
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -20,6 +20,7 @@ from models.portal_access import PortalAccess
 from models.settings import BusinessSettings
 from tests import factories
 from tests.concurrency import race, serve, staff_session
+from models import clock
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("TEST_DATABASE_URL", "").startswith(("postgresql:", "postgresql+", "postgres:")),
@@ -31,7 +32,7 @@ PAIRS = 4  # per round: this many login adds and this many invoice creations at 
 
 
 def _invoice_form(n: int) -> dict:
-    today = date.today()
+    today = clock.today()
     return {
         "action": "save", "issue_date": today.isoformat(), "due_date": (today + timedelta(days=14)).isoformat(),
         "currency": "EUR", "lines-0-description": f"Racing work {n}", "lines-0-quantity": "1",

@@ -28,6 +28,7 @@ from models.services import portal_access as portal_access_service
 from tests import factories
 from tests.admin.test_access import snapshot
 from tests.conftest import soup_of
+from models import clock
 
 ANNA = "anna@example.com"
 
@@ -227,7 +228,7 @@ def test_turning_things_on_and_other_login_actions_ask_nothing(app, owner_client
 def pending_plan(app, anna):
     with app.app_context():
         plan = InstalmentPlan(customer_id=anna.id, status=PlanStatus.pending, total=Decimal("300.00"),
-                              currency="EUR", count=3, start_date=date.today())
+                              currency="EUR", count=3, start_date=clock.today())
         db.session.add(plan)
         db.session.commit()
         return plan.id
@@ -264,7 +265,7 @@ def test_a_reminder_before_the_due_date_asks_first(app, owner_client, anna, due_
     page = owner_client.soup(f"/admin/invoices/{invoice.id}")
     before = snapshot(app)
     response = press(owner_client, page, "Send reminder")
-    due = format_date(date.today() + timedelta(days=due_in_days), "medium", locale="en")
+    due = format_date(clock.today() + timedelta(days=due_in_days), "medium", locale="en")
     box = asked(owner_client, response, app=app, before=before,
                 title=f"Send a reminder for invoice {invoice.number} before it is due?",
                 says=[f"Invoice {invoice.number} is due on {due} and is not overdue yet.",

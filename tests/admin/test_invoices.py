@@ -12,6 +12,7 @@ from models.db import db
 from models.documents import Document, DocumentLine, DocumentStatus
 from tests import factories
 from tests.conftest import field_error, input_value, soup_of
+from models import clock
 
 
 def invoice_data(lines, *, issue="2025-03-01", due="2025-03-15", currency="EUR", action="save") -> dict:
@@ -75,8 +76,8 @@ def _created(app, response) -> Document:
 def test_new_invoice_form_starts_with_one_line_and_today(owner_client, customer):
     soup = owner_client.soup(f"/admin/customers/{customer.id}/invoices/new")
     assert soup.find("h1").get_text(strip=True) == "New invoice for Ingrid Invoice"
-    assert input_value(soup, "Issue date") == date.today().isoformat()
-    assert input_value(soup, "Due date") == (date.today() + timedelta(days=14)).isoformat()
+    assert input_value(soup, "Issue date") == clock.today().isoformat()
+    assert input_value(soup, "Due date") == (clock.today() + timedelta(days=14)).isoformat()
     assert input_value(soup, "Currency") == "EUR"
     assert line_rows(soup) == [{"Description": "", "Quantity": "1", "Unit price": "", "VAT rate (%)": "21"}]
     assert soup.find("button", string="Remove line 1") is None
@@ -267,7 +268,7 @@ def ledger(app):
     """One invoice of each kind; returns their numbers by name."""
     with_email = factories.customer(name="Mail Maria", email="maria@example.test")
     without_email = factories.customer(name="Paper Paul", email=None)
-    today = date.today()
+    today = clock.today()
     made = {
         "open": factories.invoice(with_email, issue_date=today - timedelta(days=2)),
         "overdue": factories.invoice(with_email, due_in_days=-5),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from models.instalments import InstalmentPlan, PlanStatus
 from models.services import portal_access
 from tests import factories
 from tests.browser.conftest import CHROMIUM_ARGS, log_in
+from models import clock
 
 pytestmark = pytest.mark.browser
 
@@ -67,7 +67,7 @@ def customer(app):
     with app.app_context():
         portal_access.add_login(None, db.session.get(Customer, customer.id), "anna@example.com")
         db.session.add(InstalmentPlan(customer_id=customer.id, status=PlanStatus.pending, total=Decimal("300.00"),
-                                      currency="EUR", count=3, start_date=date.today()))
+                                      currency="EUR", count=3, start_date=clock.today()))
         db.session.commit()
     return customer
 

@@ -13,8 +13,9 @@ from models.db import db, now_utc
 from models.documents import Document, DocumentKind, DocumentStatus
 from tests import factories
 from tests.conftest import count_queries, field_error, soup_of
+from models import clock
 
-TODAY = date.today()
+TODAY = clock.today()
 
 
 # --- reading the page as a person does ---------------------------------------------------------

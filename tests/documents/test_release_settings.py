@@ -6,7 +6,6 @@ message next to the field and a 4xx."""
 
 from __future__ import annotations
 
-from datetime import date
 
 import pytest
 from sqlalchemy import select
@@ -19,8 +18,9 @@ from models.services.settings import get_settings
 from tests import factories
 from tests.admin.test_portal_logins import form_data
 from tests.conftest import field_error, input_value, soup_of
+from models import clock
 
-YEAR = date.today().year
+YEAR = clock.today().year
 
 
 def settings_form(client):
@@ -134,7 +134,7 @@ def test_the_next_number_never_lands_on_a_number_kept_from_elsewhere(app, owner_
         from models.services import documents
 
         documents.create_document(None, db.session.get(Customer, customer.id), DocumentKind.quote,
-                                  issue_date=date.today(), valid_until=date.today(), currency="EUR",
+                                  issue_date=clock.today(), valid_until=clock.today(), currency="EUR",
                                   number=f"Q-{YEAR}-00040",
                                   lines=[documents.LineInput("Imported", Decimal("1"), Decimal("5"), Decimal("0"))])
         db.session.commit()
@@ -144,7 +144,7 @@ def test_the_next_number_never_lands_on_a_number_kept_from_elsewhere(app, owner_
     # Nor does a new prefix lead onto one: "QQ-" + the next number 1 exists already.
     with app.app_context():
         documents.create_document(None, db.session.get(Customer, customer.id), DocumentKind.quote,
-                                  issue_date=date.today(), valid_until=date.today(), currency="EUR",
+                                  issue_date=clock.today(), valid_until=clock.today(), currency="EUR",
                                   number=f"QQ-{YEAR}-00001",
                                   lines=[documents.LineInput("Imported", Decimal("1"), Decimal("5"), Decimal("0"))])
         db.session.commit()

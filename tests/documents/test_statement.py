@@ -26,6 +26,7 @@ from models.staff import StaffUser
 from tests import factories
 from tests.conftest import count_queries, soup_of
 from tests.letters.conftest import pdf_text, require_pdf
+from models import clock
 
 D = Decimal
 
@@ -60,7 +61,7 @@ def history(app, owner):
     with app.app_context():
         actor = db.session.get(StaffUser, owner.id)
         customer = db.session.get(Customer, customer.id)
-        today = date.today()
+        today = clock.today()
         a = invoice(actor, customer, date(2025, 1, 10), "100.00", vat="21")
         recorded_payments.record_payment(actor, a, amount=D("50.00"), received_on=date(2025, 1, 20),
                                          method="bank_transfer", today=today)
@@ -239,7 +240,7 @@ def test_what_is_money_received_and_what_is_not(app, owner):
     with app.app_context():
         actor = db.session.get(StaffUser, owner.id)
         record = db.session.get(Customer, customer.id)
-        today = date.today()
+        today = clock.today()
         first = invoice(actor, record, today - timedelta(days=60), "100.00")
         online = Payment(customer_id=record.id, provider="test", idempotency_key="k1", amount=D("40.00"),
                          currency="EUR", status=PaymentStatus.paid, paid_at=now_utc() - timedelta(days=50),
@@ -330,7 +331,7 @@ def _pick(items: list, index: int):
 def _play(actor, customer, history) -> Decimal:
     """Runs the steps through the services; returns the balance the statement rule gives,
     worked out here from what each step did (not from the statement's own queries)."""
-    start = date.today() - timedelta(days=len(history) + 30)
+    start = clock.today() - timedelta(days=len(history) + 30)
     expected = D("0.00")
     invoices: list[Document] = []
     receivables: list[Document] = []
@@ -348,7 +349,7 @@ def _play(actor, customer, history) -> Decimal:
             if target is None or target.status == DocumentStatus.cancelled:
                 continue
             payment = recorded_payments.record_payment(actor, target, amount=args[1], received_on=day, method=args[2],
-                                                       today=date.today(), confirm_credit=True)
+                                                       today=clock.today(), confirm_credit=True)
             payments.append((payment, target))
             expected -= args[1]
         elif action == "credit_note":
@@ -436,7 +437,7 @@ def test_the_balance_is_documents_less_credit_notes_payments_and_write_offs(app,
         assert balance == outstanding - credits.balance(record.id).get("EUR", D("0.00"))
 
         # 3. Any start date splits it: the opening balance plus the period's entries.
-        cut = date.today() - timedelta(days=len(history) + 30) + timedelta(days=split)
+        cut = clock.today() - timedelta(days=len(history) + 30) + timedelta(days=split)
         later = statement.statement(record, cut).balances.get("EUR", D("0.00"))
         assert later == balance
         before = sum((row.debit - row.credit for row in result.rows if row.date < cut), D("0.00"))

@@ -15,8 +15,9 @@ from models.instalments import Instalment, InstalmentPlan, PlanStatus
 from models.outbox import OutboundEmail
 from models.services.settings import get_settings
 from tests import factories
+from models import clock
 
-TODAY = date.today()
+TODAY = clock.today()
 
 
 def overdue(customer, days: int, amount: str = "100.00", **values):

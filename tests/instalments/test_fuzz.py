@@ -17,10 +17,11 @@ from models.instalments import InstalmentPlan
 from tests import factories
 from tests.master_data.conftest import with_step_up
 from tests.questions.helpers import dossier_path, get, page_token
+from models import clock
 
 HYPOTHESIS = settings(max_examples=40, deadline=None, database=None,
                       suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-TODAY = date.today()
+TODAY = clock.today()
 SPECIAL = ["", " ", "\x00", "NaN", "-1", "0", "1", "2", "6", "7", "9" * 40, "9" * 5000, "1e3", "2.5", "0x10",
            "2024-02-30", "0001-01-01", "9999-12-31", TODAY.isoformat(), (TODAY + timedelta(days=30)).isoformat(),
            (TODAY + timedelta(days=31)).isoformat(), "EUR", "USD", "eur", "XXX", "<b>", "181.50", "٣"]

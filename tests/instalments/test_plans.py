@@ -29,8 +29,9 @@ from tests.questions.helpers import (
     post,
     set_settings,
 )
+from models import clock
 
-TODAY = date.today()
+TODAY = clock.today()
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ dossier page's plan one or two, however many questions, plans and instalments th
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -16,6 +16,7 @@ from models.questions import DocumentMessage
 from tests import factories
 from tests.conftest import count_queries
 from tests.questions.helpers import dossier_path, get
+from models import clock
 
 
 def _seed(app, customer, invoices: list, plans: int) -> None:
@@ -31,8 +32,8 @@ def _seed(app, customer, invoices: list, plans: int) -> None:
         ])
         for n in range(plans + 1):
             plan = InstalmentPlan(customer_id=customer.id, status=PlanStatus.active if n == plans else PlanStatus.cancelled,
-                                  total=Decimal("1200.00"), currency="EUR", count=12, start_date=date.today())
-            plan.instalments = [Instalment(position=p, due_date=date.today() + timedelta(days=30 * p),
+                                  total=Decimal("1200.00"), currency="EUR", count=12, start_date=clock.today())
+            plan.instalments = [Instalment(position=p, due_date=clock.today() + timedelta(days=30 * p),
                                            amount=Decimal("100.00")) for p in range(1, 13)]
             plan.documents = [db.session.get(Document, invoices[0].id)]
             db.session.add(plan)

@@ -17,6 +17,7 @@ from models.services.errors import DomainError
 from models.services.settings import get_settings
 from tests import factories
 from tests.questions.helpers import set_settings
+from models import clock
 
 TODAY = date(2025, 1, 31)
 
@@ -94,7 +95,7 @@ def debtor_with_100(app):
 def _propose(app, customer, **values):
     with app.app_context(), app.test_request_context(headers={"Accept-Language": "en"}):
         record = db.session.get(Customer, customer.id)
-        arguments = {"currency": "EUR", "count": 2, "start_date": date.today(), "today": date.today(), **values}
+        arguments = {"currency": "EUR", "count": 2, "start_date": clock.today(), "today": clock.today(), **values}
         return instalments.propose(get_settings(), record, **arguments)
 
 
@@ -122,7 +123,7 @@ def test_a_total_too_small_to_split_is_refused(app, debtor_with_100):
 
 
 def test_the_first_payment_date_is_today_to_30_days_ahead(app, debtor_with_100):
-    today = date.today()
+    today = clock.today()
     assert _propose(app, debtor_with_100, start_date=today).start_date == today
     assert _propose(app, debtor_with_100, start_date=today + timedelta(days=30)).start_date == today + timedelta(days=30)
     for wrong in (today - timedelta(days=1), today + timedelta(days=31), date(1, 1, 1), None):

@@ -5,7 +5,6 @@ for 15 minutes."""
 
 from __future__ import annotations
 
-from datetime import date
 
 import pytest
 from sqlalchemy import select
@@ -28,6 +27,7 @@ from tests.master_data.conftest import (
     mint_latest_code,
     step_up,
 )
+from models import clock
 
 NEW_CONTACT = {"new-name": "Bea Bookkeeper", "new-email": "bea@example.com", "new-role": "accountant",
                "new-invoice_emails": "y"}
@@ -126,7 +126,7 @@ def test_an_instalment_plan_from_the_link_needs_the_code(app, client, customer, 
     factories.invoice(customer, amount="100.00")
     page = soup_of(client.get(f"{link}/instalments", headers=ENGLISH))
     token = form_token(page)
-    values = {"currency": "EUR", "count": "2", "start_date": date.today().isoformat(), "csrf_token": token}
+    values = {"currency": "EUR", "count": "2", "start_date": clock.today().isoformat(), "csrf_token": token}
     response = client.post(f"{link}/instalments/preview", data=values)
     assert response.status_code == 302
     assert response.headers["Location"] == f"{link}/verify?next={link}/instalments"

@@ -22,6 +22,7 @@ from tests.payments.conftest import (
     token_for,
     use_provider,
 )
+from models import clock
 
 
 def checkout(client, response, outcome: str):
@@ -192,7 +193,6 @@ def test_staff_see_the_invoices_payments(app, client, owner_client, debtor: Debt
 
 def test_paying_all_invoices_of_an_instalment_plan_completes_it(app, client, debtor: Debtor):
     """Payment booking ends a plan whose invoices are now all paid, without anyone looking."""
-    from datetime import date
 
     from models.customers import Customer
     from models.db import db
@@ -203,7 +203,7 @@ def test_paying_all_invoices_of_an_instalment_plan_completes_it(app, client, deb
     with app.app_context():
         customer = db.session.get(Customer, debtor.customer.id)
         plan = instalments.request_plan(get_settings(), customer, currency="EUR", count=2,
-                                        start_date=date.today(), today=date.today())
+                                        start_date=clock.today(), today=clock.today())
         db.session.commit()
         assert plan.status == PlanStatus.active  # within the auto-approve limit
         plan_id = plan.id

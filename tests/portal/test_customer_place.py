@@ -318,7 +318,7 @@ def test_documents_by_kind_and_by_number(app, visit, shelf):
 def test_many_documents_are_paged(app, visit, shelf):
     with app.app_context():
         rows = [{"customer_id": shelf.customer.id, "kind": "delivery_note", "number": f"DN-X-{n:04d}",
-                 "issue_date": date.today() - timedelta(days=n + 1), "currency": "EUR", "status": "issued",
+                 "issue_date": clock.today() - timedelta(days=n + 1), "currency": "EUR", "status": "issued",
                  "net_total": 0, "tax_total": 0, "gross_total": 0, "amount_paid": 0, "amount_credited": 0,
                  "amount_written_off": 0, "released_to_portal": True} for n in range(30)]
         factories.write_directly(insert(Document.__table__), rows)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import base64
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from bs4 import BeautifulSoup
 from sqlalchemy import func, select
 
+from models import clock
 from models.audit import AuditEvent
 from models.db import db
 from models.documents import DocumentStatus
@@ -130,9 +131,9 @@ def test_open_invoices_oldest_due_first_and_the_latest_paid_ones(owner_client, c
     overdue = factories.invoice(debtor, amount="10.00", due_in_days=-3)
     sooner = factories.invoice(debtor, amount="10.00", due_in_days=5)
     paid = [factories.invoice(debtor, amount="1.00", status=DocumentStatus.paid, amount_paid="1.21",
-                              issue_date=date.today() - timedelta(days=days)) for days in (3, 0, 60, 1)]
+                              issue_date=clock.today() - timedelta(days=days)) for days in (3, 0, 60, 1)]
     paid += [factories.invoice(debtor, amount="1.00", status=DocumentStatus.paid, amount_paid="1.21",
-                               issue_date=date.today() - timedelta(days=100 + days)) for days in range(48)]
+                               issue_date=clock.today() - timedelta(days=100 + days)) for days in range(48)]
     soup = soup_of(client.get(path_of(dossier_url(owner_client, debtor)), headers=ENGLISH))
 
     assert [r["Invoice"] for r in invoice_rows(soup)] == [overdue.number, sooner.number, later.number]

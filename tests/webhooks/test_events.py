@@ -34,6 +34,7 @@ from models.services import (
 from models.services.settings import get_settings
 from models.staff import StaffUser
 from tests import factories
+from models import clock
 
 
 @pytest.fixture(autouse=True)
@@ -66,7 +67,7 @@ def test_a_recorded_payment(app, owner, debtor):
     with app.app_context():
         recorded_payments.record_payment(
             db.session.get(StaffUser, owner.id), db.session.get(Document, invoice.id), amount=Decimal("50.00"),
-            received_on=date.today(), method="bank_transfer", today=date.today())
+            received_on=clock.today(), method="bank_transfer", today=clock.today())
         db.session.commit()
         event = only_event("payment.received")
         assert event.customer_id == customer.id and event.document_id == invoice.id
@@ -105,7 +106,7 @@ def test_a_quote_decision(app, accept):
     quote = factories.document(customer, "quote", amount="300.00", vat="0")
     with app.app_context():
         quotes.decide(db.session.get(Document, quote.id), accept=accept, name="  Dora   Debtor ", comment="ok",
-                      today=date.today())
+                      today=clock.today())
         db.session.commit()
         event = only_event("quote.accepted" if accept else "quote.rejected")
         assert event.document_id == quote.id
@@ -120,7 +121,7 @@ def test_a_refused_decision_records_nothing(app):
     quote = factories.document(customer, "quote")
     with app.app_context():
         with pytest.raises(Exception):
-            quotes.decide(db.session.get(Document, quote.id), accept=True, name="", comment="", today=date.today())
+            quotes.decide(db.session.get(Document, quote.id), accept=True, name="", comment="", today=clock.today())
         db.session.rollback()
         assert events() == []
 
@@ -159,7 +160,7 @@ def test_an_instalment_plan_requested_then_approved(app, owner, debtor):
     _allow_instalments(app, "0.00")
     with app.app_context():
         plan = instalments.request_plan(get_settings(), db.session.get(Customer, customer.id), currency="EUR",
-                                        count=2, start_date=date.today(), today=date.today())
+                                        count=2, start_date=clock.today(), today=clock.today())
         db.session.commit()
         event = only_event("instalment_plan.requested")
         data = event.data["instalment_plan"]
@@ -178,7 +179,7 @@ def test_an_instalment_plan_agreed_at_once_is_requested_and_approved(app, debtor
     _allow_instalments(app, "1000.00")
     with app.app_context():
         instalments.request_plan(get_settings(), db.session.get(Customer, customer.id), currency="EUR",
-                                 count=2, start_date=date.today(), today=date.today())
+                                 count=2, start_date=clock.today(), today=clock.today())
         db.session.commit()
         found = events()
         assert [e.type for e in found] == ["instalment_plan.requested", "instalment_plan.approved"]
@@ -190,7 +191,7 @@ def test_declining_a_plan_is_no_event(app, owner, debtor):
     _allow_instalments(app, "0.00")
     with app.app_context():
         plan = instalments.request_plan(get_settings(), db.session.get(Customer, customer.id), currency="EUR",
-                                        count=2, start_date=date.today(), today=date.today())
+                                        count=2, start_date=clock.today(), today=clock.today())
         db.session.commit()
         instalments.decline(db.session.get(StaffUser, owner.id), plan)
         db.session.commit()
@@ -277,7 +278,7 @@ def test_a_rolled_back_change_leaves_no_event(app):
 def test_staff_recording_a_payment_writes_one_event(app, owner_client, debtor):
     customer, invoice = debtor
     response = owner_client.post(f"/admin/documents/{invoice.id}/payments", data={
-        "amount": "10.00", "received_on": date.today().isoformat(), "method": "bank_transfer"})
+        "amount": "10.00", "received_on": clock.today().isoformat(), "method": "bank_transfer"})
     assert response.status_code in (200, 302, 303), response.data[:500]
     with app.app_context():
         assert only_event("payment.received").data["payment"]["amount"] == "10.00"
@@ -305,9 +306,9 @@ def test_unknown_types_are_refused(app):
 def test_today_is_used_for_dates(app):
     """Guard against a payload date that is not JSON-safe (the column is JSON)."""
     customer = factories.customer()
-    quote = factories.document(customer, "quote", issue_date=date.today() - timedelta(days=1))
+    quote = factories.document(customer, "quote", issue_date=clock.today() - timedelta(days=1))
     with app.app_context():
-        quotes.decide(db.session.get(Document, quote.id), accept=True, name="X", comment="", today=date.today())
+        quotes.decide(db.session.get(Document, quote.id), accept=True, name="X", comment="", today=clock.today())
         db.session.commit()
         db.session.expire_all()
         assert isinstance(only_event("quote.accepted").data["decision"]["decided_at"], str)
