@@ -271,13 +271,17 @@ class Renderer:
     """Renders mail templates like flask.render_template, with what that looks up per call
     (context processors, the template) looked up once per batch. Inside
     `force_locale(language)` the templates' `_`/`gettext`/`ngettext` (Flask-Babel's) speak
-    that language."""
+    that language: the batch's messages are in several languages, so the context keeps
+    none of the callables a page's render binds to its one language
+    (web.i18n.template_translations)."""
 
     def __init__(self) -> None:
         app = current_app._get_current_object()
         self.env = app.jinja_env
         self.base: dict[str, Any] = {}
         app.update_template_context(self.base)
+        for name in ("gettext", "ngettext"):
+            self.base.pop(name, None)
         self.templates: dict[str, Template] = {}
 
     def render(self, name: str, context: dict[str, Any]) -> str:
