@@ -29,6 +29,7 @@ from models.services.access import visible
 from models.services.counters import advance, next_value
 from models.services.errors import DomainError, NotFound
 from models.services.settings import get_settings
+from models.settings import BusinessSettings
 from models.staff import StaffUser
 
 CENT = Decimal("0.01")
@@ -202,12 +203,15 @@ def create_document(
     related: Document | None = None,
     expected_totals: Totals | None = None,
     number_checked: bool = False,
+    external_id: str | None = None,
+    settings: BusinessSettings | None = None,
 ) -> Document:
     """A new document. `number`: the number it already has elsewhere (an accounting
     package), kept as it is; otherwise the next of its kind is allocated when it is issued.
     `number_checked`: the caller just looked the number up in its kind and found it free.
     Only invoices have drafts. No lines but `expected_totals`: a document imported with its
-    totals only (models.services.intake)."""
+    totals only (models.services.intake). `external_id` and `settings` (the business's, when
+    the caller has them at hand: a batch reads them once) come from the intake."""
     if draft and kind != DocumentKind.invoice:
         raise DomainError(_l("Only invoices have drafts."))
     check_dates(kind, issue_date, due_date, valid_until)
@@ -234,6 +238,7 @@ def create_document(
         notes=(notes or "").strip()[:4000] or None,
         released_to_portal=released,
         related_id=related.id if related is not None else None,
+        external_id=external_id,
         lines=line_rows(lines),
     )
     db.session.add(document)
@@ -245,7 +250,7 @@ def create_document(
                      "status": [None, document.status.value]},
         )
     if kind == DocumentKind.invoice and not draft:
-        _issued(document)
+        _issued(document, settings)
     return document
 
 
@@ -269,9 +274,9 @@ def create_invoice(
     return invoice
 
 
-def _issued(invoice: Document) -> None:
+def _issued(invoice: Document, settings: BusinessSettings | None = None) -> None:
     """An invoice became due: customer credit settles it when settings say so."""
-    if get_settings().apply_credit_automatically:
+    if (settings or get_settings()).apply_credit_automatically:
         credits.apply_credit(None, invoice)
 
 

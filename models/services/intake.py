@@ -78,7 +78,7 @@ from models.services.documents import MAX_LINES, MAX_TOTAL, LineInput, Totals
 from models.services.errors import DomainError
 from models.services.master_data import LANGUAGES, normalised_bic, normalised_iban
 from models.services.settings import get_settings
-from models.settings import CURRENCIES
+from models.settings import CURRENCIES, BusinessSettings
 
 CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
 CENT = Decimal("0.01")
@@ -461,6 +461,14 @@ def _transaction_cache(name: str) -> dict:
     return cached[1]
 
 
+def _settings() -> BusinessSettings:
+    """The business settings, read once per transaction: a batch's documents all need them."""
+    known = _transaction_cache("intake_settings")
+    if "settings" not in known:
+        known["settings"] = get_settings()
+    return known["settings"]
+
+
 def _known_customer(key: tuple, condition) -> Customer | None:
     """The customer a document names, looked up once per transaction: a batch of documents
     (API batch, CSV import) reads each customer once, or not at all after `prefetch`."""
@@ -593,7 +601,8 @@ def _create_document(data: dict, kind: DocumentKind, external_id: str | None, nu
     issue_date = _date(data.get("issue_date"), "issue_date", required=True)
     due_date = _date(data.get("due_date"), "due_date")
     valid_until = _date(data.get("valid_until"), "valid_until")
-    currency = data.get("currency") or get_settings().default_currency
+    settings = _settings()
+    currency = data.get("currency") or settings.default_currency
     currency = _choice(currency, "currency", CURRENCIES, _l("This currency is not supported."))
     lines = _lines(data["lines"]) if data.get("lines") is not None else []
     totals = _totals(data["totals"]) if data.get("totals") is not None else None
@@ -639,8 +648,8 @@ def _create_document(data: dict, kind: DocumentKind, external_id: str | None, nu
         document = documents.create_document(
             None, customer, kind, issue_date=issue_date, currency=currency, lines=lines, due_date=due_date,
             valid_until=valid_until, draft=draft, number=number, language=language, notes=notes,
-            released=released, related=related, expected_totals=totals,
-            number_checked=number is not None)  # _find_document found no document with it
+            released=released, related=related, expected_totals=totals, external_id=external_id,
+            settings=settings, number_checked=number is not None)  # _find_document found no document with it
         if status == "cancelled":
             document.number = document.number or documents.allocate_number(kind, issue_date)
             document.status = DocumentStatus.cancelled
