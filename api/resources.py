@@ -216,8 +216,6 @@ def _batch(upsert, records: list, name: str) -> s.BatchResult:
     the batch (nothing is stored) and names itself: documents[3].lines[0].unit_price."""
     results = []
     records = [record.model_dump(exclude_unset=True) for record in records]
-    if upsert is intake.upsert_document:
-        intake.prefetch_documents(records)
     for index, record in enumerate(records):
         try:
             row, outcome = upsert(record, actor_label=g.api_key.label)
@@ -234,7 +232,14 @@ def documents_batch(json: s.DocumentBatchIn):
 
     One transaction: all are stored, or (a 422 naming documents[i] and its field) none.
     """
-    return write(lambda: (_batch(intake.upsert_document, json.documents, "documents"), 200))
+    def change():
+        records = [record.model_dump(exclude_unset=True) for record in json.documents]
+        intake.prefetch_documents(records)
+        upserted = intake.upsert_documents(records, actor_label=g.api_key.label, name="documents")
+        return s.BatchResult(results=[s.BatchItem(id=row.id, number=row.number, external_id=row.external_id,
+                                                  outcome=outcome) for row, outcome in upserted]), 200
+
+    return write(change)
 
 
 @bp.post("/customers/batch")

@@ -57,6 +57,20 @@ def balance(customer_id: int) -> dict[str, Decimal]:
     return {currency: total for currency, total in rows if total}
 
 
+def with_credit(customer_ids: set[int]) -> set[tuple[int, str]]:
+    """Which of these customers have credit, in which currency: (customer id, currency)
+    pairs, in one statement (a batch of new invoices asks once, not per invoice)."""
+    if not customer_ids:
+        return set()
+    rows = db.session.execute(
+        select(CustomerCredit.customer_id, CustomerCredit.currency)
+        .where(CustomerCredit.customer_id.in_(customer_ids))
+        .group_by(CustomerCredit.customer_id, CustomerCredit.currency)
+        .having(func.sum(CustomerCredit.amount) > 0)
+    )
+    return {(customer_id, currency) for customer_id, currency in rows}
+
+
 def add(customer_id: int, amount: Decimal, currency: str, reason: str, *, document_id: int | None = None,
         payment_id: int | None = None) -> CustomerCredit:
     """A credit row (negative: credit used or taken back); the caller holds the customer lock."""

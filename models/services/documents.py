@@ -185,8 +185,16 @@ CREATABLE_KINDS = (DocumentKind.invoice, DocumentKind.quote, DocumentKind.order_
                    DocumentKind.delivery_note)
 
 
-def create_document(
-    actor: StaffUser | None,
+def create_document(actor: StaffUser | None, customer: Customer, kind: DocumentKind, **values) -> Document:
+    """A new document (the values: new_document's), written, audited for staff, and an issued
+    invoice settled from the customer's credit when the settings say so."""
+    document = new_document(customer, kind, **values)
+    db.session.flush()
+    document_created(actor, document)
+    return document
+
+
+def new_document(
     customer: Customer,
     kind: DocumentKind,
     *,
@@ -204,14 +212,16 @@ def create_document(
     expected_totals: Totals | None = None,
     number_checked: bool = False,
     external_id: str | None = None,
-    settings: BusinessSettings | None = None,
 ) -> Document:
-    """A new document. `number`: the number it already has elsewhere (an accounting
-    package), kept as it is; otherwise the next of its kind is allocated when it is issued.
-    `number_checked`: the caller just looked the number up in its kind and found it free.
-    Only invoices have drafts. No lines but `expected_totals`: a document imported with its
-    totals only (models.services.intake). `external_id` and `settings` (the business's, when
-    the caller has them at hand: a batch reads them once) come from the intake."""
+    """A new document, checked and added to the session but not written yet: create_document
+    writes it and calls document_created; a batch of the intake writes many in one flush,
+    then calls document_created for each.
+
+    `number`: the number it already has elsewhere (an accounting package), kept as it is;
+    otherwise the next of its kind is allocated when it is issued. `number_checked`: the
+    caller just looked the number up in its kind and found it free. Only invoices have
+    drafts. No lines but `expected_totals`: a document imported with its totals only
+    (models.services.intake), as is `external_id`."""
     if draft and kind != DocumentKind.invoice:
         raise DomainError(_l("Only invoices have drafts."))
     check_dates(kind, issue_date, due_date, valid_until)
@@ -242,16 +252,23 @@ def create_document(
         lines=line_rows(lines),
     )
     db.session.add(document)
-    db.session.flush()
-    if actor is not None:  # made by staff (demo data and tests make them without an actor)
+    return document
+
+
+def document_created(actor: StaffUser | None, document: Document, settings: BusinessSettings | None = None, *,
+                     credit_possible: bool = True) -> None:
+    """What follows a new document's INSERT: staff's audit line (demo data, tests and the
+    intake make documents without an actor), and an issued invoice settled from the
+    customer's credit. `settings`: the business's, when the caller has them at hand;
+    `credit_possible=False`: the caller knows the customer has no credit in its currency."""
+    if actor is not None:
         audit.record(
-            actor, f"{kind.value}.created", "document", document.id, customer_id=customer.id,
-            changes={"number": [None, document.number], "gross_total": [None, str(totals.gross)],
+            actor, f"{document.kind.value}.created", "document", document.id, customer_id=document.customer_id,
+            changes={"number": [None, document.number], "gross_total": [None, str(document.gross_total)],
                      "status": [None, document.status.value]},
         )
-    if kind == DocumentKind.invoice and not draft:
+    if document.kind == DocumentKind.invoice and document.status != DocumentStatus.draft and credit_possible:
         _issued(document, settings)
-    return document
 
 
 def create_invoice(

@@ -60,6 +60,7 @@ models.services.recorded_payments.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -73,7 +74,7 @@ from models.contacts import MAX_CONTACTS_PER_CUSTOMER, ContactPerson, ContactRol
 from models.customers import COUNTRY_CODES, Customer, CustomerKind, CustomFieldDefinition, CustomFieldKind
 from models.db import db, now_utc
 from models.documents import REMINDER_LEVELS, Document, DocumentKind, DocumentStatus
-from models.services import audit, contacts, credit_notes, customers, documents, reminders, settlement
+from models.services import audit, contacts, credit_notes, credits, customers, documents, reminders, settlement
 from models.services.documents import MAX_LINES, MAX_TOTAL, LineInput, Totals
 from models.services.errors import DomainError
 from models.services.master_data import LANGUAGES, normalised_bic, normalised_iban
@@ -589,8 +590,17 @@ def _record(document: Document, action: str, changes: dict) -> None:
     audit.record(None, action, "document", document.id, customer_id=document.customer_id, changes=changes)
 
 
-def _create_document(data: dict, kind: DocumentKind, external_id: str | None, number: str | None,
-                     label: str) -> Document:
+@dataclass
+class _New:
+    """A document made from a record, written (reminders, credit notes) or only added to
+    the session (the other kinds: upsert_documents writes those of a batch together)."""
+
+    document: Document
+    paid: Decimal | None  # what the record says is paid outside Dossier
+    plain: bool  # made by documents.new_document: documents.document_created follows
+
+
+def _new_document(data: dict, kind: DocumentKind, external_id: str | None, number: str | None) -> _New:
     customer = _customer_of(data)
     if customer is None:
         raise DomainError(_l("Name the customer by customer_external_id or customer_number."),
@@ -645,26 +655,43 @@ def _create_document(data: dict, kind: DocumentKind, external_id: str | None, nu
                                   [_text(data["related_number"], "related_number", 40, required=True)],
                                   "related_number")[0]
         draft = status in ("draft", "cancelled")
-        document = documents.create_document(
-            None, customer, kind, issue_date=issue_date, currency=currency, lines=lines, due_date=due_date,
+        document = documents.new_document(
+            customer, kind, issue_date=issue_date, currency=currency, lines=lines, due_date=due_date,
             valid_until=valid_until, draft=draft, number=number, language=language, notes=notes,
             released=released, related=related, expected_totals=totals, external_id=external_id,
-            settings=settings, number_checked=number is not None)  # _find_document found no document with it
+            number_checked=number is not None)  # _find_document found no document with it
         if status == "cancelled":
             document.number = document.number or documents.allocate_number(kind, issue_date)
             document.status = DocumentStatus.cancelled
         elif status in ("accepted", "rejected"):
             document.status, document.decided_at = DocumentStatus(status), now_utc()
+        return _New(document, _amount_paid_target(kind, status, amount_paid, document.gross_total), plain=True)
     document.external_id = external_id
+    return _New(document, _amount_paid_target(kind, status, amount_paid, document.gross_total), plain=False)
+
+
+def _write_new(made: list[_New]) -> None:
+    """Write the documents made so far in one flush (one INSERT for them, one for their
+    lines), then per document, in order: its credit (which customers have any is asked
+    once), its audit line and what the record says is paid. Empties `made`."""
+    if not made:
+        return
     db.session.flush()
-    _record(document, f"{kind.value}.created", {"number": [None, document.number],
-                                                 "gross_total": [None, str(document.gross_total)],
-                                                 "status": [None, document.status.value]})
-    target = _amount_paid_target(kind, status, amount_paid, document.gross_total)
-    if target is not None and target > document.amount_paid:
-        settlement.lock_customer(document.customer_id)
-        settlement.change(document.id, paid=target - document.amount_paid)
-    return document
+    settings = _settings()
+    invoices = {new.document.customer_id for new in made if new.plain and new.document.kind == DocumentKind.invoice}
+    credit = credits.with_credit(invoices) if settings.apply_credit_automatically else set()
+    for new in made:
+        document = new.document
+        if new.plain:
+            documents.document_created(None, document, settings,
+                                       credit_possible=(document.customer_id, document.currency) in credit)
+        _record(document, f"{document.kind.value}.created", {"number": [None, document.number],
+                                                              "gross_total": [None, str(document.gross_total)],
+                                                              "status": [None, document.status.value]})
+        if new.paid is not None and new.paid > document.amount_paid:
+            settlement.lock_customer(document.customer_id)
+            settlement.change(document.id, paid=new.paid - document.amount_paid)
+    made.clear()
 
 
 def _line_tuples(lines) -> list[tuple]:
@@ -778,20 +805,51 @@ def _update_document(document: Document, data: dict, number: str | None, externa
 
 def upsert_document(data: dict, *, actor_label: str) -> tuple[Document, str]:
     """Create or update one document from the package's record (shape: module docstring)."""
+    return upsert_documents([data], actor_label=actor_label)[0]
+
+
+def upsert_documents(records: list[dict], *, actor_label: str, name: str | None = None) -> list[tuple[Document, str]]:
+    """upsert_document for each record, in order, with the same results; the new documents
+    of the plain kinds (not reminders or credit notes) that follow one another are written
+    together (_write_new). The first refused record raises its DomainError, its field
+    prefixed `name[i].` when a name is given ("documents[3].lines[0].unit_price"); the
+    caller rolls the batch back."""
+    results: list[tuple[Document, str]] = []
+    made: list[_New] = []
+    with audit.acting_as(actor_label):
+        for index, data in enumerate(records):
+            try:
+                results.append(_upsert(data, made))
+            except DomainError as error:
+                if name is None:
+                    raise
+                raise DomainError(error.message, field=f"{name}[{index}]" + (f".{error.field}" if error.field else ""))
+        _write_new(made)
+    return results
+
+
+def _upsert(data: dict, made: list[_New]) -> tuple[Document, str]:
     _refuse_unknown(data, DOCUMENT_KEYS)
     kind = DocumentKind(_choice(data.get("kind"), "kind", [k.value for k in DocumentKind],
                                 _l("Choose the kind of document.")))
     external_id = _external_id(data)
     number = _text(data.get("number"), "number", 40)
-    with audit.acting_as(actor_label):
-        document = _find_document(kind, external_id, number)
-        if document is None:
-            document = _create_document(data, kind, external_id, number, actor_label)
-            _remember(document)
-            return document, CREATED
-        changed = _update_document(document, data, number, external_id)
-        _remember(document)
-        return document, UPDATED if changed else UNCHANGED
+    document = _find_document(kind, external_id, number)
+    if document is None and kind in documents.CREATABLE_KINDS:
+        new = _new_document(data, kind, external_id, number)
+        made.append(new)
+        _remember(new.document)
+        return new.document, CREATED
+    _write_new(made)  # what came before is written first: this record may read it
+    if document is None:
+        new = _new_document(data, kind, external_id, number)
+        made.append(new)
+        _write_new(made)
+        _remember(new.document)
+        return new.document, CREATED
+    changed = _update_document(document, data, number, external_id)
+    _remember(document)
+    return document, UPDATED if changed else UNCHANGED
 
 
 # --- customers in batches (the CSV import) -------------------------------------------------
