@@ -406,10 +406,10 @@ class World:
             planned = factories.invoice(customer, amount="60.00", due_in_days=-20)
             with factories._app.app_context():
                 plan = InstalmentPlan(customer_id=customer.id, status=PlanStatus.active, total=Decimal("72.60"),
-                                      currency="EUR", count=2, start_date=date.today() - timedelta(days=1))
-                plan.instalments = [Instalment(position=1, due_date=date.today() - timedelta(days=1),
+                                      currency="EUR", count=2, start_date=clock.today() - timedelta(days=1))
+                plan.instalments = [Instalment(position=1, due_date=clock.today() - timedelta(days=1),
                                                amount=Decimal("36.30")),
-                                    Instalment(position=2, due_date=date.today() + timedelta(days=30),
+                                    Instalment(position=2, due_date=clock.today() + timedelta(days=30),
                                                amount=Decimal("36.30"))]
                 plan.documents = [db.session.get(Document, planned.id)]
                 db.session.add(plan)
