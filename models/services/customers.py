@@ -183,9 +183,10 @@ def customer_number(value: int) -> str:
 
 
 def _next_customer_number() -> str:
+    """The counter's next number not taken, ignoring case (numbers are unique so)."""
     while True:
         candidate = customer_number(next_value('customer'))
-        if not db.session.scalar(select(Customer.id).where(Customer.number == candidate)):
+        if not db.session.scalar(select(Customer.id).where(func.lower(Customer.number) == candidate.lower())):
             return candidate
 
 

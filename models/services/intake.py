@@ -66,15 +66,16 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, inspect, or_, select
+from sqlalchemy import String, delete, func, inspect, or_, select
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from models import clock
 from models.contacts import MAX_CONTACTS_PER_CUSTOMER, ContactPerson, ContactRole
 from models.customers import COUNTRY_CODES, Customer, CustomerKind, CustomFieldDefinition, CustomFieldKind
 from models.db import db, now_utc
 from models.documents import REMINDER_LEVELS, Document, DocumentKind, DocumentStatus
-from models.services import audit, contacts, credit_notes, credits, customers, documents, reminders, settlement
+from models.services import audit, bulk, contacts, credit_notes, credits, customers, documents, reminders, settlement
 from models.services.documents import MAX_LINES, MAX_TOTAL, LineInput, Totals
 from models.services.errors import DomainError
 from models.services.master_data import LANGUAGES, normalised_bic, normalised_iban
@@ -490,10 +491,11 @@ def prefetch_documents(records: list[dict]) -> None:
     externals = {r["customer_external_id"] for r in records if isinstance(r.get("customer_external_id"), str)}
     numbers = {r["customer_number"].strip().lower() for r in records if isinstance(r.get("customer_number"), str)}
     if externals:
-        for customer in db.session.scalars(select(Customer).where(Customer.external_id.in_(externals))):
+        for customer in db.session.scalars(select(Customer).where(bulk.among(Customer.external_id, externals))):
             customers[("external_id", customer.external_id)] = customer
     if numbers:
-        for customer in db.session.scalars(select(Customer).where(func.lower(Customer.number).in_(numbers))):
+        for customer in db.session.scalars(select(Customer).where(
+                bulk.among(func.lower(Customer.number), numbers, String()))):
             customers[("number", customer.number.lower())] = customer
     known = _transaction_cache("intake_documents")
     by_kind: dict[str, tuple[set, set]] = {}
@@ -510,8 +512,8 @@ def prefetch_documents(records: list[dict]) -> None:
             known.setdefault((kind, "external_id", value), None)
         for value in nums:
             known.setdefault((kind, "number", value), None)
-        conditions = [c for c in (Document.external_id.in_(ids) if ids else None,
-                                  Document.number.in_(nums) if nums else None) if c is not None]
+        conditions = [c for c in (bulk.among(Document.external_id, ids) if ids else None,
+                                  bulk.among(Document.number, nums) if nums else None) if c is not None]
         if not conditions:
             continue
         for document in db.session.scalars(select(Document).options(selectinload(Document.lines))
@@ -900,7 +902,8 @@ class _CustomerBatch:
         self.ops: list[dict] = []
         self.touched: set[Customer] = set()
         # Automatic numbers: the counter's value when locked, the last value taken, and the
-        # exact numbers known to be taken (read a window at a time) or given up in the batch.
+        # numbers (lower-cased: unique ignoring case) known to be taken (read a window at a
+        # time) or given up in the batch.
         self.counter_start: int | None = None
         self.counter = 0
         self.window_end = 0
@@ -910,20 +913,20 @@ class _CustomerBatch:
     # -- reading, once per batch
 
     def _prefetch(self, keys: list[tuple[str | None, str | None] | None]) -> None:
+        """The customers the batch names, and what the batch compares of them, in a
+        statement each whatever the batch's size: every key goes as one array parameter
+        (bulk.among), read through an index (unique on external_id and lower(number)) even
+        before the table has statistics."""
         external_ids = {k[0] for k in keys if k and k[0]}
         numbers = {k[1].lower() for k in keys if k and k[1]}
         conditions = []
         if external_ids:
-            conditions.append(Customer.external_id.in_(sorted(external_ids)))
+            conditions.append(bulk.among(Customer.external_id, sorted(external_ids)))
         if numbers:
-            conditions.append(func.lower(Customer.number).in_(sorted(numbers)))
+            conditions.append(bulk.among(func.lower(Customer.number), sorted(numbers), String()))
         found: list[Customer] = []
         if conditions:
-            from sqlalchemy import or_
-
-            found = list(db.session.scalars(
-                select(Customer).options(selectinload(Customer.tags), selectinload(Customer.assigned_staff))
-                .where(or_(*conditions)).order_by(Customer.id)))
+            found = list(db.session.scalars(select(Customer).where(or_(*conditions)).order_by(Customer.id)))
         for customer in found:
             if customer.external_id:
                 self.by_external.setdefault(customer.external_id, customer)
@@ -931,21 +934,38 @@ class _CustomerBatch:
             self.fields[customer] = {}
             self.contacts[customer] = {}
         if found:
-            from models.customers import CustomFieldValue
+            from models.customers import CustomFieldValue, Tag, customer_assignments, customer_tags
+            from models.staff import StaffUser
 
             by_id = {c.id: c for c in found}
-            for row in db.session.scalars(select(CustomFieldValue).where(CustomFieldValue.customer_id.in_(by_id))):
+            ids = sorted(by_id)
+            # Their tags and assigned staff, as the relationships order them (selectinload's
+            # work, with one array parameter): only where not loaded already.
+            for key, link, target, order in (
+                    ("tags", customer_tags.c.tag_id, Tag, (Tag.name,)),
+                    ("assigned_staff", customer_assignments.c.staff_user_id, StaffUser,
+                     (StaffUser.name, StaffUser.id))):
+                owner = link.table.c.customer_id
+                collections: dict[int, list] = {i: [] for i in ids}
+                for customer_id, item in db.session.execute(
+                        select(owner, target).join(target, target.id == link)
+                        .where(bulk.among(owner, ids)).order_by(*order)):
+                    collections[customer_id].append(item)
+                for customer in found:
+                    if key not in inspect(customer).dict:
+                        set_committed_value(customer, key, collections[customer.id])
+            for row in db.session.scalars(select(CustomFieldValue).where(bulk.among(CustomFieldValue.customer_id, ids))):
                 self.fields[by_id[row.customer_id]][row.field_id] = row
             if any(isinstance(d, dict) and "contact_persons" in d for d in self.records):
                 for contact in db.session.scalars(
-                        select(ContactPerson).where(ContactPerson.customer_id.in_(by_id))
+                        select(ContactPerson).where(bulk.among(ContactPerson.customer_id, ids))
                         .order_by(ContactPerson.name, ContactPerson.id)):
                     self.contacts[by_id[contact.customer_id]][contact.email.lower()] = contact
                 from models.mailbox import ContactEmail  # further addresses count as taken (contacts._refuse_taken)
 
                 for customer_id, contact_id, email in db.session.execute(
                         select(ContactEmail.customer_id, ContactEmail.contact_id, ContactEmail.email)
-                        .where(ContactEmail.customer_id.in_(by_id))):
+                        .where(bulk.among(ContactEmail.customer_id, ids))):
                     self.further.setdefault(by_id[customer_id], {})[email.lower()] = contact_id
         names: set[str] = set()
         for data in self.records:
@@ -955,7 +975,7 @@ class _CustomerBatch:
         if names:
             from models.customers import Tag
 
-            self.tags = {t.name: t for t in db.session.scalars(select(Tag).where(Tag.name.in_(sorted(names))))}
+            self.tags = {t.name: t for t in db.session.scalars(select(Tag).where(bulk.among(Tag.name, sorted(names))))}
         if any(isinstance(d, dict) and "custom_fields" in d for d in self.records):
             self.definitions = _definitions()
 
@@ -970,11 +990,12 @@ class _CustomerBatch:
             self.counter += 1
             if self.counter > self.window_end:
                 start, self.window_end = self.counter, self.counter + len(self.records) + 10
-                candidates = [customers.customer_number(v) for v in range(start, self.window_end + 1)]
-                self.taken.update(n for n in db.session.scalars(
-                    select(Customer.number).where(Customer.number.in_(candidates))) if n not in self.released)
+                candidates = [customers.customer_number(v).lower() for v in range(start, self.window_end + 1)]
+                self.taken.update(n.lower() for n in db.session.scalars(
+                    select(Customer.number).where(bulk.among(func.lower(Customer.number), candidates, String())))
+                    if n.lower() not in self.released)
             candidate = customers.customer_number(self.counter)
-            if candidate not in self.taken:
+            if candidate.lower() not in self.taken:
                 return candidate
 
     # -- the records, in order
@@ -1068,16 +1089,14 @@ class _CustomerBatch:
         changes = None if creating else audit.diff(before_snapshot, customers._snapshot(customer))
         if external_id and customer.external_id != external_id:
             customer.external_id = external_id
-        if creating:
-            db.session.add(customer)
         if old_number and old_number != customer.number:
             if self.by_number.get(old_number.lower()) is customer:
                 del self.by_number[old_number.lower()]
-            self.taken.discard(old_number)
-            self.released.add(old_number)
+            self.taken.discard(old_number.lower())
+            self.released.add(old_number.lower())
         self.by_number[customer.number.lower()] = customer
-        self.taken.add(customer.number)
-        self.released.discard(customer.number)
+        self.taken.add(customer.number.lower())
+        self.released.discard(customer.number.lower())
         if customer.external_id:
             self.by_external[customer.external_id] = customer
         self.touched.add(customer)
@@ -1129,8 +1148,10 @@ class _CustomerBatch:
             return
         from models.services import events
 
-        db.session.flush()  # customers (one INSERT for the new ones), their tags
+        db.session.flush()  # the changed customers (UPDATE), their tags, new tags
+        bulk.add_all([op["customer"] for op in self.ops if op["creating"]])  # one INSERT, and one for their tags
         done: list[tuple[str, ContactPerson, dict, str, list, Customer]] = []
+        added: list[ContactPerson] = []
         audits: list[tuple] = []
         for op in self.ops:
             customer = op["customer"]
@@ -1163,7 +1184,7 @@ class _CustomerBatch:
             for _n, contact, clean, changes in steps:
                 if contact is None:
                     contact = ContactPerson(customer_id=customer.id, **clean.__dict__)
-                    db.session.add(contact)
+                    added.append(contact)
                     done.append(("contact.added", contact, changes, "added", list(contacts._snapshot(clean)), customer))
                 else:
                     current.pop(contact.email.lower(), None)
@@ -1171,7 +1192,8 @@ class _CustomerBatch:
                         setattr(contact, name, value)
                     done.append(("contact.updated", contact, changes, "updated", list(changes), customer))
                 current[contact.email.lower()] = contact
-        db.session.flush()  # contact persons, custom field values
+        bulk.add_all(added)  # the new contact persons: one INSERT
+        db.session.flush()  # the changed and removed contact persons, custom field values
         built = []
         for action, contact, changes, event_action, changed, customer in done:
             # as contacts.Actor(via=label).record: the label is the audit's actor (acting_as)

@@ -32,7 +32,7 @@ from sqlalchemy import Row, and_, bindparam, delete, func, insert, or_, select, 
 
 from models.db import db, now_utc
 from models.events import EVENT_TYPES, Event
-from models.services import audit
+from models.services import audit, bulk
 from models.services.errors import DomainError, NotFound
 from models.staff import StaffUser
 from models.webhooks import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -265,8 +265,9 @@ def fan_out(event: Event) -> list[int]:
 
 
 def fan_out_all(events: Sequence[Event]) -> list[int]:
-    """fan_out for many events: one SELECT and one INSERT whatever their number."""
-    endpoints = list(db.session.execute(_ACTIVE))
+    """fan_out for many events: the endpoints read once per transaction and one INSERT
+    (bulk.insert_rows: one JSON parameter on PostgreSQL) whatever their number."""
+    endpoints = _active_endpoints()
     rows = []
     for event in events:
         wanted = [row.id for row in endpoints if not row.event_types or event.type in row.event_types]
@@ -280,7 +281,7 @@ def fan_out_all(events: Sequence[Event]) -> list[int]:
                   "created_at": now_utc()} for endpoint_id in wanted]
     if not rows:
         return []
-    ids = list(db.session.scalars(insert(WebhookDelivery).returning(WebhookDelivery.id), rows))
+    ids = sorted(row.id for row in bulk.insert_rows(WebhookDelivery.__table__, rows, returning=(WebhookDelivery.id,)))
     _pending(ids)
     return ids
 

@@ -15,6 +15,7 @@ from models.documents import Document
 from models.imports import ImportChunk, ImportStatus
 from models.services.csv_import import export, runner
 from tests import factories
+from tests.conftest import count_queries
 from tests.imports.conftest import encode, run_file
 
 CUSTOMERS = """Klantnummer;Naam;Bedrijfsnaam;Soort;E-mail;Land;Contactpersoon 1 naam;Contactpersoon 1 e-mail;Contactpersoon 2 naam;Contactpersoon 2 e-mail;Tags
@@ -182,3 +183,47 @@ def test_a_worker_that_died_is_resumed_after_its_last_batch(app):
         job = runner.run_job(job.id, batch_rows=10)
         assert (job.status, job.rows_done, job.created) == (ImportStatus.done, 30, 30)
         assert db.session.scalar(select(func.count()).select_from(Customer)) == 20  # rows 12-31 only
+
+
+def _customer_rows(count: int, start: int = 0) -> bytes:
+    """Customers with a contact person and tags; every fifth row refused (a bad address)."""
+    rows = "".join(
+        f"K-{i};Name {i};Firm {i} BV;bedrijf;{f'mail{i}@example.nl' if i % 5 else 'not an address'};NL;"
+        f"Contact {i};c{i}@example.nl;vip, t{i % 3}\n" for i in range(start, start + count))
+    return encode("Klantnummer;Naam;Bedrijfsnaam;Soort;E-mail;Land;Contactpersoon 1 naam;"
+                  "Contactpersoon 1 e-mail;Tags\n" + rows, "utf-8")
+
+
+def _batch_statements(app, data: bytes) -> tuple[list[str], runner.ImportJob]:
+    """The statements one import job of a single batch sends while it runs."""
+    with app.test_request_context():
+        job = runner.create_job(None, "customers", "c.csv", io.BytesIO(data), 1 << 20)
+        runner.queue_run(job, dry_run=False)
+        db.session.commit()
+        assert runner.claim(job.id)
+        with count_queries(app) as sent:
+            job = runner.run_job(job.id, batch_rows=500)
+        db.session.expunge(job)
+    return sent, job
+
+
+def test_a_batch_sends_the_same_statements_whatever_its_size(app):
+    """Set-based: a batch of 60 rows sends what a batch of 6 sends (new customers with contact
+    persons, tags, audit rows and events, failed rows, the job's progress), and so does
+    importing them again (all unchanged). SQLite's driver inserts a row at a time where the
+    ORM needs ids back, so there only the statements other than INSERTs are counted."""
+    with app.app_context():
+        postgresql = db.engine.dialect.name == "postgresql"
+
+    def counted(sent):
+        return sent if postgresql else [s for s in sent if not s.lstrip().upper().startswith("INSERT")]
+
+    run_file(app, "customers", _customer_rows(3, start=1001))  # the tags exist for both sizes
+    small, small_job = _batch_statements(app, _customer_rows(6))
+    large, large_job = _batch_statements(app, _customer_rows(60, start=100))
+    assert (small_job.created, small_job.failed) == (4, 2) and (large_job.created, large_job.failed) == (48, 12)
+    assert len(counted(small)) == len(counted(large)) <= 20
+    again_small, small_job = _batch_statements(app, _customer_rows(6))
+    again_large, large_job = _batch_statements(app, _customer_rows(60, start=100))
+    assert (small_job.unchanged, large_job.unchanged) == (4, 48)
+    assert len(again_small) == len(again_large) <= 16

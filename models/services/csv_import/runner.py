@@ -24,6 +24,7 @@ from sqlalchemy import delete, func, select, update
 
 from models.db import db, now_utc
 from models.imports import CHUNK_BYTES, ImportChunk, ImportFailure, ImportJob, ImportStatus
+from models.services import bulk
 from models.services.csv_import import fields as csv_fields
 from models.services.csv_import import reading, values
 from models.services.errors import DomainError
@@ -308,8 +309,8 @@ def run_job(job_id: int, batch_rows: int = BATCH_ROWS) -> ImportJob | None:
             rows_done=ImportJob.rows_done + batch.rows, position=batch.last_row, heartbeat_at=now_utc(),
         )
         db.session.execute(update(ImportJob).where(ImportJob.id == job_id).values(**values_))
-        if batch.failures:
-            db.session.execute(ImportFailure.__table__.insert(), [
+        if batch.failures:  # one statement however many (bulk: a JSON recordset on PostgreSQL)
+            bulk.insert_rows(ImportFailure.__table__, [
                 {"job_id": job_id, "row": f.row, "column": f.column, "message": f.message[:2000], "cells": f.cells}
                 for f in batch.failures])
         db.session.commit()
