@@ -14,7 +14,7 @@ from flask import current_app
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import bindparam, func, literal, select, true, union_all
+from sqlalchemy import bindparam, func, literal, select, true, union_all, update
 from sqlalchemy.orm import selectinload
 
 from models.customers import Customer
@@ -396,7 +396,10 @@ def record_opened(link: DossierLink) -> None:
     minute writes nothing (no write per page view)."""
     now = now_utc()
     if link.last_opened_at is None or now - link.last_opened_at >= OPENED_RESOLUTION:
-        link.last_opened_at = now
+        # One UPDATE of one column, not the unit of work's flush of the whole link object
+        # (every dossier visit runs this; the link is not read again in the request).
+        db.session.execute(update(DossierLink).where(DossierLink.id == link.id).values(last_opened_at=now)
+                           .execution_options(synchronize_session=False))
 
 
 def record_viewed(document: Document) -> None:
