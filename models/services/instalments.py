@@ -17,7 +17,9 @@ The rules, once, for the dossier and the admin alike:
 - an active plan whose invoices are all paid is completed (`complete_settled`);
 - the debtor pays an instalment that is due with models.services.payments.start
   (`instalment=`); booking that payment sets its `paid_at` (`payable_now` says when a
-  Pay button shows).
+  Pay button shows); money that reaches the plan's invoices another way (a bank transfer,
+  a payment staff record, a credit note) marks the instalments it covers, in order
+  (`mark_reached`).
 
 Every change writes an audit event and an invoice-category e-mail (plan updates are
 invoice mail, so contacts subscribed to invoices get a copy).
@@ -32,7 +34,7 @@ from decimal import Decimal
 
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, exists, select, update
+from sqlalchemy import bindparam, exists, func, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from models.customers import Customer
@@ -361,10 +363,12 @@ def covers(document: Document) -> bool:
 
 
 def complete_settled(customer: Customer) -> None:
-    """Active plans of the customer whose invoices are all paid (or cancelled) are completed.
+    """Active plans of the customer whose invoices are all paid (or cancelled) are completed,
+    after the instalments their payments reached are marked paid (mark_reached).
 
-    One UPDATE; called where the plan is shown to the debtor. (Payment booking may call it
-    too, so a paid-up plan ends without anyone looking.)"""
+    Called where the plan is shown to the debtor, and by payment booking, so a paid-up
+    plan ends without anyone looking."""
+    mark_reached(customer)
     unpaid = exists().where(
         plan_documents.c.plan_id == InstalmentPlan.id,
         plan_documents.c.document_id == Document.id,
@@ -376,6 +380,38 @@ def complete_settled(customer: Customer) -> None:
         .values(status=PlanStatus.completed)
         .execution_options(synchronize_session=False)
     )
+
+
+def mark_reached(customer: Customer) -> None:
+    """Instalments of the customer's active plans count as paid, in order, as far as what
+    the plan's invoices received since it began reaches (the plan's total less what they
+    still owe): a bank transfer with the invoice's reference, a payment staff record or a
+    credit note pays instalments too, not only the Pay button of an instalment.
+
+    One statement reads the plans with what is still owed; only newly reached instalments
+    are written."""
+    owed = (
+        select(func.coalesce(func.sum(Document.gross_total - Document.amount_paid - Document.amount_credited
+                                      - Document.amount_written_off), 0))
+        .join(plan_documents, plan_documents.c.document_id == Document.id)
+        .where(plan_documents.c.plan_id == InstalmentPlan.id, Document.status.in_(UNPAID_STATUSES))
+        .scalar_subquery()
+    )
+    rows = db.session.execute(
+        select(InstalmentPlan, owed.label("owed"))
+        .where(InstalmentPlan.customer_id == customer.id, InstalmentPlan.status == PlanStatus.active)
+        .options(selectinload(InstalmentPlan.instalments))
+    ).all()
+    now = now_utc()
+    for plan, still_owed in rows:
+        received, reached = plan.total - still_owed, Decimal("0.00")
+        for instalment in plan.instalments:  # by position
+            reached += instalment.amount
+            if reached > received:
+                break
+            if instalment.paid_at is None:
+                instalment.paid_at = now
+    db.session.flush()
 
 
 _OVERVIEW_PLANS = (

@@ -11,6 +11,9 @@ import pytest
 from sqlalchemy import func, select
 
 from models.db import db
+from models.services import recorded_payments
+from models.services.bank_statements import BANK_TRANSFER
+from models.staff import StaffUser
 from models.documents import Document, DocumentStatus
 from models.instalments import InstalmentPlan, PlanStatus
 from models.outbox import MailCategory
@@ -338,6 +341,28 @@ def test_a_plan_whose_invoices_are_paid_is_completed(app, client, debtor):
     page = get(client, f"{path}/instalments")
     assert plans_of(app, customer)[0].status == PlanStatus.completed
     assert page.find(class_="empty").get_text(strip=True) == "You have no open invoices to pay in instalments."
+
+
+def test_money_paid_on_the_plans_invoices_pays_its_instalments_in_order(app, client, owner, debtor):
+    """A bank transfer (or a payment staff record) on the plan's invoices, not the
+    instalment's Pay button: the instalments it reaches count as paid, in order."""
+    customer, invoices = debtor  # €121.00 + €60.50: three instalments of €60.50
+    arrange(client, dossier_path(app, customer), "3")
+
+    def pay(invoice, amount: str) -> list[bool]:
+        with app.app_context():
+            recorded_payments.record_payment(
+                db.session.get(StaffUser, owner.id), db.session.get(Document, invoice.id), amount=Decimal(amount),
+                received_on=TODAY, method=BANK_TRANSFER, today=TODAY)
+            db.session.commit()
+        plan = plans_of(app, customer)[0]
+        return [instalment.paid_at is not None for instalment in plan.instalments]
+
+    assert pay(invoices[0], "30.00") == [False, False, False]
+    assert pay(invoices[0], "40.00") == [True, False, False]  # €70.00 reaches the first €60.50
+    assert pay(invoices[0], "51.00") == [True, True, False]  # €121.00: exactly two
+    assert pay(invoices[1], "60.50") == [True, True, True]
+    assert plans_of(app, customer)[0].status == PlanStatus.completed
 
 
 # --- who may do what -----------------------------------------------------------------------------
