@@ -388,8 +388,8 @@ def mark_reached(customer: Customer) -> None:
     still owe): a bank transfer with the invoice's reference, a payment staff record or a
     credit note pays instalments too, not only the Pay button of an instalment.
 
-    One statement reads the plans with what is still owed; only newly reached instalments
-    are written."""
+    One statement reads the active plans' instalments with what is still owed; only newly
+    reached instalments are written."""
     owed = (
         select(func.coalesce(func.sum(Document.gross_total - Document.amount_paid - Document.amount_credited
                                       - Document.amount_written_off), 0))
@@ -398,19 +398,18 @@ def mark_reached(customer: Customer) -> None:
         .scalar_subquery()
     )
     rows = db.session.execute(
-        select(InstalmentPlan, owed.label("owed"))
+        select(Instalment, InstalmentPlan.total, owed.label("owed"))
+        .join(InstalmentPlan, InstalmentPlan.id == Instalment.plan_id)
         .where(InstalmentPlan.customer_id == customer.id, InstalmentPlan.status == PlanStatus.active)
-        .options(selectinload(InstalmentPlan.instalments))
+        .order_by(Instalment.plan_id, Instalment.position)
     ).all()
-    now = now_utc()
-    for plan, still_owed in rows:
-        received, reached = plan.total - still_owed, Decimal("0.00")
-        for instalment in plan.instalments:  # by position
-            reached += instalment.amount
-            if reached > received:
-                break
-            if instalment.paid_at is None:
-                instalment.paid_at = now
+    now, plan_id, reached = now_utc(), None, Decimal("0.00")
+    for instalment, total, still_owed in rows:
+        if instalment.plan_id != plan_id:
+            plan_id, reached = instalment.plan_id, Decimal("0.00")
+        reached += instalment.amount
+        if reached <= total - still_owed and instalment.paid_at is None:
+            instalment.paid_at = now
     db.session.flush()
 
 

@@ -76,7 +76,7 @@ def test_the_account_bar_is_styled_and_hidden_with_htmx(page, page_problems, cus
     log_in(page)
     bar = page.get_by_role("region", name="Open account")
     expect(bar).to_contain_text("Dorothea Wilhelmina van Oosterhout-Debtor")
-    assert page.evaluate("getComputedStyle(document.getElementById('account-bar')).display") == "flex"
+    expect(page.locator("#account-bar")).to_have_css("display", "flex")  # portal.css applies (waits for it)
     hide = bar.get_by_role("button", name="Hide the account bar")
     box = hide.bounding_box()
     assert box["height"] >= 44 and box["x"] + box["width"] <= SIZES[size]["width"], box

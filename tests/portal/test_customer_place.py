@@ -562,12 +562,13 @@ def _statements(app, visit: Visit, path: str) -> int:
 # the settings and a running plan's id in one; the login: the portal user, the open account, the
 # settings. Then the page: the overview its invoices (the login also asks for a running plan);
 # the documents the counts per kind and one page; the statement its entries, opening balance
-# and which documents the customer may open; a document itself, its lines, the logo for the
-# sheet (a deferred column) and its thread.
+# and which documents the customer may open; the instalments page also which instalments the
+# money paid has reached (instalments.mark_reached); a document itself, its lines, the logo
+# for the sheet (a deferred column) and its thread.
 PINNED = {
-    "link": {"": 2, "/documents": 3, "/documents?kind=invoice&q=0": 3, "/statement": 6, "/instalments": 4,
+    "link": {"": 2, "/documents": 3, "/documents?kind=invoice&q=0": 3, "/statement": 6, "/instalments": 5,
              "an invoice": 5, "a quote": 5},
-    "login": {"": 5, "/documents": 5, "/documents?kind=invoice&q=0": 5, "/statement": 8, "/instalments": 6,
+    "login": {"": 5, "/documents": 5, "/documents?kind=invoice&q=0": 5, "/statement": 8, "/instalments": 7,
               "an invoice": 7, "a quote": 7},
 }
 PAGES = ("", "/documents", "/documents?kind=invoice&q=0", "/statement", "/instalments")
