@@ -55,19 +55,37 @@ def state(app) -> dict:
         return {"invoices": invoices, "payments": payments, "entries": entries, "statements": statements}
 
 
+# What the fixture statement (and its MT940 twins, test_mt940_statements.py) books.
+BOOKED = {
+    "INV-1001": ("paid", Decimal("0.00")),  # by its RF reference
+    "INV-1002": ("paid", Decimal("0.00")),  # by its number and the exact amount
+    "INV-1003": ("partially_paid", Decimal("60.00")),  # 40.00 of 100.00, by RF
+    "INV-1004": ("open", Decimal("300.00")),
+}
+
+
+def assert_result_page(soup) -> None:
+    """The page after the upload says what the fixture statement did and lists what waits."""
+    message = soup.get_text(" ")
+    assert "3 transfers booked." in message and "2 transfers wait for you to assign them." in message
+    assert "1 transfer was imported before and was skipped." in message
+    rows = soup.find(id="unmatched").find("tbody").find_all("tr")
+    assert [row.find(class_="num").get_text(strip=True) for row in rows] == ["€77.77", "€99.00"]
+    assert len(soup.find(id="statement-entries").find("tbody").find_all("tr")) == 5
+
+
+def booked_payments(invoices) -> list[tuple]:
+    return [(Decimal("121.00"), "manual", "bank_transfer", invoices["INV-1001"]),
+            (Decimal("250.00"), "manual", "bank_transfer", invoices["INV-1002"]),
+            (Decimal("40.00"), "manual", "bank_transfer", invoices["INV-1003"])]
+
+
 def test_the_statement_books_matched_transfers_and_lists_the_rest(app, owner, owner_client, invoices):
     response = upload(owner_client, FIXTURE)
     assert response.status_code == 302
     now = state(app)
-    assert now["invoices"] == {
-        "INV-1001": ("paid", Decimal("0.00")),  # by its RF reference
-        "INV-1002": ("paid", Decimal("0.00")),  # by its number and the exact amount
-        "INV-1003": ("partially_paid", Decimal("60.00")),  # 40.00 of 100.00, by RF
-        "INV-1004": ("open", Decimal("300.00")),
-    }
-    assert now["payments"] == [(Decimal("121.00"), "manual", "bank_transfer", invoices["INV-1001"]),
-                               (Decimal("250.00"), "manual", "bank_transfer", invoices["INV-1002"]),
-                               (Decimal("40.00"), "manual", "bank_transfer", invoices["INV-1003"])]
+    assert now["invoices"] == BOOKED
+    assert now["payments"] == booked_payments(invoices)
     with app.app_context():
         entries = db.session.scalars(select(BankStatementEntry).order_by(BankStatementEntry.id)).all()
         assert [(e.status, e.matched_by, e.amount) for e in entries] == [
@@ -80,13 +98,7 @@ def test_the_statement_books_matched_transfers_and_lists_the_rest(app, owner, ow
         assert db.session.scalar(select(func.count()).select_from(AuditEvent)
                                  .where(AuditEvent.action == "payment.recorded")) == 3
         assert {p.recorded_by_id for p in db.session.scalars(select(Payment))} == {owner.id}
-    soup = soup_of(owner_client.get(response.headers["Location"]))
-    message = soup.get_text(" ")
-    assert "3 transfers booked." in message and "2 transfers wait for you to assign them." in message
-    assert "1 transfer was imported before and was skipped." in message
-    rows = soup.find(id="unmatched").find("tbody").find_all("tr")
-    assert [row.find(class_="num").get_text(strip=True) for row in rows] == ["€77.77", "€99.00"]
-    assert len(soup.find(id="statement-entries").find("tbody").find_all("tr")) == 5
+    assert_result_page(soup_of(owner_client.get(response.headers["Location"])))
 
 
 def test_importing_the_same_statement_again_books_nothing(app, owner_client, invoices):

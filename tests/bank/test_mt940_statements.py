@@ -19,7 +19,15 @@ from sqlalchemy import select
 
 from models.bank_statements import BankStatement, BankStatementEntry, EntryStatus
 from models.db import db
-from tests.bank.test_bank_statements import FIXTURE as CAMT053, invoices, state, upload  # noqa: F401 (the fixture)
+from tests.bank.test_bank_statements import (  # noqa: F401 (invoices: the fixture)
+    BOOKED,
+    assert_result_page,
+    FIXTURE as CAMT053,
+    booked_payments,
+    invoices,
+    state,
+    upload,
+)
 from tests.conftest import field_error, soup_of
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -49,15 +57,8 @@ def test_the_statement_books_matched_transfers_and_lists_the_rest(app, owner, ow
     response = upload(owner_client, data, "statement.sta")
     assert response.status_code == 302
     now = state(app)
-    assert now["invoices"] == {
-        "INV-1001": ("paid", Decimal("0.00")),  # by its RF reference
-        "INV-1002": ("paid", Decimal("0.00")),  # by its number and the exact amount
-        "INV-1003": ("partially_paid", Decimal("60.00")),  # 40.00 of 100.00, by RF
-        "INV-1004": ("open", Decimal("300.00")),
-    }
-    assert now["payments"] == [(Decimal("121.00"), "manual", "bank_transfer", invoices["INV-1001"]),
-                               (Decimal("250.00"), "manual", "bank_transfer", invoices["INV-1002"]),
-                               (Decimal("40.00"), "manual", "bank_transfer", invoices["INV-1003"])]
+    assert now["invoices"] == BOOKED
+    assert now["payments"] == booked_payments(invoices)
     rows = entries(app)
     assert [(e.status, e.matched_by, e.amount, e.currency) for e in rows] == [
         (EntryStatus.matched, "rf", Decimal("121.00"), "EUR"), (EntryStatus.matched, "number", Decimal("250.00"), "EUR"),
@@ -70,13 +71,7 @@ def test_the_statement_books_matched_transfers_and_lists_the_rest(app, owner, ow
     with app.app_context():
         statement = db.session.scalar(select(BankStatement))
         assert (statement.statement_ref, statement.account_iban) == (reference, account)
-    soup = soup_of(owner_client.get(response.headers["Location"]))
-    message = soup.get_text(" ")
-    assert "3 transfers booked." in message and "2 transfers wait for you to assign them." in message
-    assert "1 transfer was imported before and was skipped." in message
-    rows = soup.find(id="unmatched").find("tbody").find_all("tr")
-    assert [row.find(class_="num").get_text(strip=True) for row in rows] == ["€77.77", "€99.00"]
-    assert len(soup.find(id="statement-entries").find("tbody").find_all("tr")) == 5
+    assert_result_page(soup_of(owner_client.get(response.headers["Location"])))
 
 
 def test_the_german_names_and_texts_keep_their_umlauts(app, owner_client, invoices):
