@@ -15,7 +15,7 @@ Where the time goes (4 December 2026, the shared 2-core machine): reading is not
 148.0 MiB for 10,000 rows and 148.2 MiB for 200,000). Before the batch door,
 models.services.intake took one record at a time: about 11 SQL statements per new customer
 with a contact person and 7 per unchanged one, 15-20 ms per record, 30-70 rows/s. The batch
-door (runner._apply_customers -> intake.upsert_customers, 500 rows a batch, a constant
+door (runner.apply_batch -> intake.upsert_customers, 500 rows a batch, a constant
 number of statements whatever its size) then gave 10,000 rows in 9.3-10.8 s (930-1,070
 rows/s) but 100,000 in 237-244 s (410-420 rows/s; two runs, load 0.8-2.3 and 3.2): the rate
 fell as the table grew. Timing each statement per 20 batches showed one growing: the batch's match,

@@ -4,7 +4,8 @@ One transaction per batch: the batch's upserts, its failed rows and the job's pr
 committed together, so after a crash or a failing batch the job's `position` is exactly the
 last row whose batch is in the database. A record intake refuses (a DomainError: a per-row
 error) leaves the rest of its batch alone: customers go through intake's batch door
-(upsert_customers), documents one at a time, each inside a savepoint.
+(upsert_customers), documents through upsert_documents and, when it refuses one, one at a
+time, each inside a savepoint.
 A dry run does the same work and rolls every batch back, keeping only the counts and the
 failed rows.
 
@@ -59,12 +60,6 @@ class Batch:
     last_row: int = 0
 
 
-def _upsert(kind: str) -> Callable:
-    from models.services import intake
-
-    return intake.upsert_customer if kind == csv_fields.CUSTOMERS else intake.upsert_document
-
-
 def _batches(records: Iterable[csv_fields.Record], batch_rows: int) -> Iterator[list[csv_fields.Record]]:
     batch: list[csv_fields.Record] = []
     rows = 0
@@ -78,51 +73,24 @@ def _batches(records: Iterable[csv_fields.Record], batch_rows: int) -> Iterator[
         yield batch
 
 
-class _Refused(Exception):
-    """A record intake refused while the batch ran without per-record savepoints."""
-
-
-def _apply(converter: csv_fields.Converter, records: list[csv_fields.Record], actor_label: str,
-           savepoints: bool) -> Batch:
-    upsert = _upsert(converter.kind)
-    result = Batch()
-    for record in records:
-        result.rows += len(record.rows)
-        result.last_row = record.rows[-1]
-        if record.error is not None:
-            result.failures.append(Failure(record.error.row, record.error.column, record.error.message, record.cells))
-            continue
-        try:
-            if savepoints:
-                with db.session.begin_nested():
-                    _entity, outcome = upsert(record.data, actor_label=actor_label)
-            else:
-                _entity, outcome = upsert(record.data, actor_label=actor_label)
-        except DomainError as error:
-            if not savepoints:
-                raise _Refused() from error
-            result.failures.append(Failure(record.row_of(error.field), converter.column(error.field),
-                                           str(error.message), record.cells))
-            continue
-        setattr(result, outcome, getattr(result, outcome) + 1)
-    return result
-
-
-def _open_transaction() -> None:
-    """SQLite's Python driver sends BEGIN only before a write: a SAVEPOINT outside a
-    transaction would start one of its own, and releasing it would commit the batch (a
-    dry run's too). A write that matches no row opens the transaction first."""
-    if db.session.get_bind().dialect.name == "sqlite":
-        db.session.connection().exec_driver_sql("UPDATE import_jobs SET id = id WHERE 0 = 1")
-
-
-def _apply_customers(converter: csv_fields.Converter, records: list[csv_fields.Record], actor_label: str) -> Batch:
-    """The batch's customers through intake's batch door, a few statements for the lot: a
-    record it refuses leaves nothing behind, so no savepoints are needed."""
+def _one_by_one(converter: csv_fields.Converter, records: list[csv_fields.Record], actor_label: str) -> Batch:
+    """Documents one at a time, each in a savepoint: a refused one leaves the others alone."""
     from models.services import intake
 
-    ready = [record for record in records if record.error is None]
-    outcomes = dict(zip(map(id, ready), intake.upsert_customers([r.data for r in ready], actor_label=actor_label)))
+    outcomes: dict[int, tuple] = {}
+    for record in records:
+        if record.error is None:
+            try:
+                with db.session.begin_nested():
+                    outcomes[id(record)] = intake.upsert_document(record.data, actor_label=actor_label)
+            except DomainError as error:
+                outcomes[id(record)] = (None, error)
+    return _counted(converter, records, outcomes)
+
+
+def _counted(converter: csv_fields.Converter, records: list[csv_fields.Record], outcomes: dict[int, tuple]) -> Batch:
+    """The batch's figures and failed rows: a record's own error (read from the file), or
+    intake's outcome of it ("created" … or the DomainError that refused it)."""
     result = Batch()
     for record in records:
         result.rows += len(record.rows)
@@ -139,22 +107,37 @@ def _apply_customers(converter: csv_fields.Converter, records: list[csv_fields.R
     return result
 
 
+def _open_transaction() -> None:
+    """SQLite's Python driver sends BEGIN only before a write: a SAVEPOINT outside a
+    transaction would start one of its own, and releasing it would commit the batch (a
+    dry run's too). A write that matches no row opens the transaction first."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.connection().exec_driver_sql("UPDATE import_jobs SET id = id WHERE 0 = 1")
+
+
 def apply_batch(converter: csv_fields.Converter, records: list[csv_fields.Record], actor_label: str) -> Batch:
     """Upsert the batch's records; nothing is committed here.
 
-    Customers go through intake.upsert_customers at once. Documents: first all in one
-    savepoint (two statements fewer per record than a savepoint each); if intake refuses
-    a record, that savepoint is rolled back and the batch runs again with a savepoint per
-    record, so the refused ones leave the others alone."""
+    Customers go through intake.upsert_customers at once (a record it refuses leaves
+    nothing behind). Documents: first all through intake.upsert_documents in one
+    savepoint (their new documents written together); if intake refuses a record, that
+    savepoint is rolled back and the batch runs again one record at a time, each in a
+    savepoint, so the refused ones leave the others alone."""
+    from models.services import intake
+
+    ready = [record for record in records if record.error is None]
+    data = [record.data for record in ready]
     if converter.kind == csv_fields.CUSTOMERS:
-        return _apply_customers(converter, records, actor_label)
+        return _counted(converter, records, dict(zip(map(id, ready), intake.upsert_customers(
+            data, actor_label=actor_label))))
     _open_transaction()
     try:
         with db.session.begin_nested():
-            return _apply(converter, records, actor_label, savepoints=False)
-    except _Refused:
-        pass
-    return _apply(converter, records, actor_label, savepoints=True)
+            intake.prefetch_documents(data)
+            outcomes = dict(zip(map(id, ready), intake.upsert_documents(data, actor_label=actor_label)))
+    except DomainError:
+        return _one_by_one(converter, records, actor_label)
+    return _counted(converter, records, outcomes)
 
 
 def run_batches(converter: csv_fields.Converter, rows: Iterable[tuple[int, list[str]]], *, actor_label: str,
