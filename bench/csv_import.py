@@ -31,20 +31,16 @@ save_customer and the batch), so the planner knows a number matches one customer
 without statistics, and every lookup of the batch goes as one array parameter
 (bulk.among: `= ANY(:values)`, the same statement text for any batch size); EXPLAIN
 ANALYZE, generic plan, 100,000 customers never analysed: the batch's match 1.5 ms, its
-contact persons 0.3 ms, its tags 0.25 ms, all index scans. New customers, contact persons,
-events, webhook deliveries and failed rows go as one INSERT each from a JSON parameter
-(bulk.add_all / insert_rows) instead of the ORM's multi-row INSERT with 13,000
-placeholders that psycopg parsed again each batch (a third of a batch's time). An import
-job of one batch (new customers with contact persons and tags, some rows refused) sends 19
-statements, for 60 rows as for 6 (tests/imports/test_runner.py). Measured on PostgreSQL 15,
-two runs of `--rows 10000 --rows 100000` (load average at start -> end of each run):
-  run 1 (1.35 -> 1.64): 10,000 rows 4.27 s (2,340 rows/s); 100,000 rows 45.3 s (2,206 rows/s)
-  run 2 (1.64 -> 1.74): 10,000 rows 4.80 s (2,083 rows/s); 100,000 rows 47.3 s (2,115 rows/s)
-  peak RSS 151.9-152.0 MiB for 10,000 rows, 152.3-152.5 MiB for 100,000: flat in file size
+contact persons 0.3 ms, its tags 0.25 ms, all index scans. Webhook deliveries and failed
+rows go as one INSERT each from a JSON parameter (bulk.insert_rows); new customers,
+contact persons and events are the ORM's one multi-row INSERT per flush. Measured on
+PostgreSQL 15, `--rows 10000 --rows 100000` (load average at start -> end):
+  (0.77 -> 1.10): 10,000 rows 8.65 s (1,156 rows/s); 100,000 rows 74.8 s (1,337 rows/s)
+  peak RSS 154.4 MiB for 10,000 rows, 158.4 MiB for 100,000: flat in file size
 The 100,000-row target (< 120 s) is met with the rate flat (it was 237-244 s).
-Every 10,000 rows of a 100,000 run take 5.4-7.7 s from the first to the last; SQL is
-~45 ms of a batch's ~300 ms, the rest Python (checking values, e-mail validation, the
-ORM's bookkeeping). Importing the same 100,000 again (all unchanged) takes 34 s.
+Writing the new customers, contact persons and events from a JSON recordset instead (ids
+taken from the sequence first) made it 45-47 s, but as a second way of persisting ORM
+objects beside the flush, on PostgreSQL only; it was taken out again for that.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from models.db import db
 from models.documents import Document
 from models.events import EVENT_TYPES, Event
 from models.payments import Payment, PaymentItem
-from models.services import bulk, webhooks
+from models.services import webhooks
 
 
 def record(type_: str, *, customer: Customer | None = None, document: Document | None = None,
@@ -34,9 +34,10 @@ def record(type_: str, *, customer: Customer | None = None, document: Document |
 
 def record_all(events: list[Event]) -> list[Event]:
     """Events built by `_built` (a batch's, e.g. intake.upsert_customers) added at once: one
-    INSERT (bulk.add_all) and one fan-out for all of them."""
+    flush (the ORM's multi-row INSERT) and one fan-out for all of them."""
     if events:
-        bulk.add_all(events)
+        db.session.add_all(events)
+        db.session.flush()
         webhooks.fan_out_all(events)
     return events
 

@@ -1148,8 +1148,8 @@ class _CustomerBatch:
             return
         from models.services import events
 
-        db.session.flush()  # the changed customers (UPDATE), their tags, new tags
-        bulk.add_all([op["customer"] for op in self.ops if op["creating"]])  # one INSERT, and one for their tags
+        db.session.add_all([op["customer"] for op in self.ops if op["creating"]])
+        db.session.flush()  # the customers (one INSERT for the new ones), their tags
         done: list[tuple[str, ContactPerson, dict, str, list, Customer]] = []
         added: list[ContactPerson] = []
         audits: list[tuple] = []
@@ -1192,8 +1192,8 @@ class _CustomerBatch:
                         setattr(contact, name, value)
                     done.append(("contact.updated", contact, changes, "updated", list(changes), customer))
                 current[contact.email.lower()] = contact
-        bulk.add_all(added)  # the new contact persons: one INSERT
-        db.session.flush()  # the changed and removed contact persons, custom field values
+        db.session.add_all(added)
+        db.session.flush()  # contact persons (one INSERT for the new ones), custom field values
         built = []
         for action, contact, changes, event_action, changed, customer in done:
             # as contacts.Actor(via=label).record: the label is the audit's actor (acting_as)

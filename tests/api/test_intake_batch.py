@@ -223,7 +223,7 @@ def test_statements_per_batch_do_not_grow_with_its_size(app):
     small, large = statements(app, new_records(5)), statements(app, new_records(60, start=5))
     assert len(reads(small)) == len(reads(large)) <= 8
     if postgresql:
-        assert len(small) == len(large) <= 18
+        assert len(small) == len(large) <= 16
         assert not [s for s in large if "IN (" in s]  # keys go as one array: the same text for any size
     # Sent again: all unchanged, and cheaper still (nothing is written).
     again_small, again_large = statements(app, new_records(5)), statements(app, new_records(60, start=5))
