@@ -28,7 +28,6 @@ from web.i18n import (
     mail_status_label,
     select_locale,
     status_label,
-    template_translations,
 )
 from web.security import add_security_headers
 
@@ -60,7 +59,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     mail.init_app(app)
     limiter.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
-    app.context_processor(template_translations)
+    app.context_processor(formatting.template_translations)
     login_manager.init_app(app)
     login_manager.session_protection = "strong"
 

@@ -45,6 +45,7 @@ from jinja2 import Template
 from sqlalchemy import select
 
 from mailers.routing import ContactCopy, Recipients
+from models import formatting
 from models.customers import Customer
 from models.db import db
 from models.documents import Document
@@ -270,18 +271,15 @@ def portal_links(email: OutboundEmail, recipients: Recipients, pending: set[str]
 class Renderer:
     """Renders mail templates like flask.render_template, with what that looks up per call
     (context processors, the template) looked up once per batch. Inside
-    `force_locale(language)` the templates' `_`/`gettext`/`ngettext` (Flask-Babel's) speak
-    that language: the batch's messages are in several languages, so the context keeps
-    none of the callables a page's render binds to its one language
-    (web.i18n.template_translations)."""
+    `force_locale(language)` the templates speak that language: their `_`/`gettext`/
+    `ngettext` are bound for each message (formatting.template_translations), as a page's
+    are for its render, since a batch's messages are in several languages."""
 
     def __init__(self) -> None:
         app = current_app._get_current_object()
         self.env = app.jinja_env
         self.base: dict[str, Any] = {}
         app.update_template_context(self.base)
-        for name in ("gettext", "ngettext"):
-            self.base.pop(name, None)
         self.templates: dict[str, Template] = {}
 
     def render(self, name: str, context: dict[str, Any]) -> str:
@@ -289,7 +287,7 @@ class Renderer:
         template = self.templates.get(name)
         if template is None:
             template = self.templates[name] = self.env.get_template(name)
-        return template.render({**self.base, **context})
+        return template.render({**self.base, **formatting.template_translations(), **context})
 
 
 def _dunning_intro(context: dict, language: str, values: dict) -> list[tuple[str, str | None]]:

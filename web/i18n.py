@@ -5,15 +5,13 @@ Translation itself is Flask-Babel as shipped: `babel.init_app(app, locale_select
 select_locale)` in wsgi.py; Python code uses `flask_babel.gettext` / `lazy_gettext`, mail
 `force_locale(language)`, and templates the `_` / `gettext` / `ngettext` that Flask-Babel
 installs into Jinja (newstyle: autoescaped, `%(name)s` variables as keywords), bound per
-render by `template_translations` below.
+render by models.formatting.template_translations (pages and mail alike).
 """
 
 from __future__ import annotations
 
 from flask import current_app, g, has_request_context, request
-from flask_babel import get_locale, get_translations
-from jinja2 import pass_context
-from markupsafe import Markup
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -30,33 +28,6 @@ def select_locale() -> str:
     if current_user and current_user.is_authenticated and getattr(current_user, "language", None):
         return current_user.language
     return request.accept_languages.best_match(current_app.config["LANGUAGES"]) or "en"
-
-
-def template_translations() -> dict:
-    """A context processor: the templates' `gettext` / `ngettext` (and so `_`) for this
-    render, bound to the catalogue Flask-Babel's public `get_translations()` returns now.
-
-    Why: the callables Flask-Babel installs into Jinja look the locale and catalogue up
-    again for every string (about 20 µs each; the customer page has some fifty strings),
-    while the answer cannot change within one render. The semantics are Jinja's newstyle
-    gettext exactly (autoescaped, always `%`-formatted, `num` for plurals), and
-    `force_locale` (mail, letters) is honoured because every render asks anew. Macros
-    imported without context use Flask-Babel's own callables: same text, slower.
-    """
-    translations = get_translations()
-
-    @pass_context
-    def gettext(context, string: str, /, **variables) -> str:
-        text = translations.ugettext(string)
-        return (Markup(text) if context.eval_ctx.autoescape else text) % variables
-
-    @pass_context
-    def ngettext(context, singular: str, plural: str, num: int, /, **variables) -> str:
-        variables.setdefault("num", num)
-        text = translations.ungettext(singular, plural, num)
-        return (Markup(text) if context.eval_ctx.autoescape else text) % variables
-
-    return {"gettext": gettext, "ngettext": ngettext}
 
 
 def current_locale_id() -> str:
