@@ -220,7 +220,7 @@ def _batch(upsert, records: list, name: str) -> s.BatchResult:
         try:
             row, outcome = upsert(record, actor_label=g.api_key.label)
         except DomainError as error:
-            raise DomainError(error.message, field=f"{name}[{index}]" + (f".{error.field}" if error.field else ""))
+            raise error.within(f"{name}[{index}]") from None
         results.append(s.BatchItem(id=row.id, number=row.number, external_id=row.external_id, outcome=outcome))
     return s.BatchResult(results=results)
 

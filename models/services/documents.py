@@ -262,11 +262,7 @@ def document_created(actor: StaffUser | None, document: Document, settings: Busi
     customer's credit. `settings`: the business's, when the caller has them at hand;
     `credit_possible=False`: the caller knows the customer has no credit in its currency."""
     if actor is not None:
-        audit.record(
-            actor, f"{document.kind.value}.created", "document", document.id, customer_id=document.customer_id,
-            changes={"number": [None, document.number], "gross_total": [None, str(document.gross_total)],
-                     "status": [None, document.status.value]},
-        )
+        audit_created(actor, document)
     if document.kind == DocumentKind.invoice and document.status != DocumentStatus.draft and credit_possible:
         _issued(document, settings)
 
@@ -289,6 +285,16 @@ def create_invoice(
         invoice.status, invoice.amount_paid = status, amount_paid
         db.session.flush()
     return invoice
+
+
+def audit_created(actor: StaffUser | None, document: Document) -> None:
+    """The trail's line for a new document: by staff, or (no actor, inside audit.acting_as)
+    by the intake's API key or import file."""
+    audit.record(
+        actor, f"{document.kind.value}.created", "document", document.id, customer_id=document.customer_id,
+        changes={"number": [None, document.number], "gross_total": [None, str(document.gross_total)],
+                 "status": [None, document.status.value]},
+    )
 
 
 def _issued(invoice: Document, settings: BusinessSettings | None = None) -> None:

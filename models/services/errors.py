@@ -11,6 +11,10 @@ class DomainError(Exception):
         self.message = message
         self.field = field
 
+    def within(self, place: str) -> "DomainError":
+        """The same error named inside a list: `documents[3]` + `lines[0].unit_price`."""
+        return DomainError(self.message, field=place + (f".{self.field}" if self.field else ""))
+
 
 class NotFound(Exception):
     """The record does not exist *or the actor may not see it*: both answer 404."""

@@ -687,9 +687,7 @@ def _write_new(made: list[_New]) -> None:
         if new.plain:
             documents.document_created(None, document, settings,
                                        credit_possible=(document.customer_id, document.currency) in credit)
-        _record(document, f"{document.kind.value}.created", {"number": [None, document.number],
-                                                              "gross_total": [None, str(document.gross_total)],
-                                                              "status": [None, document.status.value]})
+        documents.audit_created(None, document)
         if new.paid is not None and new.paid > document.amount_paid:
             settlement.lock_customer(document.customer_id)
             settlement.change(document.id, paid=new.paid - document.amount_paid)
@@ -825,7 +823,7 @@ def upsert_documents(records: list[dict], *, actor_label: str, name: str | None 
             except DomainError as error:
                 if name is None:
                     raise
-                raise DomainError(error.message, field=f"{name}[{index}]" + (f".{error.field}" if error.field else ""))
+                raise error.within(f"{name}[{index}]") from None
         _write_new(made)
     return results
 
@@ -837,17 +835,14 @@ def _upsert(data: dict, made: list[_New]) -> tuple[Document, str]:
     external_id = _external_id(data)
     number = _text(data.get("number"), "number", 40)
     document = _find_document(kind, external_id, number)
-    if document is None and kind in documents.CREATABLE_KINDS:
-        new = _new_document(data, kind, external_id, number)
-        made.append(new)
-        _remember(new.document)
-        return new.document, CREATED
-    _write_new(made)  # what came before is written first: this record may read it
+    if document is not None or kind not in documents.CREATABLE_KINDS:
+        _write_new(made)  # what came before is written first: this record reads or changes it
     if document is None:
         new = _new_document(data, kind, external_id, number)
         made.append(new)
-        _write_new(made)
         _remember(new.document)
+        if not new.plain:  # a reminder or credit note is written at once
+            _write_new(made)
         return new.document, CREATED
     changed = _update_document(document, data, number, external_id)
     _remember(document)
