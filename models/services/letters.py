@@ -24,7 +24,6 @@ from babel import Locale
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
-
 from sqlalchemy import select
 
 from models.customers import Customer

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import pytest
 from lxml import etree
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from models.customers import Customer
 from models.db import db
 from models.documents import Document
-from tests import factories
 from tests.api.conftest import ApiClient, make_key
 from tests.einvoice.conftest import assert_valid, embedded_xml, make_document
-from tests.einvoice.test_incoming import LINES, exported, forget
+from tests.einvoice.test_incoming import LINES, exported, forget, from_an_unknown_buyer
 from tests.letters.conftest import require_pdf
 
 
@@ -75,15 +74,7 @@ def test_an_e_invoice_comes_back_as_the_same_document_once(app, api, seller, buy
 
 
 def test_an_unknown_buyer_is_created_only_when_asked(app, api, seller):
-    stranger = factories.customer(number="N-7", kind="company", name="Åsa Ødegård", company_name="Weißbier GmbH",
-                                  email="kontakt@weissbier.example.com", street="Bräuhausstraße 3", postal_code="80331",
-                                  city="München", country="DE", vat_id="DE111222333")
-    invoice = make_document(stranger, [("Malz", "20", "3.10", "7")])
-    content = exported(app, invoice, "xrechnung-ubl")
-    forget(app, invoice)
-    with app.app_context():
-        factories.write_directly(delete(Customer).where(Customer.id == stranger.id))
-        db.session.commit()
+    _invoice, content = from_an_unknown_buyer(app, "N-7", "Weißbier GmbH")
 
     refused = post_file(api, content)
     assert refused.status_code == 422 and refused.get_json()["field"] == "create_customer"

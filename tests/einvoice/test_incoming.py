@@ -37,6 +37,21 @@ def forget(app, document) -> None:
         db.session.commit()
 
 
+def from_an_unknown_buyer(app, number: str, company_name: str) -> tuple[Document, bytes]:
+    """An XRechnung (UBL) invoice to a German company, non-ASCII names, that Dossier does not
+    know: exported, then the invoice and its customer deleted. The invoice (detached) and the file."""
+    stranger = factories.customer(number=number, kind="company", name="Åsa Ødegård", company_name=company_name,
+                                  email="kontakt@weissbier.example.com", street="Bräuhausstraße 3", postal_code="80331",
+                                  city="München", country="DE", vat_id="DE111222333")
+    invoice = make_document(stranger, [("Malz", "20", "3.10", "7")])
+    content = exported(app, invoice, "xrechnung-ubl")
+    forget(app, invoice)
+    with app.app_context():
+        factories.write_directly(delete(Customer).where(Customer.id == stranger.id))
+        db.session.commit()
+    return invoice, content
+
+
 def upload(client, content: bytes, filename: str = "invoice.xml"):
     return client.post(UPLOAD, data={"file": (io.BytesIO(content), filename)}, content_type="multipart/form-data")
 
@@ -131,15 +146,7 @@ def test_customers_are_found_by_number_then_by_e_mail(app, owner_client, seller)
 
 
 def test_an_unknown_buyer_is_proposed_and_created_on_confirmation(app, employee_client, employee, seller):
-    stranger = factories.customer(number="N-5", kind="company", name="Åsa Ødegård", company_name="Weißbier & Söhne GmbH",
-                                  email="kontakt@weissbier.example.com", street="Bräuhausstraße 3", postal_code="80331",
-                                  city="München", country="DE", vat_id="DE111222333")
-    invoice = make_document(stranger, [("Malz", "20", "3.10", "7")])
-    content = exported(app, invoice, "xrechnung-ubl")
-    forget(app, invoice)
-    with app.app_context():
-        factories.write_directly(delete(Customer).where(Customer.id == stranger.id))
-        db.session.commit()
+    invoice, content = from_an_unknown_buyer(app, "N-5", "Weißbier & Söhne GmbH")
 
     page = upload(employee_client, content)
     assert page.status_code == 200
