@@ -183,6 +183,10 @@ def test_openapi_document_and_reference_page(client):
     page = client.get("/api/v1/reference")
     assert page.status_code == 200 and b"POST /api/v1/documents" in page.data
     assert b"cdn" not in page.data.lower()
+    text = " ".join(page.get_data(as_text=True).split())
+    assert "At most 100 items." in text and "One of individual, company." in text
+    german = " ".join(client.get("/api/v1/reference", headers={"Accept-Language": "de"}).get_data(as_text=True).split())
+    assert "Höchstens 100 Einträge." in german and "Einer von individual, company." in german
 
 
 def test_rate_limit_per_key(app, key_owner, monkeypatch):
