@@ -332,7 +332,10 @@ def test_payment_dates_are_checked_at_received_on(owner_client, customer, today,
     ("0", "Enter an amount of more than zero, in cents at most."),
     ("1.005", "Use at most two decimals."),
     ("NaN", "Enter a number."),
-    ("lots", "Not a valid decimal value."),
+    ("lots", "Enter a number such as 1250.50 or 1250,50, without thousands separators."),
+    ("1.234,56", "Enter a number such as 1250.50 or 1250,50, without thousands separators."),  # thousands separators: refused, never guessed
+    ("1,234", "Enter a number such as 1250.50 or 1250,50, without thousands separators."),
+    ("12,505", "Enter a number such as 1250.50 or 1250,50, without thousands separators."),
 ])
 def test_payment_amount_is_checked(owner_client, customer, today, amount, message):
     invoice = factories.invoice(customer)
@@ -340,6 +343,15 @@ def test_payment_amount_is_checked(owner_client, customer, today, amount, messag
     assert response.status_code == 422
     assert field_error(soup_of(response), "Amount") == message
     assert status(page(owner_client, invoice.id)) == "open"
+
+
+def test_a_payment_typed_with_a_decimal_comma_is_recorded_exactly(owner_client, customer, today):
+    """Dutch and German staff (and a phone's decimal keyboard) write "12,50"."""
+    invoice = factories.invoice(customer, amount="100.00")  # 121.00
+    soup = followed(owner_client, record(owner_client, invoice.id, "12,50", today))
+    assert status(soup) == "partially paid"
+    assert payment_rows(soup)[0][3] == "€12.50"
+    assert input_value(soup, "Amount") == "108.50"
 
 
 # --- write off, cancel, credit ------------------------------------------------------------
