@@ -95,6 +95,7 @@ def payment_record(document_id: int):
         done = commit_change(lambda: recorded_payments.record_payment(
             current_user, document, amount=form.amount.data, received_on=form.received_on.data,
             method=form.method.data, today=clock.today(), confirm_credit=form.confirm_credit.data,
+            form_key=form.key.data,
         ), form)
         if done:
             flash(_("The payment of %(amount)s was recorded.", amount=form.amount.data), "success")

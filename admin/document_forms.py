@@ -99,6 +99,7 @@ class PaymentForm(AppForm):
     received_on = DateField(_l("Received on"), validators=[InputRequired(message=_l("Enter a date."))])
     method = SelectField(_l("Method"), choices=options((m, METHOD_LABELS[m]) for m in RECORDED_METHODS))
     confirm_credit = BooleanField(_l("Yes, the part above what is outstanding becomes customer credit"))
+    key = HiddenField()  # random per form shown: the same form sent twice books once (recorded_payments)
     submit = SubmitField(_l("Record payment"))
 
 

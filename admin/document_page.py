@@ -7,6 +7,7 @@ the lines block is swapped; without JavaScript the whole page), so nothing typed
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from flask import abort, flash, redirect, request, url_for
@@ -69,7 +70,8 @@ def page_context(document, **forms) -> dict:
 
 
 def _payment_form(document, today) -> PaymentForm:
-    return PaymentForm(formdata=None, data={"amount": max(document.outstanding, 0), "received_on": today})
+    return PaymentForm(formdata=None, data={"amount": max(document.outstanding, 0), "received_on": today,
+                                            "key": uuid.uuid4().hex})
 
 
 @bp.get("/invoices/<int:document_id>")  # the address invoice pages had; kept for links already shared

@@ -345,6 +345,40 @@ def test_payment_amount_is_checked(owner_client, customer, today, amount, messag
     assert status(page(owner_client, invoice.id)) == "open"
 
 
+def payment_form_data(soup) -> dict[str, str]:
+    """What the browser sends of the "Record a payment" form as it is shown (hidden fields too)."""
+    form = soup.find("h3", string="Record a payment").find_next("form")
+    data = {i["name"]: i.get("value", "") for i in form.find_all("input") if i.get("type") != "checkbox"}
+    data.update({s["name"]: (s.find("option", selected=True) or s.find("option"))["value"] for s in form.find_all("select")})
+    return data
+
+
+def test_the_same_payment_form_sent_twice_records_the_payment_once(owner_client, customer, today):
+    """A double click on "Record payment" (or the answer reloaded) books the money once."""
+    invoice = factories.invoice(customer, amount="100.00")  # 121.00
+    data = {**payment_form_data(page(owner_client, invoice.id)), "amount": "50.00"}
+    followed(owner_client, owner_client.post(f"/admin/documents/{invoice.id}/payments", data=data))
+    soup = followed(owner_client, owner_client.post(f"/admin/documents/{invoice.id}/payments", data=data))
+    assert len(payment_rows(soup)) == 1
+    assert status(soup) == "partially paid"
+    assert input_value(soup, "Amount") == "71.00"
+    # the form shown next is a new one: a second payment of the same amount is recorded
+    data = {**payment_form_data(soup), "amount": "50.00"}
+    soup = followed(owner_client, owner_client.post(f"/admin/documents/{invoice.id}/payments", data=data))
+    assert len(payment_rows(soup)) == 2
+    assert input_value(soup, "Amount") == "21.00"
+
+
+def test_the_whole_amount_sent_twice_is_not_asked_about_as_credit(owner_client, customer, today):
+    invoice = factories.invoice(customer, amount="100.00")
+    data = payment_form_data(page(owner_client, invoice.id))  # the outstanding 121.00, as suggested
+    followed(owner_client, owner_client.post(f"/admin/documents/{invoice.id}/payments", data=data))
+    soup = followed(owner_client, owner_client.post(f"/admin/documents/{invoice.id}/payments", data=data))
+    assert flashes(soup) == ["The payment of 121.00 was recorded."]
+    assert status(soup) == "paid"
+    assert len(payment_rows(soup)) == 1
+
+
 def test_a_payment_typed_with_a_decimal_comma_is_recorded_exactly(owner_client, customer, today):
     """Dutch and German staff (and a phone's decimal keyboard) write "12,50"."""
     invoice = factories.invoice(customer, amount="100.00")  # 121.00
