@@ -258,7 +258,7 @@ def record(client, document_id: int, amount: str, received_on, method: str = "ba
 def test_record_a_payment_then_undo_it(app, owner_client, customer, today):
     invoice = factories.invoice(customer, amount="100.00")  # 121.00
     soup = followed(owner_client, record(owner_client, invoice.id, "50.00", today))
-    assert flashes(soup) == ["The payment of 50.00 was recorded."]
+    assert flashes(soup) == ["The payment of €50.00 was recorded."]
     assert status(soup) == "partially paid"
     [row] = payment_rows(soup)
     assert row[1] == "Bank transfer" and row[3] == "€50.00" and row[4] == "paid"
@@ -307,7 +307,7 @@ def test_a_payment_larger_than_outstanding_asks_to_confirm_the_credit(app, owner
     assert "Apply customer credit (€29.00)" in buttons(page(owner_client, other.id))
     # applying it pays part of the other invoice, shown as a payment from customer credit
     soup = followed(owner_client, press(owner_client, page(owner_client, other.id), "Apply customer credit (€29.00)"))
-    assert flashes(soup) == ["Customer credit of 29.00 was applied."]
+    assert flashes(soup) == ["Customer credit of €29.00 was applied."]
     assert status(soup) == "partially paid"
     assert payment_rows(soup)[0][1] == "Customer credit"
     assert not any(t.startswith("Apply customer credit") for t in buttons(soup))
@@ -374,7 +374,7 @@ def test_the_whole_amount_sent_twice_is_not_asked_about_as_credit(owner_client, 
     data = payment_form_data(page(owner_client, invoice.id))  # the outstanding 121.00, as suggested
     followed(owner_client, owner_client.post(f"/admin/documents/{invoice.id}/payments", data=data))
     soup = followed(owner_client, owner_client.post(f"/admin/documents/{invoice.id}/payments", data=data))
-    assert flashes(soup) == ["The payment of 121.00 was recorded."]
+    assert flashes(soup) == ["The payment of €121.00 was recorded."]
     assert status(soup) == "paid"
     assert len(payment_rows(soup)) == 1
 
@@ -398,10 +398,10 @@ def test_write_off_the_remainder(owner_client, customer, today):
     asked = press(owner_client, soup, "Write off €21.00")
     _, heading, consequence = dialog(soup_of(asked))
     assert heading == f"Write off what is left on {invoice.number}?"
-    assert consequence.startswith("21.00 will no longer be asked for")
+    assert consequence.startswith("€21.00 will no longer be asked for")
     assert status(page(owner_client, invoice.id)) == "partially paid"
     soup = followed(owner_client, confirm(owner_client, asked, "Yes, write it off"))
-    assert flashes(soup) == ["21.00 was written off."]
+    assert flashes(soup) == ["€21.00 was written off."]
     assert status(soup) == "paid"
     assert details(soup)["Written off"].startswith("€21.00 · ")
     totals = {tr.th.get_text(strip=True): tr.td.get_text(strip=True) for tr in soup.find("table").tfoot.find_all("tr")}
