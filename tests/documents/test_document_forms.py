@@ -493,6 +493,8 @@ def test_reminder_without_fee_is_simply_issued(owner_client, customer, today):
     ({"interest": "0.001"}, "Interest", "Use at most two decimals."),
     ({"fee": "ten"}, "Fee", "Enter a number such as 1250.50 or 1250,50, without thousands separators."),
     ({"issue_date": ""}, "Issue date", "Enter a date."),
+    ({"issue_date": "2020-01-01"}, "Issue date", "A reminder cannot be dated before the invoices it reminds of."),
+    ({"issue_date": "0001-01-01"}, "Issue date", "A reminder cannot be dated before the invoices it reminds of."),
     ({"level": "4"}, "Level", "Not a valid choice."),
 ])
 def test_reminder_refusals(app, owner_client, customer, today, data, label, message):
