@@ -168,6 +168,10 @@ def credit_note_new(document_id: int):
     """A credit note for an issued invoice: it reduces what is outstanding, and what it
     credits beyond that becomes customer credit."""
     invoice = document_service.get_invoice(current_user, document_id)
+    if request.method == "GET" and invoice.status in (DocumentStatus.draft, DocumentStatus.cancelled):
+        # a form that could never be saved (and a draft has no number to name): say so on its page
+        flash(_("A credit note refers to an issued invoice that is not cancelled."), "error")
+        return redirect(url_for("admin.document_detail", document_id=invoice.id))
     form = DocumentForm(kind=DocumentKind.credit_note)
     form.currency.data = invoice.currency  # the invoice's; the form does not ask for it
     if request.method == "GET":

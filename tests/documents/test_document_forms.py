@@ -425,6 +425,9 @@ def test_credit_note_refusals(app, owner_client, customer, today):
     quote = factories.document(customer, "quote")
     assert owner_client.get(credit_path(quote)).status_code == 404
     draft = factories.document(customer, "invoice", draft=True)
+    soup = followed(owner_client, owner_client.get(credit_path(draft)))  # not a form "for invoice None"
+    assert flashes(soup) == ["A credit note refers to an issued invoice that is not cancelled."]
+    assert title(soup) == "Invoice (draft)"
     response = owner_client.post(credit_path(draft), data={**data, "issue_date": str(today)})
     assert response.status_code == 422
     assert "A credit note refers to an issued invoice that is not cancelled." in soup_of(response).get_text(" ")
