@@ -9,7 +9,7 @@ import re
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DecimalField, SelectChoice, SelectField, StringField, SubmitField
+from wtforms import BooleanField, DecimalField, IntegerField, SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, StopValidation, ValidationError
 
 from models.customers import COUNTRY_CODES
@@ -61,6 +61,15 @@ class NumberField(DecimalField):
         if valuelist and isinstance(valuelist[0], str) and _DECIMAL_COMMA.fullmatch(valuelist[0].strip()):
             valuelist = [valuelist[0].strip().replace(",", ".")]
         super().process_formdata(valuelist)
+
+    def pre_validate(self, form):
+        if self.process_errors and self.raw_data and self.raw_data[0].strip():
+            raise StopValidation()
+
+
+class WholeNumberField(IntegerField):
+    """An IntegerField whose "not a whole number" message comes alone, not with the range's
+    "Number must be between …" as well."""
 
     def pre_validate(self, form):
         if self.process_errors and self.raw_data and self.raw_data[0].strip():

@@ -124,6 +124,13 @@ def test_the_next_number_can_be_raised(app, owner_client):
     assert counter(app, "credit_note") == 6
 
 
+@pytest.mark.parametrize("typed", ["1,5", "five", "1.000"])
+def test_a_next_number_that_is_no_whole_number_gets_that_message_alone(app, owner_client, typed):
+    response = save(owner_client, change={"Next quote number": typed})
+    assert response.status_code == 422
+    assert field_error(soup_of(response), "Next quote number") == "Not a valid integer value."
+
+
 def test_the_next_number_never_goes_down(app, owner_client):
     customer = factories.customer()
     for _ in range(3):
