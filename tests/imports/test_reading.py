@@ -4,6 +4,7 @@ chunk boundary."""
 
 from __future__ import annotations
 
+import codecs
 from datetime import date
 from decimal import Decimal
 
@@ -59,6 +60,21 @@ def test_windows_1252_euro_sign_and_accents(app):
         fmt = reading.inspect(chunked(data))
         assert fmt.encoding == "cp1252"
         assert list(reading.rows(chunked(data), fmt))[0][1] == ["K-1", "Françoise Élan", "€ 5"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_excels_unicode_text_utf_16_with_tabs(app, encoding):
+    """Excel's "Unicode Text" export: UTF-16 with a byte order mark, tab-separated. It was
+    read as Windows-1252 (a NUL after every letter) and no column was recognised."""
+    text = CUSTOMERS_DE.replace(",", "\t").replace("Mies\t Söhne", "Mies, Söhne")
+    data = (codecs.BOM_UTF16_BE if encoding == "utf-16-be" else b"") + encode(text, encoding)
+    assert data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+    with app.test_request_context():
+        fmt = reading.inspect(chunked(data, 1))
+        assert (fmt.delimiter, fmt.rows) == ("\t", 2)
+        rows = list(reading.rows(chunked(data), fmt))
+    assert rows[0][1][:2] == ["K-1", "Jan Müller"] and rows[1][1][2] == "Mies, Söhne GmbH"
+    assert fields.guess_mapping("customers", fmt.header)[0] == "number"
 
 
 @pytest.mark.parametrize("text,decimal,expected", [
