@@ -241,3 +241,19 @@ def test_another_sellers_invoice_is_refused(app, owner_client, seller, buyer):
     assert response.status_code == 422
     assert field_error(soup_of(response), "E-invoice file").startswith(
         "This e-invoice was issued by Müller & Søn Gärtnerei GmbH (VAT id DE123456789), not by this business")
+
+
+@pytest.mark.parametrize("fmt", ["xrechnung-ubl", "xrechnung-cii"])
+def test_a_discount_line_at_a_negative_quantity_comes_back(app, owner_client, seller, buyer, fmt):
+    """An e-invoice writes a discount as -1 × 10.00 (a price is never negative, BR-27); Dossier
+    refused negative quantities, so such a file could not be imported."""
+    invoice = make_document(buyer, [("Rosen", "4", "25.00", "19"), ("Rabatt", "1", "-10.00", "19")])
+    content = exported(app, invoice, fmt)
+    assert b"-1<" in content  # the quantity as the file states it
+    forget(app, invoice)
+    response = upload(owner_client, content)
+    assert response.status_code == 302, soup_of(response).get_text(" ", strip=True)[:1500]
+    document, lines, _ = stored(app, "invoice", invoice.number)
+    assert lines == [("Rosen", Decimal("4"), Decimal("25.00"), Decimal("19")),
+                     ("Rabatt", Decimal("1"), Decimal("-10.00"), Decimal("19"))]
+    assert document.gross_total == invoice.gross_total

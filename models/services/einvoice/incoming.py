@@ -220,8 +220,10 @@ def document_values(reading: Reading, customer: Customer) -> dict:
     values = {
         "kind": kind.value, "number": invoice.number[:40], "customer_number": customer.number,
         "issue_date": invoice.issue_date, "currency": invoice.currency,
-        "lines": [{"description": (line.description or "—")[:300], "quantity": line.quantity,
-                   "unit_price": line.unit_price, "vat_rate": line.vat_rate} for line in invoice.lines],
+        # A discount line comes as -1 × 10.00 (BR-27: no negative price); Dossier's is 1 × -10.00.
+        "lines": [{"description": (line.description or "—")[:300], "quantity": abs(line.quantity),
+                   "unit_price": -line.unit_price if line.quantity < 0 else line.unit_price,
+                   "vat_rate": line.vat_rate} for line in invoice.lines],
         "notes": invoice.note,
     }
     if None not in (net, tax, gross):
