@@ -747,6 +747,11 @@ def _update_document(document: Document, data: dict, number: str | None, externa
         documents.check_dates(kind, merged["issue_date"], merged["due_date"], merged["valid_until"])
         if lines is None and new_totals:
             documents.check_totals(kind, computed)
+        settled = document.amount_paid + document.amount_credited + document.amount_written_off
+        if new_totals and computed.gross < settled:
+            raise DomainError(_l("%(settled)s was already paid, credited or written off on this document: its total "
+                                 "cannot become less.", settled=settled),
+                              field="lines" if lines is not None else "totals")
         for name, value in content.items():
             changes[name] = [str(getattr(document, name)), str(value)]
             setattr(document, name, value)
@@ -782,7 +787,10 @@ def _update_document(document: Document, data: dict, number: str | None, externa
                     document.number = document.number or documents.allocate_number(kind, document.issue_date)
                     document.status = DocumentStatus.cancelled
                 else:
-                    credit_notes.cancel_invoice(None, document, clock.today())
+                    try:
+                        credit_notes.cancel_invoice(None, document, clock.today())
+                    except DomainError as error:  # e.g. payments received: the status asked for
+                        raise DomainError(error.message, field=error.field or "status") from None
             elif document.status == DocumentStatus.draft:
                 documents.issue_draft(None, document)
         elif kind == DocumentKind.quote:
