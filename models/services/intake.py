@@ -441,6 +441,8 @@ def _customer_of(data: dict) -> Customer | None:
         customer = _known_customer(("external_id", external_id), Customer.external_id == external_id)
         if customer is None:
             raise DomainError(_l("No customer has this external id."), field="customer_external_id")
+        if number and customer.number.lower() != number.lower():
+            raise DomainError(_l("The customer with this external id has another number."), field="customer_number")
         return customer
     if number:
         customer = _known_customer(("number", number.lower()), func.lower(Customer.number) == number.lower())

@@ -220,6 +220,7 @@ def test_totals_only_and_draft_and_cancelled(app):
     ({"lines": None}, "lines"),
     ({"currency": "XYZ"}, "currency"),
     ({"customer_external_id": "nobody"}, "customer_external_id"),
+    ({"customer_number": "K999"}, "customer_number"),  # EXT-1 is K100: which customer was meant?
     ({"kind": "receipt"}, "kind"),
     ({"status": "paid", "amount_paid": "5.00"}, "amount_paid"),
     ({"status": "partially_paid"}, "amount_paid"),
