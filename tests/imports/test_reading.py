@@ -85,6 +85,25 @@ def test_decimal_comma_or_point(app, text, decimal, expected):
     assert values.parse_decimal(text, decimal) == Decimal(expected)
 
 
+@pytest.mark.parametrize("text,decimal", [
+    ("12.5", values.COMMA), ("2,5", values.POINT), ("1.23,45", values.COMMA), ("1,2345.00", values.POINT),
+    ("1.2.3", values.COMMA), ("1,2,3", values.POINT), ("1,234,5", values.COMMA), ("1.5.", values.COMMA),
+])
+def test_a_separator_that_cannot_group_thousands_is_refused(app, text, decimal):
+    """Under the file's decimal comma, "12.5" was read as 125 (the point dropped as a thousands
+    separator); under a decimal point "2,5" as 25: a price ten times too high, silently."""
+    with app.test_request_context(), pytest.raises(values.BadValue, match="is not a number"):
+        values.parse_decimal(text, decimal)
+
+
+@pytest.mark.parametrize("text,decimal,expected", [
+    ("1.234.567,89", values.COMMA, "1234567.89"), ("1 234,50", values.COMMA, "1234.50"), ("1234", values.COMMA, "1234"),
+    ("1,234,567.89", values.POINT, "1234567.89"), ("+5", values.POINT, "5"), ("12.50 €", values.POINT, "12.50"),
+])
+def test_thousands_separators_in_groups_of_three(app, text, decimal, expected):
+    assert values.parse_decimal(text, decimal) == Decimal(expected)
+
+
 def test_the_decimal_convention_is_guessed_from_the_amounts():
     assert values.guess_decimal(["125,50", "1.234,56", "21"]) == values.COMMA
     assert values.guess_decimal(["125.50", "1,234.56", "21"]) == values.POINT
