@@ -296,6 +296,10 @@ class Record:
         return self.rows[0]
 
 
+# A document's fields every one of its rows must agree on when they give them.
+GROUP_CHECKED = ("customer_number", "customer_external_id", "currency")
+
+
 class Converter:
     """Turns cells into intake records (models.services.intake's shape) under one mapping
     and decimal convention."""
@@ -467,11 +471,13 @@ class Converter:
 
     def _differs(self, first: tuple[int, list[str], dict[str, Any]], number: int,
                  found: dict[str, Any]) -> RowError | None:
-        """A line row that gives one of the document's own fields (its customer, a date, …)
-        otherwise than the first row: two documents under one number, not one to merge."""
+        """A line row that names another customer or currency than the document's first row:
+        two documents under one number, not one to merge. (Other fields, such as notes, are
+        taken from the first row, as before.)"""
         first_row, _cells, first_found = first
-        for key, value in found.items():
-            if key.startswith("line_") or value is None or first_found.get(key) is None:
+        for key in GROUP_CHECKED:
+            value = found.get(key)
+            if value is None or first_found.get(key) is None:
                 continue
             if value != first_found[key]:
                 return RowError(number, self.column_of.get(key), str(_l(
