@@ -35,11 +35,16 @@ def redis_url() -> str:
 
 
 def connection() -> redis.Redis:
-    """One client per process and URL (redis-py pools its connections)."""
+    """One client per process and URL (redis-py pools its connections).
+
+    A second at most to connect and for each answer: a web request that queues mail waits
+    no longer than that for a Redis that is down or hung (the rows wait in the outbox). The
+    worker's blocking reads are not cut short: RQ's Worker raises the read timeout of the
+    connection it is given above its dequeue timeout."""
     cache = current_app.extensions.setdefault("dossier_redis", {})
     url = redis_url()
     if url not in cache:
-        cache[url] = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=5)
+        cache[url] = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
     return cache[url]
 
 

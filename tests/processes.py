@@ -1,5 +1,6 @@
 """Real processes for tests: gunicorn serving `wsgi:app` and a PostgreSQL server of the
-test's own. Each is started in a session of its own and stopped by the PID the test got."""
+test's own. Each is started in a session of its own and stopped by the PID the test got.
+Also a silent server: a port that accepts connections and never answers."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -25,6 +27,42 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+class SilentServer:
+    """A server that accepts connections and then says nothing: a hung Redis, or a firewall
+    that drops the packets. `with SilentServer() as server:` listens on `server.port`."""
+
+    def __init__(self) -> None:
+        self.accepted: list[socket.socket] = []
+        self._listener = socket.socket()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self._listener.getsockname()[1]
+
+    def _accept(self) -> None:
+        self._listener.settimeout(0.1)
+        while not self._stop.is_set():
+            try:
+                self.accepted.append(self._listener.accept()[0])
+            except OSError:
+                pass
+
+    def __enter__(self) -> SilentServer:
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(8)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        for conn in self.accepted:
+            conn.close()
+        self._listener.close()
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.05, message: str = "condition"):

@@ -23,6 +23,7 @@ from models.db import db, now_utc
 from models.outbox import MailStatus, OutboundEmail
 from models.services import notifications
 from tests import factories
+from tests.processes import SilentServer
 from tests.mailers.conftest import (
     add_contact,
     email_log,
@@ -208,6 +209,25 @@ def test_with_redis_down_staff_can_still_send_and_nothing_is_lost(mail_app, sink
     assert [r.status for r in outbox_rows(mail_app)] == [MailStatus.sent] * 5
     assert sorted(m.subject for m in sink.received()) == sorted(
         f"Invoice {inv.number} from My business" for inv in invoices)
+
+
+def test_with_a_redis_that_never_answers_staff_wait_a_second_at_most(mail_app, sink, owner_client, run_worker):
+    """A hung Redis (or a firewall that drops the packets) accepts the connection and says
+    nothing: sending waited the queue client's 5 s read timeout per request."""
+    customer = factories.customer(email="anna@example.test", language="en")
+    invoice = factories.invoice(customer)
+    with SilentServer() as server:
+        mail_app.config["REDIS_URL"] = f"redis://127.0.0.1:{server.port}/0"  # restored by mail_app
+        mail_app.extensions.pop("dossier_redis", None)
+        started = time.monotonic()
+        response = owner_client.post(f"/admin/invoices/{invoice.id}/send")
+        elapsed = time.monotonic() - started
+        for client in mail_app.extensions.pop("dossier_redis", {}).values():
+            client.close()
+    assert response.status_code == 302
+    assert server.accepted, "the request never reached the silent server"
+    assert elapsed < 3, elapsed
+    assert [(r.status, r.attempts) for r in outbox_rows(mail_app)] == [(MailStatus.queued, 0)]
 
 
 # --------------------------------------------------------------------------- SMTP down

@@ -3,8 +3,6 @@ newer release's migration, is ready); Redis down is "degraded", not fatal. /heal
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 
 import pytest
@@ -13,6 +11,7 @@ from sqlalchemy import text
 
 from models.db import db
 from tests.mailers.conftest import OwnRedis
+from tests.processes import SilentServer
 from wsgi import create_app
 
 
@@ -81,12 +80,6 @@ def test_not_ready_when_the_database_is_unreachable():
     assert response.get_json()["status"] == "not ready"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def redis_url(app):
     """Points the app at a URL the test chooses; puts REDIS_URL and the clients back after."""
@@ -117,33 +110,11 @@ def test_a_redis_that_never_answers_costs_half_a_second(app, redis_url, path, ke
     """A server that accepts the connection and then says nothing (hung, or a firewall).
     /healthz waited the queue client's 5 s read timeout: past the image's HEALTHCHECK (4 s),
     so a hung Redis made the web container unhealthy."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                accepted.append(listener.accept()[0])
-            except OSError:
-                pass
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        redis_url(f"redis://127.0.0.1:{listener.getsockname()[1]}/0")
+    with SilentServer() as server:
+        redis_url(f"redis://127.0.0.1:{server.port}/0")
         started = time.monotonic()
         response = app.test_client().get(path)
         elapsed = time.monotonic() - started
-    finally:
-        stop.set()
-        thread.join()
-        for conn in accepted:
-            conn.close()
-        listener.close()
     assert response.status_code == 200 and response.get_json()[key] in ("degraded", "unavailable")
-    assert accepted, "the probe never reached the silent server"
+    assert server.accepted, "the probe never reached the silent server"
     assert elapsed < 1.5, elapsed
