@@ -145,6 +145,19 @@ def document_status(document: Document, today) -> str:
     return document.status.value
 
 
+def einvoice_offered(document: Document, settings) -> bool:
+    """Whether the page offers the e-invoice downloads: downloads allowed and the document can
+    be one now (a business without its VAT id or tax number cannot make any; a link that
+    always fails would only give the customer a failed download)."""
+    if not settings.allow_pdf_download or document.kind not in einvoice.EXPORTABLE_KINDS:
+        return False
+    try:
+        einvoice.check_exportable(document, settings)
+    except DomainError:
+        return False
+    return True
+
+
 def document_page(place: CustomerPlace, document: Document, *, status: int = 200, **forms):
     """The page (`?print=1`: the print layout on screen): the document as printed (in its own
     language), its status, an invoice's Pay button, a quote's decision, the questions."""
@@ -157,6 +170,7 @@ def document_page(place: CustomerPlace, document: Document, *, status: int = 200
         print_view=request.args.get("print") == "1", thread=questions.thread(document),
         questions_heading=QUESTION_HEADINGS.get(document.kind, _l("Questions about this document")),
         quote_expired=quotes.is_expired(document, today),
+        einvoice_offered=einvoice_offered(document, place.settings),
         **forms,
     )
     if status == 200:
