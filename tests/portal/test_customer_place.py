@@ -271,6 +271,19 @@ def test_another_customers_documents_are_not_found(app, visit, shelf, stranger):
     assert stan.name not in visit.get("/documents").get_data(as_text=True)
 
 
+def test_a_missing_page_leads_back_into_the_customers_place(app, visit, shelf):
+    """The error page's way back stays within the way in: never "/", which is the staff login."""
+    page = visit.soup(f"/documents/{10**9}", expect=404)
+    back = page.find("main").find("a")
+    if visit.way == "link":
+        assert (back.get_text(strip=True), back["href"]) == ("Back to your dossier", visit.url())
+    else:
+        assert (back.get_text(strip=True), back["href"]) == ("Back to the start page", "/portal/")
+    if visit.way == "link":  # an unknown link has no dossier to go back to
+        unknown = soup_of(visit.client.get("/d/not-a-link", headers=ENGLISH))
+        assert not [a for a in unknown.find_all("a") if a["href"] in ("/", "/admin/")]
+
+
 def test_unreleased_kinds_and_documents_are_not_found(app, visit, shelf):
     set_settings(app, released_kinds=["invoice", "credit_note"])
     listed = visit.soup("/documents")
