@@ -128,6 +128,8 @@ def accounts():
     context = auth.load()
     if context is None:
         return redirect(url_for("portal.login"))
+    if context.customer is not None:  # its navigation and account bar: the open account's language
+        g.customer_language = context.customer.language
     accounts = portal_access.open_accounts(context.user)
     form = ActionForm()
     if request.method == "POST" and form.validate_on_submit():

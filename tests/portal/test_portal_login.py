@@ -400,3 +400,20 @@ def test_a_portal_session_ends_after_an_idle_hour_or_twelve_hours(app, client, a
     assert response.status_code == 302 and response.headers["Location"].startswith("/portal/login")
     with client.session_transaction() as session:
         assert "portal" not in session
+
+
+def test_the_account_switcher_speaks_the_open_accounts_language(app, client):
+    """Every page of an open account is in its customer's language; the switcher, with the
+    same navigation and account bar, too (the browser's language only before one is open)."""
+    kunde = factories.customer(name="Kunde GmbH", email="kunde@example.de", language="de")
+    klant = factories.customer(name="Klant BV", email="klant@example.nl", language="nl")
+    active_login(app, kunde, "beide@example.com")
+    active_login(app, klant, "beide@example.com")
+    logged_in(client, "beide@example.com")
+    english = {"Accept-Language": "en"}
+    assert heading(soup_of(client.get("/portal/accounts", headers=english))) == "Choose an account"
+    post_form(client, "/portal/accounts", {"customer_id": str(kunde.id)})
+    switcher = soup_of(client.get("/portal/accounts", headers=english))
+    assert heading(switcher) == "Kundenkonto auswählen"
+    assert switcher.find("a", string="Kundenkonto wechseln")["href"] == "/portal/accounts"
+    assert heading(soup_of(client.get("/portal/", headers=english))) == "Kunde GmbH"
