@@ -90,6 +90,9 @@ def forgot():
 @bp.route("/portal/reset/<token>", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_IP"], methods=["POST"])
 def reset(token: str):
+    if request.method == "GET" and not portal_access.reset_link_works(token):
+        # Said at once, not after a new password was typed twice.
+        return auth.page("portal/reset_invalid.html", status=404)
     form = NewPasswordForm()
     if form.validate_on_submit() and commit_change(lambda: portal_access.reset_password(token, form.password.data), form):
         flash(_("Your password was changed. Log in with the new password."), "success")

@@ -360,6 +360,17 @@ def test_an_unknown_reset_token_is_refused(app, client, anna):
     assert form_errors(soup_of(response)) == ["This reset link is no longer valid. Ask for a new one."]
 
 
+def test_a_used_or_unknown_reset_link_says_so_before_a_password_is_typed(app, client, anna):
+    token = mint_reset(app, anna)
+    assert page(client, f"/portal/reset/{token}").find("input", attrs={"type": "password"}) is not None
+    assert reset(client, token).status_code == 302
+    for dead in (token, "A" * 43):
+        soup = page(app.test_client(), f"/portal/reset/{dead}", expect=404)
+        assert heading(soup) == "This reset link is no longer valid. Ask for a new one."
+        assert soup.find("input", attrs={"type": "password"}) is None
+        assert soup.find("a", string="Ask for a new link")["href"] == "/portal/forgot"
+
+
 # --- staff and portal in one browser --------------------------------------------------------------
 
 
