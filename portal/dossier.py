@@ -91,7 +91,10 @@ def _link_key() -> str:
 
 @route("/check", "check", methods=("POST",), login=None, verified=False, link_decorators=(
     limiter.limit(lambda: current_app.config["DOSSIER_CHECK_LIMIT_PER_LINK"], key_func=_link_key,
-                  deduct_when=lambda response: response.status_code == 422),
+                  deduct_when=lambda response: response.status_code == 422,
+                  # Not the usual "wait a minute": the link's check stays locked for its period.
+                  error_message=lambda: _("Too many wrong answers were given for this link. Please try again "
+                                          "later, or contact us.")),
 ))
 def dossier_check(place: CustomerPlace):
     form = _check_form(place)
