@@ -19,6 +19,7 @@ from admin.document_page import page_context
 from admin.forms import ActionForm
 from models import clock
 from models.documents import KIND_NAMES, DocumentKind
+from models.formatting import format_currency
 from models.services import credit_notes, credits, quotes, recorded_payments
 from models.services import documents as document_service
 from models.services.errors import NotFound
@@ -95,9 +96,11 @@ def payment_record(document_id: int):
         done = commit_change(lambda: recorded_payments.record_payment(
             current_user, document, amount=form.amount.data, received_on=form.received_on.data,
             method=form.method.data, today=clock.today(), confirm_credit=form.confirm_credit.data,
+            form_key=form.key.data,
         ), form)
         if done:
-            flash(_("The payment of %(amount)s was recorded.", amount=form.amount.data), "success")
+            flash(_("The payment of %(amount)s was recorded.",
+                    amount=format_currency(form.amount.data, document.currency)), "success")
             return _back(document)
     return render("admin/documents/detail.html", status=422, **page_context(document, payment_form=form))
 
@@ -134,11 +137,11 @@ def document_write_off(document_id: int):
         return _ask(document, title=_("Write off what is left on %(number)s?", number=document.number),
                     endpoint="admin.document_write_off",
                     consequences=[_("%(amount)s will no longer be asked for; the account statement shows the write-off.",
-                                    amount=document.outstanding)],
+                                    amount=format_currency(document.outstanding, document.currency))],
                     yes=_("Yes, write it off"))
     done = commit_change(lambda: recorded_payments.write_off(current_user, document, clock.today()), flash_error=True)
     if done:
-        flash(_("%(amount)s was written off.", amount=done.value), "success")
+        flash(_("%(amount)s was written off.", amount=format_currency(done.value, document.currency)), "success")
     return _back(document)
 
 
@@ -148,7 +151,8 @@ def document_apply_credit(document_id: int):
     done = ActionForm().validate_on_submit() and commit_change(
         lambda: credits.apply_credit(current_user, document), flash_error=True)
     if done and done.value is not None:
-        flash(_("Customer credit of %(amount)s was applied.", amount=done.value.amount), "success")
+        flash(_("Customer credit of %(amount)s was applied.",
+                amount=format_currency(done.value.amount, document.currency)), "success")
     elif done:
         flash(_("There is no customer credit to apply to this invoice."), "error")
     return _back(document)

@@ -12,7 +12,6 @@ from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
     DateField,
-    DecimalField,
     FormField,
     HiddenField,
     IntegerField,
@@ -31,7 +30,7 @@ from models.documents import REMINDER_LEVEL_NAMES, REMINDER_LEVELS, DocumentKind
 from models.payments import RECORDED_METHODS
 from models.services.documents import LineInput
 from models.settings import CURRENCIES
-from web.forms import AppForm, options, strip
+from web.forms import AppForm, NumberField, options, strip
 
 # Whole sentences per kind: translations need the noun's gender and case.
 NEW_TITLES = {
@@ -96,10 +95,11 @@ class DocumentForm(AppForm):
 
 
 class PaymentForm(AppForm):
-    amount = DecimalField(_l("Amount"), places=None, validators=[InputRequired(message=_l("Enter the amount.")), *AMOUNT])
+    amount = NumberField(_l("Amount"), places=None, validators=[InputRequired(message=_l("Enter the amount.")), *AMOUNT])
     received_on = DateField(_l("Received on"), validators=[InputRequired(message=_l("Enter a date."))])
     method = SelectField(_l("Method"), choices=options((m, METHOD_LABELS[m]) for m in RECORDED_METHODS))
     confirm_credit = BooleanField(_l("Yes, the part above what is outstanding becomes customer credit"))
+    key = HiddenField()  # random per form shown: the same form sent twice books once (recorded_payments)
     submit = SubmitField(_l("Record payment"))
 
 
@@ -127,6 +127,6 @@ class ReminderForm(AppForm):
                                    validators=[InputRequired(message=_l("Choose the invoices this reminder is about."))])
     level = SelectField(_l("Level"), coerce=int, choices=[(n, REMINDER_LEVEL_NAMES[n]) for n in REMINDER_LEVELS])
     issue_date = DateField(_l("Issue date"), validators=[InputRequired(message=_l("Enter a date."))])
-    fee = DecimalField(_l("Fee"), places=None, default=Decimal("0.00"), validators=[Optional(), *AMOUNT])
-    interest = DecimalField(_l("Interest"), places=None, default=Decimal("0.00"), validators=[Optional(), *AMOUNT])
+    fee = NumberField(_l("Fee"), places=None, default=Decimal("0.00"), validators=[Optional(), *AMOUNT])
+    interest = NumberField(_l("Interest"), places=None, default=Decimal("0.00"), validators=[Optional(), *AMOUNT])
     submit = SubmitField(_l("Create reminder"))

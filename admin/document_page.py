@@ -7,6 +7,7 @@ the lines block is swapped; without JavaScript the whole page), so nothing typed
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from flask import abort, flash, redirect, request, url_for
@@ -69,7 +70,8 @@ def page_context(document, **forms) -> dict:
 
 
 def _payment_form(document, today) -> PaymentForm:
-    return PaymentForm(formdata=None, data={"amount": max(document.outstanding, 0), "received_on": today})
+    return PaymentForm(formdata=None, data={"amount": max(document.outstanding, 0), "received_on": today,
+                                            "key": uuid.uuid4().hex})
 
 
 @bp.get("/invoices/<int:document_id>")  # the address invoice pages had; kept for links already shared
@@ -166,6 +168,10 @@ def credit_note_new(document_id: int):
     """A credit note for an issued invoice: it reduces what is outstanding, and what it
     credits beyond that becomes customer credit."""
     invoice = document_service.get_invoice(current_user, document_id)
+    if request.method == "GET" and invoice.status in (DocumentStatus.draft, DocumentStatus.cancelled):
+        # a form that could never be saved (and a draft has no number to name): say so on its page
+        flash(_("A credit note refers to an issued invoice that is not cancelled."), "error")
+        return redirect(url_for("admin.document_detail", document_id=invoice.id))
     form = DocumentForm(kind=DocumentKind.credit_note)
     form.currency.data = invoice.currency  # the invoice's; the form does not ask for it
     if request.method == "GET":

@@ -43,7 +43,17 @@ from models.documents import KIND_PLURALS, DocumentKind
 from models.services.passwords import MIN_LENGTH
 from models.settings import CURRENCIES
 from models.staff import StaffRole
-from web.forms import EMAIL, ActionForm, AppForm, RejectNulMeta, country_choices, options, strip  # noqa: F401 (ActionForm re-exported)
+from web.forms import (  # noqa: F401 (ActionForm re-exported)
+    EMAIL,
+    ActionForm,
+    AppForm,
+    NumberField,
+    RejectNulMeta,
+    WholeNumberField,
+    country_choices,
+    options,
+    strip,
+)
 from web.i18n import LANGUAGE_NAMES
 
 LANGUAGE_CHOICES = [(code, name) for code, name in LANGUAGE_NAMES.items()]
@@ -224,9 +234,9 @@ class InvoiceLineForm(Form):
         pass
 
     description = StringField(_l("Description"), validators=[DataRequired(message=_l("Describe the line.")), Length(max=300)])
-    quantity = DecimalField(_l("Quantity"), default=Decimal("1"), places=None, validators=[InputRequired(), finite_number, NumberRange(min=Decimal("0.001"), max=Decimal("1000000"))])
-    unit_price = DecimalField(_l("Unit price"), places=None, validators=[InputRequired(), finite_number, NumberRange(min=Decimal("-1000000000"), max=Decimal("1000000000"))])
-    vat_rate = DecimalField(_l("VAT rate (%)"), default=Decimal("21"), places=None, validators=[InputRequired(), finite_number, NumberRange(min=Decimal("0"), max=Decimal("100"))])
+    quantity = NumberField(_l("Quantity"), default=Decimal("1"), places=None, validators=[InputRequired(), finite_number, NumberRange(min=Decimal("0.001"), max=Decimal("1000000"))])
+    unit_price = NumberField(_l("Unit price"), places=None, validators=[InputRequired(), finite_number, NumberRange(min=Decimal("-1000000000"), max=Decimal("1000000000"))])
+    vat_rate = NumberField(_l("VAT rate (%)"), default=Decimal("21"), places=None, validators=[InputRequired(), finite_number, NumberRange(min=Decimal("0"), max=Decimal("100"))])
 
     def validate_quantity(self, field):
         if field.data is not None and field.data.as_tuple().exponent < -3:
@@ -262,9 +272,9 @@ class SettingsForm(AppForm):
     ]), description=_l("API keys are set in the environment (see the README)."))
     allow_questions = BooleanField(_l("Debtors can ask questions about an invoice"), default=True)
     allow_instalments = BooleanField(_l("Debtors can ask for an instalment plan"), default=True)
-    instalment_max_count = IntegerField(_l("Maximum number of instalments"), validators=[Optional(), NumberRange(min=2, max=24)])
-    instalment_min_amount = DecimalField(_l("Minimum instalment amount"), places=2, validators=[Optional(), finite_number, NumberRange(min=Decimal("1"), max=Decimal("1000000"))])
-    instalment_auto_approve_up_to = DecimalField(
+    instalment_max_count = WholeNumberField(_l("Maximum number of instalments"), validators=[Optional(), NumberRange(min=2, max=24)])
+    instalment_min_amount = NumberField(_l("Minimum instalment amount"), places=2, validators=[Optional(), finite_number, NumberRange(min=Decimal("1"), max=Decimal("1000000"))])
+    instalment_auto_approve_up_to = NumberField(
         _l("Approve plans automatically up to"), places=2,
         description=_l("Larger plans wait for a staff member to approve or decline them."),
         validators=[Optional(), finite_number, NumberRange(min=Decimal("0"), max=Decimal("1000000000"))],
@@ -310,7 +320,7 @@ MAIL_TEXT_HINT = _l("Instead of the standard opening sentence. Placeholders: {cu
 for _kind, (_prefix_label, _next_label, _text_label) in DOCUMENT_KIND_FIELDS.items():
     setattr(SettingsForm, f"prefix_{_kind}", StringField(  # checked by models.services.settings
         _prefix_label, description=_l("Letters, digits and - _ / . (at most 10), before the year.")))
-    setattr(SettingsForm, f"next_number_{_kind}", IntegerField(
+    setattr(SettingsForm, f"next_number_{_kind}", WholeNumberField(
         _next_label, validators=[Optional(), NumberRange(min=1, max=99_999_999)]))
     # The next number as the page showed it: left as it was, it is no change (a document
     # numbered meanwhile does not make saving the other settings fail).
@@ -417,13 +427,13 @@ DUNNING_LEVEL_LABELS = {1: _l("1st reminder"), 2: _l("2nd reminder"), 3: _l("Fin
 DUNNING_TEXT_HINT = _l("Placeholders: {customer_name}, {document_number}, {document_url}, {dossier_url}. "
                        "Leave empty for the standard text.")
 for _level, _name in DUNNING_LEVEL_LABELS.items():
-    setattr(DunningScheduleForm, f"days_{_level}", IntegerField(
+    setattr(DunningScheduleForm, f"days_{_level}", WholeNumberField(
         _l("%(level)s: days after the due date", level=_name),
         validators=[InputRequired(_l("Enter a number of days.")), NumberRange(min=0, max=365)]))
-    setattr(DunningScheduleForm, f"fee_{_level}", DecimalField(
+    setattr(DunningScheduleForm, f"fee_{_level}", NumberField(
         _l("%(level)s: fee", level=_name), places=2,
         validators=[Optional(), finite_number, NumberRange(min=Decimal("0"), max=Decimal("1000000"))]))
-    setattr(DunningScheduleForm, f"interest_{_level}", DecimalField(
+    setattr(DunningScheduleForm, f"interest_{_level}", NumberField(
         _l("%(level)s: interest (%% a year)", level=_name), places=3,
         description=_l("On what is outstanding, for the days since the due date."),
         validators=[Optional(), finite_number, NumberRange(min=Decimal("0"), max=Decimal("100"))]))

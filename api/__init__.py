@@ -89,7 +89,11 @@ def authenticate():
 def _check_json_body() -> None:
     if request.mimetype != "application/json":
         raise ApiProblem(415, "Unsupported media type", "Send the body as application/json.")
-    if request.get_json(silent=True) is None:  # reads at most MAX_CONTENT_LENGTH: 413 beyond
+    try:
+        parsed = request.get_json(silent=True)  # reads at most MAX_CONTENT_LENGTH: 413 beyond
+    except RecursionError:  # the json module's limit, which silent=True does not catch
+        raise ApiProblem(400, "Malformed JSON", "The body is nested too deeply.") from None
+    if parsed is None:
         raise ApiProblem(400, "Malformed JSON", "The body is not valid JSON.")
 
 

@@ -317,7 +317,7 @@ def einvoice_import(query: s.EInvoiceImportQuery):
     each rule in `errors`. The customer is matched by VAT id, customer number or e-mail;
     with none, 422 unless `create_customer=true`. The same file twice is "unchanged".
     """
-    data = request.get_data(cache=False)
+    data = request.get_data()  # kept: an Idempotency-Key's fingerprint reads the body again
     if len(data) > incoming.MAX_BYTES:
         raise ApiProblem(413, detail="The file is larger than the limit for e-invoices.")
     try:

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from models.contacts import ContactRole
 from models.customers import COUNTRY_CODES
@@ -346,7 +346,9 @@ class ListQuery(Strict):
     cursor: Annotated[str, Field(pattern=r"^[0-9]{1,10}$")] | None = Field(
         None, description="next_cursor of the previous page")
     limit: int = Field(50, ge=1, le=200)
-    updated_since: datetime | None = Field(None, description="Only records changed at or after this moment (ISO 8601).")
+    # With its offset (…Z or …+01:00): a time without one names no moment.
+    updated_since: AwareDatetime | None = Field(
+        None, description="Only records changed at or after this moment (ISO 8601 with its offset, e.g. Z).")
 
 
 class DocumentQuery(ListQuery):

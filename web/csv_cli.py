@@ -104,7 +104,7 @@ def _import(kind: str, path: str, overrides: tuple[str, ...], decimal: str | Non
 
 
 def _import_command(kind: str) -> click.Command:
-    @click.command(kind, help=f"Import {kind} from a CSV file (UTF-8 or Windows-1252, comma or semicolon).")
+    @click.command(kind, help=f"Import {kind} from a CSV file (UTF-8, Windows-1252 or UTF-16; comma, semicolon or tab).")
     @click.argument("path", type=click.Path(exists=True, dir_okay=False))
     @click.option("--map", "overrides", multiple=True, metavar="COLUMN=FIELD",
                   help="Map a column (header name or 1-based number) to a field; FIELD '-' ignores it.")

@@ -4,12 +4,13 @@ the contact-person form the admin and the portal edit inline (web.contact_views)
 from __future__ import annotations
 
 import functools
+import re
 
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectChoice, SelectField, StringField, SubmitField
-from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
+from wtforms import BooleanField, DecimalField, IntegerField, SelectChoice, SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, Length, Optional, Regexp, StopValidation, ValidationError
 
 from models.customers import COUNTRY_CODES
 from models.services import addresses
@@ -39,6 +40,40 @@ class ValidEmail:
 
 
 EMAIL = [Optional(), Length(max=254), ValidEmail()]
+
+
+_DECIMAL_COMMA = re.compile(r"[+-]?[0-9]+,[0-9]{1,2}")
+
+
+class NumberField(DecimalField):
+    """A DecimalField for amounts as people type them: "12.50", and also "12,50" (the decimal
+    comma of Dutch and German, which a phone's decimal keyboard offers). A comma is taken as
+    the decimal sign only when one or two digits follow it and there is no point: "1,234" or
+    "1.234,56" could be thousands and are refused, with a message that says how to write it.
+    A value that is no number gets that message alone, not also the range's."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("invalid_value_message",
+                          _l("Enter a number such as 1250.50 or 1250,50, without thousands separators."))
+        super().__init__(*args, **kwargs)
+
+    def process_formdata(self, valuelist):
+        if valuelist and isinstance(valuelist[0], str) and _DECIMAL_COMMA.fullmatch(valuelist[0].strip()):
+            valuelist = [valuelist[0].strip().replace(",", ".")]
+        super().process_formdata(valuelist)
+
+    def pre_validate(self, form):
+        if self.process_errors and self.raw_data and self.raw_data[0].strip():
+            raise StopValidation()
+
+
+class WholeNumberField(IntegerField):
+    """An IntegerField whose "not a whole number" message comes alone, not with the range's
+    "Number must be between …" as well."""
+
+    def pre_validate(self, form):
+        if self.process_errors and self.raw_data and self.raw_data[0].strip():
+            raise StopValidation()
 
 
 def strip(value):

@@ -37,7 +37,9 @@ def healthz():
         current_app.logger.warning("healthz: database unreachable: %s", exc)
         checks["database"] = "unavailable"
     try:
-        mail_queue.connection().ping()  # REDIS_URL, or the embedded server's socket
+        # REDIS_URL, or the embedded server's socket; the probe's own half-second client (the
+        # queue's waits 5 s for a reply: a hung Redis would outlast the container's check)
+        _ready_redis().ping()
     except redis.RedisError:
         checks["queue"] = "unavailable"
     healthy = checks["database"] == "ok"

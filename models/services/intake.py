@@ -441,6 +441,8 @@ def _customer_of(data: dict) -> Customer | None:
         customer = _known_customer(("external_id", external_id), Customer.external_id == external_id)
         if customer is None:
             raise DomainError(_l("No customer has this external id."), field="customer_external_id")
+        if number and customer.number.lower() != number.lower():
+            raise DomainError(_l("The customer with this external id has another number."), field="customer_number")
         return customer
     if number:
         customer = _known_customer(("number", number.lower()), func.lower(Customer.number) == number.lower())
@@ -747,6 +749,11 @@ def _update_document(document: Document, data: dict, number: str | None, externa
         documents.check_dates(kind, merged["issue_date"], merged["due_date"], merged["valid_until"])
         if lines is None and new_totals:
             documents.check_totals(kind, computed)
+        settled = document.amount_paid + document.amount_credited + document.amount_written_off
+        if new_totals and computed.gross < settled:
+            raise DomainError(_l("%(settled)s was already paid, credited or written off on this document: its total "
+                                 "cannot become less.", settled=settled),
+                              field="lines" if lines is not None else "totals")
         for name, value in content.items():
             changes[name] = [str(getattr(document, name)), str(value)]
             setattr(document, name, value)
@@ -782,7 +789,10 @@ def _update_document(document: Document, data: dict, number: str | None, externa
                     document.number = document.number or documents.allocate_number(kind, document.issue_date)
                     document.status = DocumentStatus.cancelled
                 else:
-                    credit_notes.cancel_invoice(None, document, clock.today())
+                    try:
+                        credit_notes.cancel_invoice(None, document, clock.today())
+                    except DomainError as error:  # e.g. payments received: the status asked for
+                        raise DomainError(error.message, field=error.field or "status") from None
             elif document.status == DocumentStatus.draft:
                 documents.issue_draft(None, document)
         elif kind == DocumentKind.quote:

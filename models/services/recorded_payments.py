@@ -8,6 +8,7 @@ outstanding is refused unless staff confirm that the rest becomes customer credi
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, datetime, time, timezone
 from decimal import Decimal
@@ -25,6 +26,7 @@ from models.services.errors import DomainError, NotFound
 from models.staff import StaffUser
 
 CENT = Decimal("0.01")
+FORM_KEY = re.compile(r"[0-9a-f]{32}")
 
 
 class NeedsConfirmation(DomainError):
@@ -38,7 +40,9 @@ def _receivable(document: Document) -> None:
 
 
 def record_payment(actor: StaffUser | None, document: Document, *, amount: Decimal, received_on: date, method: str,
-                   today: date, confirm_credit: bool = False) -> Payment:
+                   today: date, confirm_credit: bool = False, form_key: str | None = None) -> Payment:
+    """`form_key` is the random key of the form the payment was typed into: the same form
+    sent twice (a double click, a reload of the answer) books the money once."""
     _receivable(document)
     if method not in RECORDED_METHODS:
         raise DomainError(_l("Choose how the money came in."), field="method")
@@ -49,6 +53,12 @@ def record_payment(actor: StaffUser | None, document: Document, *, amount: Decim
     if received_on > today:
         raise DomainError(_l("The payment cannot be dated in the future."), field="received_on")
     settlement.lock_customer(document.customer_id)
+    key = f"recorded-{form_key}" if form_key and FORM_KEY.fullmatch(form_key) else None
+    if key is not None:
+        booked = db.session.scalar(select(Payment).join(PaymentItem).where(
+            Payment.idempotency_key == key, PaymentItem.document_id == document.id))
+        if booked is not None:  # this form was sent before: it is recorded already
+            return booked
     db.session.refresh(document)
     _receivable(document)  # not cancelled meanwhile
     outstanding = max(document.outstanding, Decimal("0.00")) if document.status in UNPAID_STATUSES else Decimal("0.00")
@@ -58,7 +68,7 @@ def record_payment(actor: StaffUser | None, document: Document, *, amount: Decim
                outstanding=format_currency(outstanding, document.currency)), field="amount")
     paid_at = datetime.combine(received_on, time(12), tzinfo=timezone.utc)
     part = min(amount, outstanding)
-    payment = Payment(customer_id=document.customer_id, provider=MANUAL, idempotency_key=uuid.uuid4().hex,
+    payment = Payment(customer_id=document.customer_id, provider=MANUAL, idempotency_key=key or uuid.uuid4().hex,
                       amount=amount, currency=document.currency, status=PaymentStatus.paid, paid_at=paid_at,
                       booked_at=now_utc(), method=method, recorded_by_id=actor.id if actor else None,
                       items=[PaymentItem(document_id=document.id, amount=part)])

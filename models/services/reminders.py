@@ -62,6 +62,8 @@ def create_reminder(actor: StaffUser | None, customer: Customer, invoices: list[
                               field="invoices")
     if len(currencies) > 1:
         raise DomainError(_l("A reminder covers invoices in one currency."), field="invoices")
+    if issue_date < max(invoice.issue_date for invoice in invoices):
+        raise DomainError(_l("A reminder cannot be dated before the invoices it reminds of."), field="issue_date")
     reminder = Document(**_columns(
         customer.id, customer.language, currencies.pop(), level=level, issue_date=issue_date, fee=fee,
         interest=interest, number=external_number(DocumentKind.reminder, number) if (number or "").strip()

@@ -175,6 +175,15 @@ def _update_documents(settings: BusinessSettings, values: dict, year: int) -> di
         value = values.get(f"prefix_{kind}")
         if value is not None:
             prefixes[kind] = _check_prefix(kind, value)
+    # Numbers are unique per kind only: two kinds with one prefix would give two documents
+    # the same number (an invoice and its credit note). A prefix saved before this rule
+    # and left as it is does not stop the other settings from being saved.
+    shown = {kind: prefixes.get(kind, old_prefixes[kind]) for kind in KINDS}
+    for kind in KINDS:
+        if shown[kind] != old_prefixes[kind] and any(
+                shown[kind].casefold() == shown[other].casefold() for other in KINDS if other != kind):
+            raise DomainError(_l("Another kind of document already uses this prefix: give each kind its own, "
+                                 "so no two documents share a number."), field=f"prefix_{kind}")
     if prefixes != (settings.document_prefixes or {}):
         settings.document_prefixes = prefixes
     if values.get("released") is not None:

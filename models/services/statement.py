@@ -283,8 +283,10 @@ def _amount(value: Decimal | None) -> str:
 
 def to_csv(result: Statement) -> str:
     """The statement as CSV: one header line, then per currency its opening balance, its
-    entries and its closing balance."""
+    entries and its closing balance. UTF-8 with a byte order mark, as the other exports
+    (csv_import.export), so a spreadsheet reads "Überweisung" as written."""
     out = io.StringIO()
+    out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([str(_l("Date")), str(_l("Description")), str(_l("Document")), str(_l("Debit")),
                      str(_l("Credit")), str(_l("Balance")), str(_l("Currency"))])

@@ -75,10 +75,13 @@ def check_url(raw: str | None) -> str:
     url = (raw or "").strip()
     if not url:
         raise DomainError(_l("Enter the endpoint's URL."), field="url")
-    if len(url) > URL_MAX or any(c.isspace() for c in url):
+    if len(url) > URL_MAX or any(c.isspace() or not c.isprintable() for c in url):
         raise DomainError(_l("Enter a valid URL, like https://example.com/dossier-hooks."), field="url")
     rules = policy()
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an IPv6 address without its closing bracket
+        raise DomainError(_l("Enter a valid URL, like https://example.com/dossier-hooks."), field="url") from None
     if parts.scheme.lower() != "https" and not (parts.scheme.lower() == "http" and rules["allow_http"]):
         raise DomainError(_l("The URL must start with https:// (deliveries are signed, and must also be private)."),
                           field="url")

@@ -252,3 +252,19 @@ def test_a_cursor_beyond_any_id_reads_an_empty_page(api):
     for path in ("customers", "documents", "payments"):
         page = api.get(f"/api/v1/{path}?cursor=9999999999")
         assert page.status_code == 200 and page.get_json() == {"data": [], "next_cursor": None}
+
+
+def test_json_nested_too_deeply_is_a_400_not_a_500(api):
+    """Python's json module gives up (RecursionError) on a body nested some thousand deep."""
+    deep = b'{"tags": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    body = problem(api.post("/api/v1/customers", data=deep, headers={"Content-Type": "application/json"}), 400)
+    assert "nested" in body["detail"]
+    assert api.post("/api/v1/customers", json={"external_id": "E1", "name": "Still fine"}).status_code == 201
+
+
+@pytest.mark.parametrize("since", ["2026-12-01", "2026-12-01T10:00:00"])
+def test_updated_since_without_a_time_zone_names_the_field(api, since):
+    api.post("/api/v1/customers", json=CUSTOMER)
+    for path in ("customers", "documents"):
+        body = problem(api.get(f"/api/v1/{path}", query_string={"updated_since": since}), 422, "updated_since")
+        assert "time zone" in body["detail"].lower() or "timezone" in body["detail"].lower()

@@ -220,6 +220,7 @@ def test_totals_only_and_draft_and_cancelled(app):
     ({"lines": None}, "lines"),
     ({"currency": "XYZ"}, "currency"),
     ({"customer_external_id": "nobody"}, "customer_external_id"),
+    ({"customer_number": "K999"}, "customer_number"),  # EXT-1 is K100: which customer was meant?
     ({"kind": "receipt"}, "kind"),
     ({"status": "paid", "amount_paid": "5.00"}, "amount_paid"),
     ({"status": "partially_paid"}, "amount_paid"),
@@ -242,3 +243,30 @@ def test_number_clash_on_another_external_id(app):
     run(app, upsert_customer, CUSTOMER)
     run(app, upsert_document, INVOICE)
     assert error_of(app, upsert_document, {**INVOICE, "external_id": "OTHER"}).field == "number"
+
+
+def test_a_new_total_below_what_is_settled_is_refused(app):
+    """Lines lowering a paid invoice's total below the money received left amount_paid above
+    the total (an overpaid "paid" invoice, a negative outstanding amount)."""
+    run(app, upsert_customer, CUSTOMER)
+    document_id, _ = run(app, upsert_document, {**INVOICE, "status": "partially_paid", "amount_paid": "100.00"})
+    error = error_of(app, upsert_document, {
+        **INVOICE, "lines": [{"description": "Consulting", "quantity": "1", "unit_price": "50.00", "vat_rate": "21"}]})
+    assert error.field == "lines" and "100.00" in str(error.message)
+    error = error_of(app, upsert_document, {**INVOICE, "lines": None,
+                                            "totals": {"net": "10.00", "tax": "0.00", "gross": "10.00"}})
+    assert error.field == "totals"
+    with app.app_context():
+        invoice = db.session.get(Document, document_id)
+        assert (invoice.gross_total, invoice.amount_paid) == (Decimal("322.49"), Decimal("100.00"))
+    # Down to exactly what is paid is fine: the invoice is then paid.
+    assert run(app, upsert_document, {**INVOICE, "lines": None,
+                                      "totals": {"net": "100.00", "tax": "0.00", "gross": "100.00"}})[1] == "updated"
+    with app.app_context():
+        assert db.session.get(Document, document_id).status == DocumentStatus.paid
+
+
+def test_cancelling_an_invoice_with_payments_names_the_status(app):
+    run(app, upsert_customer, CUSTOMER)
+    run(app, upsert_document, {**INVOICE, "status": "partially_paid", "amount_paid": "100.00"})
+    assert error_of(app, upsert_document, {**INVOICE, "status": "cancelled"}).field == "status"

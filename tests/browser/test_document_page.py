@@ -108,7 +108,7 @@ def test_invoice_page_on_a_phone_passes_axe(page, page_problems, owner, today):
     page.get_by_label("Amount").fill("500.00")
     page.get_by_label("Method").select_option(label="Bank transfer")
     page.get_by_role("button", name="Record payment").click()
-    expect(page.locator(".flashes")).to_contain_text("The payment of 500.00 was recorded.")
+    expect(page.locator(".flashes")).to_contain_text("The payment of €500.00 was recorded.")
     expect(page.get_by_role("button", name="Undo €500.00")).to_be_visible()
     page.get_by_role("button", name="Withdraw from the customer").click()
     expect(page.get_by_text("not released to the customer")).to_be_visible()

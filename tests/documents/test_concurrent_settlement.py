@@ -127,6 +127,20 @@ def test_concurrent_payments_and_credit_notes_on_one_invoice_keep_exact_amounts(
     assert money["credit_note_numbers"] == [f"CN-{TODAY.year}-{n:05d}" for n in range(1, len(credits) + 1)]
 
 
+def test_one_payment_form_sent_many_times_at_once_books_once(app, owner, customer):
+    """A double click whose requests arrive together: the form's key books the money once."""
+    invoice = create(app, customer, lines=[line("100.00")])  # 121.00
+    actions = [(lambda: (get(StaffUser, owner.id), get(Document, invoice.id)),
+                lambda actor, document: recorded_payments.record_payment(
+                    actor, document, amount=D("50.00"), received_on=TODAY, method="bank_transfer", today=TODAY,
+                    form_key="0123456789abcdef0123456789abcdef"))] * 6
+    outcomes = race(app, actions)
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    assert len({payment.id for payment in outcomes}) == 1
+    settled = fresh(app, invoice.id)
+    assert (settled.status, settled.amount_paid, settled.outstanding) == (Status.partially_paid, D("50.00"), D("71.00"))
+
+
 def test_payments_racing_a_cancellation_either_come_first_or_are_refused(app, owner, customer):
     invoice = create(app, customer)  # 121.00, sent
     with app.app_context():

@@ -152,6 +152,14 @@ def test_create_each_kind_adding_and_removing_lines(app, owner_client, customer,
         assert db.session.scalar(select(func.count()).select_from(Document)) == 1
 
 
+def test_amounts_typed_with_a_decimal_comma_are_taken_exactly(owner_client, customer):
+    soup = owner_client.soup(new_path(customer, "invoice"))
+    data = fill_line(form_data(soup), 0, "Consulting", "2,5", "80,10", "9")
+    created = followed(owner_client, owner_client.post(new_path(customer, "invoice"), data={**data, "action": "save"}))
+    assert lines_table(created) == [["Consulting", "2.5", "€80.10", "9%", "€200.25"]]
+    assert totals(created)["Total"] == "€218.27"
+
+
 def test_lines_with_htmx_come_back_as_the_lines_block_alone(owner_client, customer):
     soup = owner_client.soup(new_path(customer, "quote"))
     data = fill_line(form_data(soup), 0, "Consulting", "1", "100.00")
@@ -417,6 +425,9 @@ def test_credit_note_refusals(app, owner_client, customer, today):
     quote = factories.document(customer, "quote")
     assert owner_client.get(credit_path(quote)).status_code == 404
     draft = factories.document(customer, "invoice", draft=True)
+    soup = followed(owner_client, owner_client.get(credit_path(draft)))  # not a form "for invoice None"
+    assert flashes(soup) == ["A credit note refers to an issued invoice that is not cancelled."]
+    assert title(soup) == "Invoice (draft)"
     response = owner_client.post(credit_path(draft), data={**data, "issue_date": str(today)})
     assert response.status_code == 422
     assert "A credit note refers to an issued invoice that is not cancelled." in soup_of(response).get_text(" ")
@@ -483,8 +494,10 @@ def test_reminder_without_fee_is_simply_issued(owner_client, customer, today):
     ({"invoices": []}, None, "Choose the invoices this reminder is about."),
     ({"fee": "-1.00"}, "Fee", "Number must be between 0 and 1000000000."),
     ({"interest": "0.001"}, "Interest", "Use at most two decimals."),
-    ({"fee": "ten"}, "Fee", "Not a valid decimal value."),
+    ({"fee": "ten"}, "Fee", "Enter a number such as 1250.50 or 1250,50, without thousands separators."),
     ({"issue_date": ""}, "Issue date", "Enter a date."),
+    ({"issue_date": "2020-01-01"}, "Issue date", "A reminder cannot be dated before the invoices it reminds of."),
+    ({"issue_date": "0001-01-01"}, "Issue date", "A reminder cannot be dated before the invoices it reminds of."),
     ({"level": "4"}, "Level", "Not a valid choice."),
 ])
 def test_reminder_refusals(app, owner_client, customer, today, data, label, message):

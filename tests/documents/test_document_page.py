@@ -258,7 +258,7 @@ def record(client, document_id: int, amount: str, received_on, method: str = "ba
 def test_record_a_payment_then_undo_it(app, owner_client, customer, today):
     invoice = factories.invoice(customer, amount="100.00")  # 121.00
     soup = followed(owner_client, record(owner_client, invoice.id, "50.00", today))
-    assert flashes(soup) == ["The payment of 50.00 was recorded."]
+    assert flashes(soup) == ["The payment of €50.00 was recorded."]
     assert status(soup) == "partially paid"
     [row] = payment_rows(soup)
     assert row[1] == "Bank transfer" and row[3] == "€50.00" and row[4] == "paid"
@@ -307,7 +307,7 @@ def test_a_payment_larger_than_outstanding_asks_to_confirm_the_credit(app, owner
     assert "Apply customer credit (€29.00)" in buttons(page(owner_client, other.id))
     # applying it pays part of the other invoice, shown as a payment from customer credit
     soup = followed(owner_client, press(owner_client, page(owner_client, other.id), "Apply customer credit (€29.00)"))
-    assert flashes(soup) == ["Customer credit of 29.00 was applied."]
+    assert flashes(soup) == ["Customer credit of €29.00 was applied."]
     assert status(soup) == "partially paid"
     assert payment_rows(soup)[0][1] == "Customer credit"
     assert not any(t.startswith("Apply customer credit") for t in buttons(soup))
@@ -332,7 +332,10 @@ def test_payment_dates_are_checked_at_received_on(owner_client, customer, today,
     ("0", "Enter an amount of more than zero, in cents at most."),
     ("1.005", "Use at most two decimals."),
     ("NaN", "Enter a number."),
-    ("lots", "Not a valid decimal value."),
+    ("lots", "Enter a number such as 1250.50 or 1250,50, without thousands separators."),
+    ("1.234,56", "Enter a number such as 1250.50 or 1250,50, without thousands separators."),  # thousands separators: refused, never guessed
+    ("1,234", "Enter a number such as 1250.50 or 1250,50, without thousands separators."),
+    ("12,505", "Enter a number such as 1250.50 or 1250,50, without thousands separators."),
 ])
 def test_payment_amount_is_checked(owner_client, customer, today, amount, message):
     invoice = factories.invoice(customer)
@@ -340,6 +343,49 @@ def test_payment_amount_is_checked(owner_client, customer, today, amount, messag
     assert response.status_code == 422
     assert field_error(soup_of(response), "Amount") == message
     assert status(page(owner_client, invoice.id)) == "open"
+
+
+def payment_form_data(soup) -> dict[str, str]:
+    """What the browser sends of the "Record a payment" form as it is shown (hidden fields too)."""
+    form = soup.find("h3", string="Record a payment").find_next("form")
+    data = {i["name"]: i.get("value", "") for i in form.find_all("input") if i.get("type") != "checkbox"}
+    data.update({s["name"]: (s.find("option", selected=True) or s.find("option"))["value"] for s in form.find_all("select")})
+    return data
+
+
+def test_the_same_payment_form_sent_twice_records_the_payment_once(owner_client, customer, today):
+    """A double click on "Record payment" (or the answer reloaded) books the money once."""
+    invoice = factories.invoice(customer, amount="100.00")  # 121.00
+    data = {**payment_form_data(page(owner_client, invoice.id)), "amount": "50.00"}
+    followed(owner_client, owner_client.post(f"/admin/documents/{invoice.id}/payments", data=data))
+    soup = followed(owner_client, owner_client.post(f"/admin/documents/{invoice.id}/payments", data=data))
+    assert len(payment_rows(soup)) == 1
+    assert status(soup) == "partially paid"
+    assert input_value(soup, "Amount") == "71.00"
+    # the form shown next is a new one: a second payment of the same amount is recorded
+    data = {**payment_form_data(soup), "amount": "50.00"}
+    soup = followed(owner_client, owner_client.post(f"/admin/documents/{invoice.id}/payments", data=data))
+    assert len(payment_rows(soup)) == 2
+    assert input_value(soup, "Amount") == "21.00"
+
+
+def test_the_whole_amount_sent_twice_is_not_asked_about_as_credit(owner_client, customer, today):
+    invoice = factories.invoice(customer, amount="100.00")
+    data = payment_form_data(page(owner_client, invoice.id))  # the outstanding 121.00, as suggested
+    followed(owner_client, owner_client.post(f"/admin/documents/{invoice.id}/payments", data=data))
+    soup = followed(owner_client, owner_client.post(f"/admin/documents/{invoice.id}/payments", data=data))
+    assert flashes(soup) == ["The payment of €121.00 was recorded."]
+    assert status(soup) == "paid"
+    assert len(payment_rows(soup)) == 1
+
+
+def test_a_payment_typed_with_a_decimal_comma_is_recorded_exactly(owner_client, customer, today):
+    """Dutch and German staff (and a phone's decimal keyboard) write "12,50"."""
+    invoice = factories.invoice(customer, amount="100.00")  # 121.00
+    soup = followed(owner_client, record(owner_client, invoice.id, "12,50", today))
+    assert status(soup) == "partially paid"
+    assert payment_rows(soup)[0][3] == "€12.50"
+    assert input_value(soup, "Amount") == "108.50"
 
 
 # --- write off, cancel, credit ------------------------------------------------------------
@@ -352,10 +398,10 @@ def test_write_off_the_remainder(owner_client, customer, today):
     asked = press(owner_client, soup, "Write off €21.00")
     _, heading, consequence = dialog(soup_of(asked))
     assert heading == f"Write off what is left on {invoice.number}?"
-    assert consequence.startswith("21.00 will no longer be asked for")
+    assert consequence.startswith("€21.00 will no longer be asked for")
     assert status(page(owner_client, invoice.id)) == "partially paid"
     soup = followed(owner_client, confirm(owner_client, asked, "Yes, write it off"))
-    assert flashes(soup) == ["21.00 was written off."]
+    assert flashes(soup) == ["€21.00 was written off."]
     assert status(soup) == "paid"
     assert details(soup)["Written off"].startswith("€21.00 · ")
     totals = {tr.th.get_text(strip=True): tr.td.get_text(strip=True) for tr in soup.find("table").tfoot.find_all("tr")}

@@ -92,6 +92,21 @@ def test_a_bad_prefix_is_refused_at_its_field(app, owner_client, prefix):
         assert get_settings().prefix_for("quote") == "Q-"  # nothing saved
 
 
+@pytest.mark.parametrize("label, prefix", [
+    ("Credit note number prefix", ""),  # the invoices' prefix: CN 2026-00001 would be invoice 2026-00001's number
+    ("Reminder number prefix", "Q-"),
+    ("Reminder number prefix", " q- "),  # a prefix differing only in case or spaces is as confusing
+])
+def test_a_prefix_another_kind_uses_is_refused_at_its_field(app, owner_client, label, prefix):
+    response = save(owner_client, change={label: prefix})
+    assert response.status_code == 422
+    assert field_error(soup_of(response), label) == \
+        "Another kind of document already uses this prefix: give each kind its own, so no two documents share a number."
+    with app.app_context():
+        assert get_settings().prefix_for("credit_note") == "CN-"  # nothing saved
+        assert get_settings().prefix_for("reminder") == "R-"
+
+
 def test_the_next_number_can_be_raised(app, owner_client):
     customer = factories.customer()
     factories.document(customer, "quote")
@@ -107,6 +122,13 @@ def test_the_next_number_can_be_raised(app, owner_client):
     # A kind never used this year starts where it is told to.
     assert save(owner_client, change={"Next credit note number": "7"}).status_code == 302
     assert counter(app, "credit_note") == 6
+
+
+@pytest.mark.parametrize("typed", ["1,5", "five", "1.000"])
+def test_a_next_number_that_is_no_whole_number_gets_that_message_alone(app, owner_client, typed):
+    response = save(owner_client, change={"Next quote number": typed})
+    assert response.status_code == 422
+    assert field_error(soup_of(response), "Next quote number") == "Not a valid integer value."
 
 
 def test_the_next_number_never_goes_down(app, owner_client):

@@ -169,7 +169,7 @@ def test_the_csv_download(owner_client, history):
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
     assert response.headers["Content-Disposition"] == f'attachment; filename="statement-{customer.number}.csv"'
-    lines = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    lines = list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"))))
     assert lines[0] == ["Date", "Description", "Document", "Debit", "Credit", "Balance", "Currency"]
     assert lines[1] == ["2025-01-10", "Invoice", n["a"], "121.00", "", "121.00", "EUR"]
     assert lines[2] == ["2025-01-20", "Payment by bank transfer", n["a"], "", "50.00", "71.00", "EUR"]
@@ -181,9 +181,25 @@ def test_the_csv_download(owner_client, history):
         f"/admin/customers/{customer.id}/documents/statement.csv?date_from=2025-02-01&date_to=2025-02-28")
     assert period.headers["Content-Disposition"] == (
         f'attachment; filename="statement-{customer.number}-2025-02-01-2025-02-28.csv"')
-    lines = list(csv.reader(io.StringIO(period.get_data(as_text=True))))
+    lines = list(csv.reader(io.StringIO(period.get_data().decode("utf-8-sig"))))
     assert lines[1] == ["2025-02-01", "Opening balance", "", "", "", "50.00", "EUR"]
     assert lines[-1] == ["2025-02-28", "Closing balance", "", "280.00", "280.00", "50.00", "EUR"]
+
+
+def as_a_spreadsheet_reads(data: bytes) -> str:
+    """Excel and LibreOffice read a CSV as UTF-8 only when it starts with the byte order mark;
+    otherwise in the system's code page (Windows-1252 in the Netherlands and Germany)."""
+    return data[3:].decode("utf-8") if data.startswith(b"\xef\xbb\xbf") else data.decode("cp1252")
+
+
+def test_the_csv_keeps_its_accents_in_a_spreadsheet(owner_client, history):
+    """A German bookkeeper's statement says "Zahlung per Überweisung", not "Ãœberweisung"."""
+    customer, n = history
+    owner_client.post("/admin/account", data={"lang-language": "de", "lang-submit": "Save language"})
+    response = owner_client.get(f"/admin/customers/{customer.id}/documents/statement.csv")
+    lines = list(csv.reader(io.StringIO(as_a_spreadsheet_reads(response.get_data()))))
+    assert lines[0][0] == "Datum"
+    assert lines[2][:3] == ["2025-01-20", "Zahlung per Überweisung", n["a"]]
 
 
 def test_a_csv_cell_is_never_a_formula(app, owner_client, owner):
@@ -194,7 +210,7 @@ def test_a_csv_cell_is_never_a_formula(app, owner_client, owner):
                                   issue_date=date(2025, 1, 1), due_date=date(2025, 1, 15), currency="EUR",
                                   lines=line("10.00"), number="=HYPERLINK(\"http://evil.example\")")
         db.session.commit()
-    body = owner_client.get(f"/admin/customers/{customer.id}/documents/statement.csv").get_data(as_text=True)
+    body = owner_client.get(f"/admin/customers/{customer.id}/documents/statement.csv").get_data().decode("utf-8-sig")
     assert list(csv.reader(io.StringIO(body)))[1][2] == "'=HYPERLINK(\"http://evil.example\")"
 
 

@@ -43,7 +43,7 @@ def test_wrong_values_are_refused_at_their_field(app, owner_client):
         ({"days_2": "5"}, "2nd reminder: days after the due date",
          "Each level comes later than the one before"),
         ({"days_1": "-1"}, "1st reminder: days after the due date", "Number must be between 0 and 365."),
-        ({"fee_1": "abc"}, "1st reminder: fee", "Not a valid decimal value."),
+        ({"fee_1": "abc"}, "1st reminder: fee", "Enter a number such as 1250.50 or 1250,50, without thousands separators."),
         ({"interest_3": "101"}, "Final notice: interest (% a year)", "Number must be between 0 and 100."),
         ({"interest_3": "1.2345"}, "Final notice: interest (% a year)", "at most three decimals"),
         ({"mail_text_2_en": "Hi {name}"}, "2nd reminder: e-mail text (English)", "Unknown placeholder {name}"),

@@ -110,3 +110,20 @@ def test_a_file_that_breaks_rules_names_them(app, api, seller, buyer):
 def test_a_read_only_key_cannot_import(app, owner, seller, buyer):
     reader = ApiClient(app.test_client(), make_key(app, owner, scopes=("read",), name="Reader"))
     assert post_file(reader, b"<x/>").status_code == 403
+
+
+def test_an_idempotency_key_reused_for_another_file_is_refused(app, api, seller, buyer):
+    """The view had read the body without keeping it, so the key's fingerprint saw an empty
+    body: another file under the same key got the first file's answer, and was not imported."""
+    first = make_document(buyer, LINES)
+    second = make_document(buyer, [("Malz", "20", "3.10", "7")])
+    files = [exported(app, document, "xrechnung-ubl") for document in (first, second)]
+    forget(app, first)
+    forget(app, second)
+    key = {"Idempotency-Key": "import-1"}
+    created = api.post("/api/v1/einvoices", data=files[0], headers={"Content-Type": "application/xml", **key})
+    assert created.status_code == 201, created.data[:500]
+    replayed = api.post("/api/v1/einvoices", data=files[0], headers={"Content-Type": "application/xml", **key})
+    assert replayed.status_code == 201 and replayed.headers["Idempotent-Replayed"] == "true"
+    other = api.post("/api/v1/einvoices", data=files[1], headers={"Content-Type": "application/xml", **key})
+    assert other.status_code == 422 and other.get_json()["field"] == "Idempotency-Key"

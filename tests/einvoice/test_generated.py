@@ -178,3 +178,46 @@ def test_drafts_other_kinds_and_a_seller_without_tax_ids_make_no_e_invoice(app, 
     save_settings(app, tax_number="27/123/45678")
     assert_valid(xml_of(app, invoice, "xrechnung-cii"))
     assert_valid(xml_of(app, invoice, "xrechnung-ubl"))
+
+
+@pytest.mark.parametrize("fmt", XML_FORMATS)
+def test_a_discount_line_at_a_negative_price_passes_the_rules(app, seller, buyer, fmt):
+    """A package's discount line (quantity 1, price -10.00) gave BR-27, "the item net price
+    shall not be negative": the e-invoice says quantity -1 at 10.00, the same line amount."""
+    document = make_document(buyer, [("Rosen", "4", "25.00", "19"), ("Rabatt", "1", "-10.00", "19")])
+    xml = xml_of(app, document, fmt)
+    assert_valid(xml)
+    lines = read(xml).lines
+    assert [(line.quantity, line.unit_price, line.net_amount) for line in lines] == [
+        (Decimal("4"), Decimal("25.00"), Decimal("100.00")), (Decimal("-1"), Decimal("10.00"), Decimal("-10.00"))]
+
+
+@pytest.mark.parametrize("fmt", (*XML_FORMATS, "facturx"))
+def test_control_characters_in_texts_are_left_out_of_the_xml(app, seller, buyer, fmt):
+    """XML 1.0 cannot carry most control characters; lxml refused them, a 500 for the download
+    and an e-mail without its e-invoice."""
+    if fmt == "facturx":
+        require_pdf(app)
+    document = make_document(buyer, [("Rosen\x01 rot\x0b", "1", "25.00", "19")], notes="Danke\x1f!\tBis bald")
+    with app.app_context():
+        content = einvoice.render(db.session.get(Document, document.id), fmt).content
+    xml = embedded_xml(content) if fmt == "facturx" else content
+    assert_valid(xml)
+    parsed = read(xml)
+    assert parsed.lines[0].description == "Rosen rot" and parsed.note == "Danke!\tBis bald"
+
+
+def test_a_document_with_only_totals_is_no_e_invoice(app, seller, buyer):
+    """EN 16931 needs the lines (BR-16): a document the package sent with its totals only made
+    an XML that broke the rules, and a Factur-X PDF that was a 500."""
+    from models.services import intake
+
+    with app.app_context():
+        document, _ = intake.upsert_document({
+            "kind": "invoice", "number": "T-1", "customer_number": "K-1001", "issue_date": "2026-11-02",
+            "due_date": "2026-11-30", "totals": {"net": "100.00", "tax": "19.00", "gross": "119.00"}},
+            actor_label="test")
+        db.session.commit()
+        for fmt in einvoice.FORMATS:
+            with pytest.raises(DomainError, match="lines"):
+                einvoice.render(document, fmt)

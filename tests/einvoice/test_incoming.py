@@ -16,6 +16,7 @@ from models.db import db
 from models.documents import Document, DocumentKind, DocumentLine, DocumentStatus
 from models.services import einvoice
 from tests import factories
+from tests.api.conftest import ApiClient, make_key
 from tests.conftest import field_error, soup_of
 from tests.einvoice.conftest import credit_note_for, make_document, save_settings
 from tests.letters.conftest import require_pdf
@@ -241,3 +242,52 @@ def test_another_sellers_invoice_is_refused(app, owner_client, seller, buyer):
     assert response.status_code == 422
     assert field_error(soup_of(response), "E-invoice file").startswith(
         "This e-invoice was issued by Müller & Søn Gärtnerei GmbH (VAT id DE123456789), not by this business")
+
+
+@pytest.mark.parametrize("fmt", ["xrechnung-ubl", "xrechnung-cii"])
+def test_a_discount_line_at_a_negative_quantity_comes_back(app, owner_client, seller, buyer, fmt):
+    """An e-invoice writes a discount as -1 × 10.00 (a price is never negative, BR-27); Dossier
+    refused negative quantities, so such a file could not be imported."""
+    invoice = make_document(buyer, [("Rosen", "4", "25.00", "19"), ("Rabatt", "1", "-10.00", "19")])
+    content = exported(app, invoice, fmt)
+    assert b"-1<" in content  # the quantity as the file states it
+    forget(app, invoice)
+    response = upload(owner_client, content)
+    assert response.status_code == 302, soup_of(response).get_text(" ", strip=True)[:1500]
+    document, lines, _ = stored(app, "invoice", invoice.number)
+    assert lines == [("Rosen", Decimal("4"), Decimal("25.00"), Decimal("19")),
+                     ("Rabatt", Decimal("1"), Decimal("-10.00"), Decimal("19"))]
+    assert document.gross_total == invoice.gross_total
+
+
+@pytest.mark.parametrize("fmt,amount", [("xrechnung-ubl", b"abc"), ("xrechnung-cii", b"abc"),
+                                        ("xrechnung-ubl", b"1E+30")])
+def test_an_amount_that_is_no_number_is_refused_not_a_500(app, owner_client, seller, buyer, fmt, amount):
+    """The rules stop with an XPath error (SaxonC's PySaxonApiError) on a total that is no
+    decimal: that was a 500 for the upload and the API."""
+    invoice = make_document(buyer, [("Rosen", "4", "25.00", "19")])
+    content = exported(app, invoice, fmt).replace(b">100.00<", b">" + amount + b"<", 1)
+    forget(app, invoice)
+    message, rules = refusal(upload(owner_client, content))
+    assert "cannot be checked" in message and rules == []
+    api = ApiClient(app.test_client(), make_key(app, owner_client.user))
+    answer = api.post("/api/v1/einvoices", data=content, headers={"Content-Type": "application/xml"})
+    assert answer.status_code == 422 and answer.mimetype == "application/problem+json"
+    assert "cannot be checked" in answer.get_json()["detail"] and answer.get_json()["field"] == "body"
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Document.id))) == 0
+
+
+def test_a_number_longer_than_dossier_keeps_is_refused_not_cut(app, owner_client, seller, buyer):
+    """The number was cut to its first 40 characters: two invoices whose numbers only differ
+    after that became one document (the second "unchanged", or overwriting the first)."""
+    invoice = make_document(buyer, [("Rosen", "4", "25.00", "19")])
+    content = exported(app, invoice, "xrechnung-ubl")
+    forget(app, invoice)
+    long_number = "INV-" + "0" * 40
+    for last in ("1", "2"):
+        response = upload(owner_client, content.replace(f">{invoice.number}<".encode(), f">{long_number}{last}<".encode()))
+        assert response.status_code == 422
+        assert "at most 40 characters" in field_error(soup_of(response), "E-invoice file")
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Document.id))) == 0

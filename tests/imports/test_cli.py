@@ -76,3 +76,40 @@ def test_export_then_import_is_all_unchanged(app, tmp_path):
         result = runner.invoke(args=["import", kind, str(path)])
         assert result.exit_code == 0, result.output
         assert "0 created, 0 updated, 1 unchanged, 0 failed." in result.output
+
+
+DOCUMENTS = """Soort;Nummer;Klantnummer;Factuurdatum;Vervaldatum;Omschrijving;Aantal;Prijs;BTW
+factuur;F-1;K-1;01-12-2026;31-12-2026;Advies;1;10,00;21
+factuur;F-2;K-1;01-12-2026;31-12-2026;Werk;1;20,00;21
+factuur;F-1;K-1;01-12-2026;31-12-2026;Reiskosten;1;5,00;21
+factuur;F-3;K-1;01-12-2026;31-12-2026;Werk;1;30,00;21
+factuur;F-3;K-2;01-12-2026;31-12-2026;Werk;1;40,00;21
+"""
+
+
+def _lines_of(app, number: str) -> list[str]:
+    from models.documents import Document
+
+    with app.app_context():
+        document = db.session.scalar(select(Document).where(Document.number == number))
+        return [line.description for line in document.lines] if document else []
+
+
+def test_a_documents_rows_apart_or_naming_another_customer_fail_with_their_row(app, tmp_path):
+    """Rows of one document further down the file used to replace its lines silently (F-1 kept
+    only "Reiskosten"), and a line row naming another customer was put on the first row's."""
+    factories.customer(number="K-1", name="Jan")
+    factories.customer(number="K-2", name="Mies")
+    path = tmp_path / "facturen.csv"
+    path.write_bytes(encode(DOCUMENTS, "utf-8-sig"))
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["import", "documents", str(path)])
+    assert result.exit_code == 1, result.output
+    assert "2 created, 0 updated, 0 unchanged, 2 failed." in result.output
+    assert "row 4: The rows of document F-1 must follow each other (its first row is row 2)." in result.output
+    assert "row 6, Klantnummer: This row's value differs from row 5, the document's first row." in result.output
+    assert _lines_of(app, "F-1") == ["Advies"]
+    assert _lines_of(app, "F-2") == ["Werk"]
+    assert _lines_of(app, "F-3") == []
+    again = runner.invoke(args=["import", "documents", str(path)])
+    assert "0 created, 0 updated, 2 unchanged, 2 failed." in again.output

@@ -4,6 +4,7 @@ chunk boundary."""
 
 from __future__ import annotations
 
+import codecs
 from datetime import date
 from decimal import Decimal
 
@@ -61,11 +62,45 @@ def test_windows_1252_euro_sign_and_accents(app):
         assert list(reading.rows(chunked(data), fmt))[0][1] == ["K-1", "Françoise Élan", "€ 5"]
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_excels_unicode_text_utf_16_with_tabs(app, encoding):
+    """Excel's "Unicode Text" export: UTF-16 with a byte order mark, tab-separated. It was
+    read as Windows-1252 (a NUL after every letter) and no column was recognised."""
+    text = CUSTOMERS_DE.replace(",", "\t").replace("Mies\t Söhne", "Mies, Söhne")
+    data = (codecs.BOM_UTF16_BE if encoding == "utf-16-be" else b"") + encode(text, encoding)
+    assert data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+    with app.test_request_context():
+        fmt = reading.inspect(chunked(data, 1))
+        assert (fmt.delimiter, fmt.rows) == ("\t", 2)
+        rows = list(reading.rows(chunked(data), fmt))
+    assert rows[0][1][:2] == ["K-1", "Jan Müller"] and rows[1][1][2] == "Mies, Söhne GmbH"
+    assert fields.guess_mapping("customers", fmt.header)[0] == "number"
+
+
 @pytest.mark.parametrize("text,decimal,expected", [
     ("1.234,56", values.COMMA, "1234.56"), ("-12,5", values.COMMA, "-12.5"), ("1234,5", values.COMMA, "1234.5"),
     ("1,234.56", values.POINT, "1234.56"), ("-0.75", values.POINT, "-0.75"), ("€ 10,00", values.COMMA, "10.00"),
 ])
 def test_decimal_comma_or_point(app, text, decimal, expected):
+    assert values.parse_decimal(text, decimal) == Decimal(expected)
+
+
+@pytest.mark.parametrize("text,decimal", [
+    ("12.5", values.COMMA), ("2,5", values.POINT), ("1.23,45", values.COMMA), ("1,2345.00", values.POINT),
+    ("1.2.3", values.COMMA), ("1,2,3", values.POINT), ("1,234,5", values.COMMA), ("1.5.", values.COMMA),
+])
+def test_a_separator_that_cannot_group_thousands_is_refused(app, text, decimal):
+    """Under the file's decimal comma, "12.5" was read as 125 (the point dropped as a thousands
+    separator); under a decimal point "2,5" as 25: a price ten times too high, silently."""
+    with app.test_request_context(), pytest.raises(values.BadValue, match="is not a number"):
+        values.parse_decimal(text, decimal)
+
+
+@pytest.mark.parametrize("text,decimal,expected", [
+    ("1.234.567,89", values.COMMA, "1234567.89"), ("1 234,50", values.COMMA, "1234.50"), ("1234", values.COMMA, "1234"),
+    ("1,234,567.89", values.POINT, "1234567.89"), ("+5", values.POINT, "5"), ("12.50 €", values.POINT, "12.50"),
+])
+def test_thousands_separators_in_groups_of_three(app, text, decimal, expected):
     assert values.parse_decimal(text, decimal) == Decimal(expected)
 
 

@@ -59,6 +59,8 @@ def test_add_an_endpoint_and_see_its_secret(app, owner_client):
     ("http://accounting.example.com/", "The URL must start with https://"),
     ("https://169.254.169.254/latest", "This address is on an internal network"),
     ("not a url", "Enter a valid URL"),
+    ("https://[::1/dossier-hooks", "Enter a valid URL"),  # urlsplit's ValueError was a 500
+    ("https://accounting.example.com/\x7fhooks", "Enter a valid URL"),  # saved; then never sent
 ])
 def test_a_bad_url_is_refused_at_the_field(app, owner_client, url, message):
     response = add(owner_client, url=url)

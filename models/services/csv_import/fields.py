@@ -296,6 +296,10 @@ class Record:
         return self.rows[0]
 
 
+# A document's fields every one of its rows must agree on when they give them.
+GROUP_CHECKED = ("customer_number", "customer_external_id", "currency")
+
+
 class Converter:
     """Turns cells into intake records (models.services.intake's shape) under one mapping
     and decimal convention."""
@@ -439,6 +443,7 @@ class Converter:
             return
         group: list[tuple[int, list[str], dict[str, Any]]] = []
         key, error = None, None
+        first_rows: dict[tuple[str, str, str], int] = {}  # each numbered document's first row
         for number, cells in rows:
             row_key = self._group_key(cells)
             try:
@@ -447,13 +452,37 @@ class Converter:
                 found, row_error = {}, failed
             if group and row_key == key:
                 group.append((number, cells, found))
-                error = error or row_error
+                error = error or row_error or self._differs(group[0], number, found)
                 continue
             if group:
                 yield self._finish(group, error)
             group, key, error = [(number, cells, found)], row_key, row_error
+            if row_key[1] or row_key[2]:
+                if row_key in first_rows:
+                    # Further down the file: importing these rows would replace the lines the
+                    # first ones gave (a file is read as it streams, so they cannot be joined).
+                    error = error or RowError(number, None, str(_l(
+                        "The rows of document %(number)s must follow each other (its first row is row %(row)s).",
+                        number=row_key[1] or row_key[2], row=first_rows[row_key])))
+                else:
+                    first_rows[row_key] = number
         if group:
             yield self._finish(group, error)
+
+    def _differs(self, first: tuple[int, list[str], dict[str, Any]], number: int,
+                 found: dict[str, Any]) -> RowError | None:
+        """A line row that names another customer or currency than the document's first row:
+        two documents under one number, not one to merge. (Other fields, such as notes, are
+        taken from the first row, as before.)"""
+        first_row, _cells, first_found = first
+        for key in GROUP_CHECKED:
+            value = found.get(key)
+            if value is None or first_found.get(key) is None:
+                continue
+            if value != first_found[key]:
+                return RowError(number, self.column_of.get(key), str(_l(
+                    "This row's value differs from row %(row)s, the document's first row.", row=first_row)))
+        return None
 
     def _finish(self, group, error: RowError | None) -> Record:
         if error is not None:

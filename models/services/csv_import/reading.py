@@ -2,11 +2,11 @@
 
 A file arrives as an iterable of byte chunks (an upload spooled to disk, the chunks stored
 with an import job, a file on the CLI). Exports come from spreadsheets and accounting
-packages: UTF-8 with or without a byte order mark, or Windows-1252 (Excel's "CSV" on a
-Western European Windows); commas, or semicolons where the decimal separator is a comma.
+packages: UTF-8 with or without a byte order mark, Windows-1252 (Excel's "CSV" on a
+Western European Windows) or UTF-16 with its byte order mark (Excel's "Unicode Text"); commas, or semicolons where the decimal separator is a comma.
 
-`inspect()` makes one streaming pass: it decides the encoding (UTF-8 if every byte decodes,
-else Windows-1252), sniffs the delimiter from the first lines, counts the rows and stops at
+`inspect()` makes one streaming pass: it decides the encoding (UTF-16 by its byte order
+mark, UTF-8 if every byte decodes, else Windows-1252), sniffs the delimiter from the first lines, counts the rows and stops at
 the first broken quote with its line number. `rows()` then yields (row number, cells) with
 the row number as a spreadsheet shows it (the header is row 1).
 """
@@ -34,7 +34,7 @@ BOM = codecs.BOM_UTF8
 
 @dataclass(frozen=True, slots=True)
 class FileFormat:
-    encoding: str  # "utf-8-sig" (strips a BOM if there is one) or "cp1252"
+    encoding: str  # "utf-8-sig" (strips a BOM if there is one), "utf-16" or "cp1252"
     delimiter: str
     header: list[str]
     rows: int  # data rows, the header not counted
@@ -69,10 +69,20 @@ def text_stream(chunks: Iterable[bytes], encoding: str) -> io.TextIOWrapper:
 
 
 def detect_encoding(chunks: Iterable[bytes]) -> str:
-    """UTF-8 when the whole file decodes as UTF-8, else Windows-1252 (which decodes anything
-    but five bytes; those are refused). Streams: one chunk in memory at a time."""
+    """UTF-16 when the file starts with its byte order mark (Excel's "Unicode Text"), UTF-8
+    when the whole file decodes as UTF-8, else Windows-1252 (which decodes anything but
+    five bytes; those are refused). Streams: one chunk in memory at a time."""
+    chunks = iter(chunks)
+    start = b""
+    for chunk in chunks:
+        start += chunk
+        if len(start) >= 2:
+            break
+    if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"  # the codec reads the mark, takes its byte order and strips it
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
+        decoder.decode(start)
         for chunk in chunks:
             decoder.decode(chunk)
         decoder.decode(b"", final=True)

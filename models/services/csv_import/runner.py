@@ -9,7 +9,7 @@ time, each inside a savepoint.
 A dry run does the same work and rolls every batch back, keeping only the counts and the
 failed rows.
 
-Both the RQ job (mailers.imports) and the CLI (web.imports_cli) run batches through
+Both the RQ job (mailers.imports) and the CLI (web.csv_cli) run batches through
 `run_batches`; the job reads the file from its stored chunks, the CLI from disk.
 """
 

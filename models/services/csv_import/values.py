@@ -1,7 +1,8 @@
 """Cell values as real exports write them, and cells a spreadsheet will not run.
 
 Amounts: a decimal comma (1.234,56 — Dutch and German exports) or point (1,234.56); the
-file's convention is guessed from its cells and can be set in the mapping step. Dates:
+file's convention is guessed from its cells and can be set in the mapping step. A thousands
+separator stands only between groups of three digits: a cell written the other way is refused. Dates:
 ISO (2026-12-31) or day first (31-12-2026, 31.12.2026, 31/12/2026, two-digit years
 meaning 20xx); a month first is never assumed.
 """
@@ -22,6 +23,12 @@ _POINT_DECIMAL = re.compile(r"^[-+]?[\d,\s]*\d\.\d+$")
 # Export: what a spreadsheet would run as a formula (OWASP's list).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"^-?\d+(?:[.,]\d+)?$")
+# An amount under each convention: thousands separators only between groups of three digits,
+# so a cell written the other way (12.5 in a file of decimal commas) is refused, not read as 125.
+_AMOUNT = {
+    COMMA: re.compile(r"^[-+]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?$"),
+    POINT: re.compile(r"^[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$"),
+}
 
 
 class BadValue(ValueError):
@@ -37,6 +44,8 @@ def guess_decimal(samples: list[str]) -> str:
 
 def parse_decimal(text: str, decimal: str) -> Decimal:
     value = text.strip().replace(" ", "").replace("\u00a0", "").replace("€", "")
+    if not _AMOUNT[decimal].match(value):
+        raise BadValue(str(_l("%(value)s is not a number", value=text)))
     if decimal == COMMA:
         value = value.replace(".", "").replace(",", ".")
     else:

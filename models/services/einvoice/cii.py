@@ -18,6 +18,7 @@ from models.services.einvoice.invoice import (
     Line,
     Party,
     fmt,
+    xml_text,
 )
 
 RSM = "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100"
@@ -31,7 +32,7 @@ def _el(parent, tag: str, text: str | None = None, **attributes) -> etree._Eleme
     prefix, name = tag.split(":")
     element = etree.SubElement(parent, f"{{{NS[prefix]}}}{name}", **attributes)
     if text is not None:
-        element.text = text
+        element.text = xml_text(text)
     return element
 
 

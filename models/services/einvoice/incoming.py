@@ -30,7 +30,7 @@ from models.services import intake
 from models.services.access import visible
 from models.services.einvoice import cii, ubl
 from models.services.einvoice.invoice import EInvoice, _compact
-from models.services.einvoice.validation import RuleFailure, fatal_failures, syntax_of
+from models.services.einvoice.validation import RuleFailure, RulesNotRun, fatal_failures, syntax_of
 from models.services.errors import DomainError
 from models.services.settings import get_settings
 from models.staff import StaffUser
@@ -105,7 +105,11 @@ def read(data: bytes) -> Reading:
                          "Invoice or CreditNote, or a UN/CEFACT CrossIndustryInvoice (CII, Factur-X, ZUGFeRD).",
                          name=name))
     xml = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
-    failures = fatal_failures(xml, syntax)
+    try:
+        failures = fatal_failures(xml, syntax)
+    except RulesNotRun:
+        raise Refused(_l("The e-invoice cannot be checked against the EN 16931 rules: a value is not in the form "
+                         "they expect (an amount or a date that is not one?)."), syntax=syntax) from None
     if failures:
         raise Refused(_l("The e-invoice breaks %(count)s of the EN 16931 rules.", count=len(failures)),
                       failures, syntax)
@@ -212,16 +216,24 @@ def _check_seller(invoice: EInvoice) -> None:
                           field="file")
 
 
+MAX_NUMBER = 40  # a document number's longest (intake)
+
+
 def document_values(reading: Reading, customer: Customer) -> dict:
     """The document as intake.upsert_document takes it."""
     invoice = reading.invoice
     kind = reading.kind
     net, tax, gross = invoice.declared_totals or (None, None, None)
+    if len(invoice.number) > MAX_NUMBER:  # cut, it could be another document's number
+        raise DomainError(_l("The e-invoice's number %(number)s is too long: Dossier keeps at most %(n)s characters.",
+                             number=invoice.number, n=MAX_NUMBER), field="file")
     values = {
-        "kind": kind.value, "number": invoice.number[:40], "customer_number": customer.number,
+        "kind": kind.value, "number": invoice.number, "customer_number": customer.number,
         "issue_date": invoice.issue_date, "currency": invoice.currency,
-        "lines": [{"description": (line.description or "—")[:300], "quantity": line.quantity,
-                   "unit_price": line.unit_price, "vat_rate": line.vat_rate} for line in invoice.lines],
+        # A discount line comes as -1 × 10.00 (BR-27: no negative price); Dossier's is 1 × -10.00.
+        "lines": [{"description": (line.description or "—")[:300], "quantity": abs(line.quantity),
+                   "unit_price": -line.unit_price if line.quantity < 0 else line.unit_price,
+                   "vat_rate": line.vat_rate} for line in invoice.lines],
         "notes": invoice.note,
     }
     if None not in (net, tax, gross):

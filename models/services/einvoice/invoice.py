@@ -196,6 +196,8 @@ def check_exportable(document: Document, settings: BusinessSettings) -> None:
         raise DomainError(_l("Only invoices and credit notes are issued as e-invoices."))
     if document.status == DocumentStatus.draft or not document.number:
         raise DomainError(_l("A draft is not an e-invoice yet: issue it first."))
+    if not document.lines:
+        raise DomainError(_l("This document has only its totals: an e-invoice lists its lines."))
     if not (settings.vat_id or settings.tax_number):
         raise DomainError(_l("E-invoices need the business's VAT id or tax number: enter it in the settings."))
     if any(line.vat_rate == 0 for line in document.lines) and not settings.vat_id:
@@ -208,8 +210,10 @@ def from_document(document: Document, settings: BusinessSettings, *, specificati
     check_exportable(document, settings)
     customer = document.customer
     seller = seller_party(settings)
+    # A price is never negative in an e-invoice (BR-27): a discount line at -10.00 is -1 × 10.00.
     lines = [
-        Line(description=line.description, quantity=line.quantity, unit_price=line.unit_price,
+        Line(description=line.description,
+             quantity=-line.quantity if line.unit_price < 0 else line.quantity, unit_price=abs(line.unit_price),
              vat_rate=line.vat_rate, category=vat_category(line.vat_rate, seller.country, customer),
              net_amount=line.net_amount)
         for line in document.lines
@@ -242,6 +246,15 @@ def from_document(document: Document, settings: BusinessSettings, *, specificati
     if not credit_note:
         einvoice.prepaid = document.amount_paid + document.amount_credited + document.amount_written_off
     return einvoice
+
+
+# What XML 1.0 cannot carry: the control characters other than tab, line feed and return.
+_NOT_XML = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF])
+
+
+def xml_text(text: str) -> str:
+    """`text` without the characters XML cannot carry (a package may send them)."""
+    return text.translate(_NOT_XML)
 
 
 def fmt(value: Decimal, places: int | None = 2) -> str:

@@ -19,6 +19,7 @@ from models.services.einvoice.invoice import (
     Line,
     Party,
     fmt,
+    xml_text,
 )
 
 INVOICE_NS = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
@@ -32,7 +33,7 @@ def _el(parent, tag: str, text: str | None = None, **attributes) -> etree._Eleme
     prefix, name = tag.split(":")
     element = etree.SubElement(parent, f"{{{NS[prefix]}}}{name}", **attributes)
     if text is not None:
-        element.text = text
+        element.text = xml_text(text)
     return element
 
 

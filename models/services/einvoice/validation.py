@@ -63,12 +63,22 @@ def _executable(syntax: str):
     return _executables[syntax]
 
 
+class RulesNotRun(ValueError):
+    """The rules stopped on the file (an XPath error: e.g. an amount that is no decimal)."""
+
+
 def run_rules(xml: bytes, syntax: str) -> list[RuleFailure]:
-    """Every rule that fired on `xml` (well-formed CII or UBL), fatal ones and warnings."""
+    """Every rule that fired on `xml` (well-formed CII or UBL), fatal ones and warnings;
+    RulesNotRun when the rules cannot be evaluated on it."""
     with _lock:
         executable = _executable(syntax)
-        document = _processor.parse_xml(xml_text=xml.decode("utf-8"))
-        report = executable.transform_to_string(xdm_node=document)
+        from saxonche import PySaxonApiError
+
+        try:
+            document = _processor.parse_xml(xml_text=xml.decode("utf-8"))
+            report = executable.transform_to_string(xdm_node=document)
+        except PySaxonApiError as error:
+            raise RulesNotRun(" ".join(str(error).split())) from None
     failures = []
     for failed in etree.fromstring(report.encode("utf-8")).iterfind(".//svrl:failed-assert", SVRL):
         rule = failed.get("id") or "?"
