@@ -9,7 +9,8 @@ import time
 from dataclasses import dataclass
 from functools import wraps
 
-from flask import current_app, g, redirect, request, session, url_for
+from flask import current_app, flash, g, redirect, request, session, url_for
+from flask_babel import lazy_gettext as _l
 
 from models.customers import Customer
 from models.db import db
@@ -95,6 +96,16 @@ def load() -> PortalContext | None:
     return context
 
 
+def login_url() -> str:
+    """The login page, then back here: a page (GET) opens again after the login. A form sent
+    after the session ended cannot be sent again from there (a POST address answers GET with
+    405), so the login then leads to the account's home, saying why the form did not go through."""
+    if request.method == "GET":
+        return url_for("portal.login", next=request.full_path)
+    flash(_l("Your session has ended. Please log in again."), "info")
+    return url_for("portal.login")
+
+
 def login_required(view):
     """A logged-in portal user with an open account (else: login, or the switcher)."""
 
@@ -102,7 +113,7 @@ def login_required(view):
     def wrapper(*args, **kwargs):
         context = load()
         if context is None:
-            return redirect(url_for("portal.login", next=request.full_path))
+            return redirect(login_url())
         if context.customer is None:
             return redirect(url_for("portal.accounts"))
         g.customer_language = context.customer.language

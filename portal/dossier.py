@@ -91,7 +91,10 @@ def _link_key() -> str:
 
 @route("/check", "check", methods=("POST",), login=None, verified=False, link_decorators=(
     limiter.limit(lambda: current_app.config["DOSSIER_CHECK_LIMIT_PER_LINK"], key_func=_link_key,
-                  deduct_when=lambda response: response.status_code == 422),
+                  deduct_when=lambda response: response.status_code == 422,
+                  # Not the usual "wait a minute": the link's check stays locked for its period.
+                  error_message=lambda: _("Too many wrong answers were given for this link. Please try again "
+                                          "later, or contact us.")),
 ))
 def dossier_check(place: CustomerPlace):
     form = _check_form(place)
@@ -145,6 +148,19 @@ def document_status(document: Document, today) -> str:
     return document.status.value
 
 
+def einvoice_offered(document: Document, settings) -> bool:
+    """Whether the page offers the e-invoice downloads: downloads allowed and the document can
+    be one now (a business without its VAT id or tax number cannot make any; a link that
+    always fails would only give the customer a failed download)."""
+    if not settings.allow_pdf_download or document.kind not in einvoice.EXPORTABLE_KINDS:
+        return False
+    try:
+        einvoice.check_exportable(document, settings)
+    except DomainError:
+        return False
+    return True
+
+
 def document_page(place: CustomerPlace, document: Document, *, status: int = 200, **forms):
     """The page (`?print=1`: the print layout on screen): the document as printed (in its own
     language), its status, an invoice's Pay button, a quote's decision, the questions."""
@@ -157,6 +173,7 @@ def document_page(place: CustomerPlace, document: Document, *, status: int = 200
         print_view=request.args.get("print") == "1", thread=questions.thread(document),
         questions_heading=QUESTION_HEADINGS.get(document.kind, _l("Questions about this document")),
         quote_expired=quotes.is_expired(document, today),
+        einvoice_offered=einvoice_offered(document, place.settings),
         **forms,
     )
     if status == 200:

@@ -137,7 +137,7 @@ def from_login() -> CustomerPlace:
     """The logged-in customer's place; else a redirect to the login or the switcher (raised)."""
     context = auth.load()
     if context is None:
-        abort(redirect(url_for("portal.login", next=request.full_path)))
+        abort(redirect(auth.login_url()))
     if context.customer is None:
         abort(redirect(url_for("portal.accounts")))
     g.customer_language = context.customer.language

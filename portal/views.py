@@ -90,6 +90,9 @@ def forgot():
 @bp.route("/portal/reset/<token>", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_IP"], methods=["POST"])
 def reset(token: str):
+    if request.method == "GET" and not portal_access.reset_link_works(token):
+        # Said at once, not after a new password was typed twice.
+        return auth.page("portal/reset_invalid.html", status=404)
     form = NewPasswordForm()
     if form.validate_on_submit() and commit_change(lambda: portal_access.reset_password(token, form.password.data), form):
         flash(_("Your password was changed. Log in with the new password."), "success")
@@ -128,6 +131,8 @@ def accounts():
     context = auth.load()
     if context is None:
         return redirect(url_for("portal.login"))
+    if context.customer is not None:  # its navigation and account bar: the open account's language
+        g.customer_language = context.customer.language
     accounts = portal_access.open_accounts(context.user)
     form = ActionForm()
     if request.method == "POST" and form.validate_on_submit():

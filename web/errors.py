@@ -79,8 +79,14 @@ def database_unreachable(error: DBAPIError) -> bool:
 
 def register(app) -> None:
     app.before_request(refuse_impossible_ids)
-    for status in (400, 403, 404, 405, 413, 429):
+    for status in (400, 403, 404, 405, 413):
         app.register_error_handler(status, lambda e, s=status: error_page(s))
+
+    @app.errorhandler(429)
+    def too_many(error):
+        """A limit with its own message says it (the dossier check's lasts longer than a minute)."""
+        limit = getattr(error, "limit", None)  # Flask-Limiter's RateLimitExceeded
+        return error_page(429, error.description if limit is not None and limit.error_message else None)
 
     @app.errorhandler(NotFound)
     def not_found(_e):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
 from models.db import db
@@ -70,14 +71,16 @@ def cancel_invoice(actor: StaffUser, invoice: Document, today: date) -> Document
     # Seen by the customer, or already on the statement through a credit note: the rest is
     # credited too, so the statement still adds up.
     if (invoice.sent_at is not None or invoice.amount_credited > 0) and remaining > 0:
+        # The credit note is the customer's document: its words in its language, not staff's.
+        with force_locale(invoice.language or invoice.customer.language or "en"):
+            cancellation = str(_l("Cancellation of invoice %(number)s", number=invoice.number))
         if remaining == invoice.gross_total:  # the invoice's own lines, VAT and all
             lines = [LineInput(line.description, line.quantity, line.unit_price, line.vat_rate)
                      for line in invoice.lines]
         else:  # what an earlier credit note or write-off left, as one amount
-            lines = [LineInput(str(_l("Cancellation of invoice %(number)s", number=invoice.number)),
-                               Decimal("1"), remaining, Decimal("0"))]
+            lines = [LineInput(cancellation, Decimal("1"), remaining, Decimal("0"))]
         credit_note = create_credit_note(actor, invoice, issue_date=max(today, invoice.issue_date), lines=lines,
-                                         notes=str(_l("Cancellation of invoice %(number)s", number=invoice.number)))
+                                         notes=cancellation)
     invoice.status = DocumentStatus.cancelled
     db.session.flush()
     audit.record(actor, "invoice.cancelled", "document", invoice.id, customer_id=invoice.customer_id,

@@ -21,6 +21,7 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import func, select, update
 
 from models.customers import Customer
@@ -186,7 +187,8 @@ def redeem_code(customer: Customer, purpose: CodePurpose, entered: str) -> Redee
         if left <= 0:
             message = _l("This code was entered wrongly too often and no longer works. Ask for a new code.")
         else:
-            message = _l("This code is not right. You can try %(n)s more time(s).", n=left)
+            message = ngettext("This code is not right. You can try %(num)s more time.",
+                               "This code is not right. You can try %(num)s more times.", left)
         return Redeemed(error=DomainError(message, field="code"))
     if not _use(code):
         return Redeemed(error=DomainError(_l("This code was used already. Ask for a new code."), field="code"))

@@ -311,16 +311,31 @@ def request_password_reset(email: str, language: str = "en") -> None:
                               send=known)
 
 
-def reset_password(token: str, password: str) -> PortalUser:
-    """Single use (even when the link is posted twice at once), one hour, void after any
-    password change; does not log in."""
+def _usable_reset(token: str) -> tuple[PasswordReset, PortalUser] | None:
+    """The reset link's row and its login, if the link still works: unused, within its hour,
+    and no password change since it was made."""
     reset = db.session.scalar(select(PasswordReset).where(PasswordReset.token_hash == _hash(token or "")))
     user = db.session.get(PortalUser, reset.portal_user_id) if reset else None
     if (
         reset is None or user is None or reset.used_at is not None or reset.expires_at < now_utc()
         or (user.password_changed_at and user.password_changed_at > reset.created_at)
     ):
+        return None
+    return reset, user
+
+
+def reset_link_works(token: str) -> bool:
+    """Whether the reset link still works (its page says so before a password is typed)."""
+    return _usable_reset(token) is not None
+
+
+def reset_password(token: str, password: str) -> PortalUser:
+    """Single use (even when the link is posted twice at once), one hour, void after any
+    password change; does not log in."""
+    usable = _usable_reset(token)
+    if usable is None:
         raise DomainError(_l("This reset link is no longer valid. Ask for a new one."))
+    reset, user = usable
     passwords.check_password(password)
     # Claim the link in one conditional UPDATE: a concurrent use of the same link waits for
     # this row and then finds it used (0 rows).

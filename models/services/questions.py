@@ -22,7 +22,7 @@ from models.db import db, now_utc
 from models.documents import Document, DocumentKind
 from models.outbox import MailCategory
 from models.questions import DocumentMessage
-from models.services import audit, events, outbox
+from models.services import audit, events, outbox, settlement
 from models.services.errors import DomainError
 from models.staff import StaffUser
 
@@ -65,11 +65,21 @@ def ask(customer: Customer, document: Document, body: str | None) -> DocumentMes
     if document.customer_id != customer.id:  # the callers check this; a wrong call is a bug, not a leak
         raise DomainError(_l("This document is not yours."))
     text = _clean(body, QUESTION_MAX)
+    # Under the customer lock, as the document is now: a double click or a resent form
+    # (the same question again before an answer) is the question already asked, not a second one.
+    settlement.lock_customer(customer.id)
+    db.session.refresh(document, ["awaiting_answer_since"])
     waiting_since = document.awaiting_answer_since
-    if waiting_since is not None and db.session.scalar(
-        _WAITING, {"document_id": document.id, "since": waiting_since}
-    ) >= MAX_UNANSWERED:
-        raise DomainError(_l("Please wait for our answer before asking more."), field="body")
+    if waiting_since is not None:
+        latest = db.session.scalar(
+            select(DocumentMessage)
+            .where(DocumentMessage.document_id == document.id, DocumentMessage.created_at >= waiting_since)
+            .order_by(DocumentMessage.id.desc()).limit(1)
+        )
+        if latest is not None and latest.author_kind == "customer" and latest.body == text:
+            return latest
+        if db.session.scalar(_WAITING, {"document_id": document.id, "since": waiting_since}) >= MAX_UNANSWERED:
+            raise DomainError(_l("Please wait for our answer before asking more."), field="body")
     message = DocumentMessage(document_id=document.id, customer_id=customer.id, author_kind="customer", body=text)
     db.session.add(message)
     if waiting_since is None:

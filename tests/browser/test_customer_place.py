@@ -206,3 +206,32 @@ def test_a_contact_persons_preferences_page_fits_and_passes_axe(app, page, page_
 
     check(page, f"/portal/unsubscribe/{unsubscribe}", viewport["width"])
     page_problems.assert_none()
+
+
+def test_an_overdue_due_date_on_a_german_phone_breaks_no_word(app, page, page_problems):
+    """On a phone the card's long German label ("Fälligkeitsdatum") leaves the date and its
+    "überfällig" badge little room: they may go under each other, but neither is split inside
+    the word (seen: "26.10.202|6", "überfälli|g")."""
+    kunde = factories.customer(name="Becker Maschinenbau GmbH", language="de", email="becker@example.de")
+    factories.invoice(kunde, amount="7650.50", due_in_days=-40)
+    with app.app_context():
+        token = dossier.current_token(kunde.id)
+        db.session.commit()
+    page.set_viewport_size(PHONE)
+    page.goto(f"/d/{token}")
+    badge = page.get_by_text("überfällig", exact=True)
+    expect(badge).to_be_visible()
+    lines = page.evaluate("""(badge) => {
+        const cell = badge.closest('td');
+        const range = document.createRange();  // a text node's lines: its client rects' rows
+        const date = [...cell.querySelectorAll('*'), cell].flatMap(e => [...e.childNodes])
+            .find(n => n.nodeType === Node.TEXT_NODE && /\\d{2}\\.\\d{2}\\.\\d{4}/.test(n.textContent));
+        const rows = node => {
+            range.selectNodeContents(node);
+            return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size;
+        };
+        return [rows(date), rows(badge.firstChild)];
+    }""", badge.element_handle())
+    assert lines == [1, 1], lines
+    assert_fits(page, PHONE["width"])
+    page_problems.assert_none()

@@ -122,6 +122,18 @@ def test_a_sent_invoice_already_partly_credited_is_cancelled_with_a_credit_note_
     assert changes_of(app, "invoice.cancelled")["status"] == ["partially_paid", "cancelled"]
 
 
+def test_the_cancelling_credit_note_speaks_the_customers_language(app, owner):
+    """The credit note is the customer's document: staff working in English cancel a German
+    customer's invoice, and the customer reads German on it (notes and the remainder's line)."""
+    kunde = factories.customer(name="Kunde GmbH", email="kunde@example.test", language="de")
+    invoice = create(app, kunde, lines=[line("100.00", description="Beratung")])
+    mark_sent(app, invoice.id)
+    credit(app, invoice.id, "21.00")
+    note = fresh(app, cancel(app, owner, invoice.id).id)
+    assert note.notes == f"Stornierung der Rechnung {invoice.number}"
+    assert [x.description for x in note.lines] == [f"Stornierung der Rechnung {invoice.number}"]
+
+
 def test_a_written_off_invoice_has_nothing_left_to_cancel(app, owner, invoice):
     """Written off in full, it is settled: cancelling would take it off the statement while
     the write-off stayed on it."""

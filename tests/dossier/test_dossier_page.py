@@ -251,8 +251,12 @@ def test_wrong_answers_to_one_links_check_are_limited_from_every_address(app, de
     debtor_client = app.test_client()
     debtor_client.environ_base["REMOTE_ADDR"] = "198.51.100.1"
     soup = soup_of(debtor_client.get(link, headers=ENGLISH))
-    right = debtor_client.post(f"{link}/check", data={"answer": "1234 AB", "csrf_token": form_token(soup, "/check")})
+    right = debtor_client.post(f"{link}/check", data={"answer": "1234 AB", "csrf_token": form_token(soup, "/check")},
+                               headers=ENGLISH)
     assert right.status_code == 429
+    # Not the usual "wait a minute": waiting a minute would not help with a lock for the hour.
+    assert soup_of(right).h1.get_text(strip=True) == ("Too many wrong answers were given for this link. "
+                                                      "Please try again later, or contact us.")
 
     other = factories.customer(language="en", email=None, postal_code="5678 CD")
     with app.app_context():

@@ -126,3 +126,16 @@ def test_a_quote_in_the_dossier_has_no_e_invoice(app, client, seller, buyer):
     assert page.status_code == 200 and links_of(soup_of(page)) == {}
     href = page.request.path + "/einvoice/xrechnung-ubl"
     assert client.get(href).status_code == 404
+
+
+def test_without_the_business_vat_id_the_customer_is_offered_no_e_invoice(app, client, invoice):
+    """The links would only give a failed download (the 409 page is never shown for a link
+    with `download`): the page offers the PDF and no e-invoice until the business can make one."""
+    save_settings(app, vat_id=None, tax_number=None)
+    page = soup_of(dossier_page(app, client, invoice))
+    assert links_of(page) == {}
+    assert page.find("a", string="Download PDF") is not None
+    href = dossier_page(app, client, invoice).request.path + "/einvoice/xrechnung-ubl"
+    assert client.get(href).status_code == 409  # the address still says why
+    save_settings(app, vat_id="DE123456789")
+    assert set(links_of(soup_of(dossier_page(app, client, invoice)))) == set(LINKS)

@@ -456,3 +456,13 @@ def test_a_plan_request_under_concurrency_makes_one_plan(app, debtor):
             instalments.request_plan(get_settings(), record, currency="EUR", count=3, start_date=TODAY, today=TODAY)
         db.session.rollback()
         assert db.session.scalar(select(func.count()).select_from(InstalmentPlan)) == 1
+
+
+def test_without_an_e_mail_address_the_link_says_so_before_the_form(app, client):
+    """From the link a plan needs the code sent to the primary address: a debtor without one
+    is told so on the page, instead of filling in the form to be stopped at the code."""
+    customer = factories.customer(name="Bram Mulder", language="en", email=None)
+    factories.invoice(customer, amount="400.00")
+    soup = get(client, f"{dossier_path(app, customer)}/instalments")
+    assert soup.find("button", string="Show the schedule") is None and soup.find("input", value="Show the schedule") is None
+    assert "we have none for you. Please contact us to arrange instalments." in soup.find(class_="alert").get_text()

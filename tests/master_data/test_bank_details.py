@@ -91,7 +91,7 @@ def test_a_wrong_code_changes_nothing_and_five_tries_lock_the_code(app, entry, c
         response = entry.post("/bank/confirm", {"code-code": wrong(code)})
         assert response.status_code == 422
         assert field_error(soup_of(response), "Code from the e-mail") == \
-            f"This code is not right. You can try {left} more time(s)."
+            f"This code is not right. You can try {left} more {'time' if left == 1 else 'times'}."
     response = entry.post("/bank/confirm", {"code-code": wrong(code)})
     assert field_error(soup_of(response), "Code from the e-mail") == \
         "This code was entered wrongly too often and no longer works. Ask for a new code."

@@ -30,7 +30,7 @@ from models.services.settings import get_settings
 from models.staff import StaffUser
 from tests import factories
 from tests.conftest import count_queries, csrf_token, field_error, soup_of
-from tests.portal.conftest import active_login, logged_in
+from tests.portal.conftest import PORTAL_PASSWORD, active_login, logged_in
 
 ENGLISH = {"Accept-Language": "en"}
 WAYS = ("login", "link")
@@ -250,6 +250,27 @@ def test_without_a_login_the_portal_pages_go_to_the_login(app, client, shelf):
         assert response.status_code == 302 and response.headers["Location"].startswith("/portal/login?next=")
 
 
+def test_a_form_sent_after_the_session_ended_leads_to_the_login_and_home(app, shelf):
+    """The session ended (logged out elsewhere, idle) while a form was open: the login must
+    not lead back to the form's address, which only takes POST (a 405 after logging in)."""
+    visit = open_place(app, shelf.customer, "login")
+    token = csrf_token(visit.client, "/portal/login")
+    visit.client.post("/portal/logout", data={"csrf_token": token})
+    token = csrf_token(visit.client, "/portal/login")
+    sent = visit.client.post(f"/portal/documents/{shelf.invoice.id}/questions",
+                             data={"csrf_token": token, "body": "Is this paid?"}, headers=ENGLISH)
+    assert sent.status_code == 302 and sent.headers["Location"] == "/portal/login"
+    login_page = soup_of(visit.client.get(sent.headers["Location"], headers=ENGLISH))
+    assert "Your session has ended. Please log in again." in flashes(login_page)
+    again = visit.client.post("/portal/login", data={"csrf_token": csrf_token(visit.client, "/portal/login"),
+                                                     "email": "dora.login@example.com", "password": PORTAL_PASSWORD})
+    assert again.headers["Location"] == "/portal/"
+    assert visit.client.get(again.headers["Location"], headers=ENGLISH).status_code == 200
+    # A page still opens again after the login.
+    visit.client.post("/portal/logout", data={"csrf_token": csrf_token(visit.client, "/portal/login")})
+    assert visit.client.get("/portal/statement").headers["Location"] == "/portal/login?next=/portal/statement?"
+
+
 # --- what a place never reaches ----------------------------------------------------------------
 
 
@@ -269,6 +290,19 @@ def test_another_customers_documents_are_not_found(app, visit, shelf, stranger):
         assert db.session.scalar(select(func.count()).select_from(DocumentMessage)) == 0
         assert db.session.scalar(select(func.count()).select_from(Payment)) == 0
     assert stan.name not in visit.get("/documents").get_data(as_text=True)
+
+
+def test_a_missing_page_leads_back_into_the_customers_place(app, visit, shelf):
+    """The error page's way back stays within the way in: never "/", which is the staff login."""
+    page = visit.soup(f"/documents/{10**9}", expect=404)
+    back = page.find("main").find("a")
+    if visit.way == "link":
+        assert (back.get_text(strip=True), back["href"]) == ("Back to your dossier", visit.url())
+    else:
+        assert (back.get_text(strip=True), back["href"]) == ("Back to the start page", "/portal/")
+    if visit.way == "link":  # an unknown link has no dossier to go back to
+        unknown = soup_of(visit.client.get("/d/not-a-link", headers=ENGLISH))
+        assert not [a for a in unknown.find_all("a") if a["href"] in ("/", "/admin/")]
 
 
 def test_unreleased_kinds_and_documents_are_not_found(app, visit, shelf):

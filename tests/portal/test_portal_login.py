@@ -360,6 +360,17 @@ def test_an_unknown_reset_token_is_refused(app, client, anna):
     assert form_errors(soup_of(response)) == ["This reset link is no longer valid. Ask for a new one."]
 
 
+def test_a_used_or_unknown_reset_link_says_so_before_a_password_is_typed(app, client, anna):
+    token = mint_reset(app, anna)
+    assert page(client, f"/portal/reset/{token}").find("input", attrs={"type": "password"}) is not None
+    assert reset(client, token).status_code == 302
+    for dead in (token, "A" * 43):
+        soup = page(app.test_client(), f"/portal/reset/{dead}", expect=404)
+        assert heading(soup) == "This reset link is no longer valid. Ask for a new one."
+        assert soup.find("input", attrs={"type": "password"}) is None
+        assert soup.find("a", string="Ask for a new link")["href"] == "/portal/forgot"
+
+
 # --- staff and portal in one browser --------------------------------------------------------------
 
 
@@ -400,3 +411,20 @@ def test_a_portal_session_ends_after_an_idle_hour_or_twelve_hours(app, client, a
     assert response.status_code == 302 and response.headers["Location"].startswith("/portal/login")
     with client.session_transaction() as session:
         assert "portal" not in session
+
+
+def test_the_account_switcher_speaks_the_open_accounts_language(app, client):
+    """Every page of an open account is in its customer's language; the switcher, with the
+    same navigation and account bar, too (the browser's language only before one is open)."""
+    kunde = factories.customer(name="Kunde GmbH", email="kunde@example.de", language="de")
+    klant = factories.customer(name="Klant BV", email="klant@example.nl", language="nl")
+    active_login(app, kunde, "beide@example.com")
+    active_login(app, klant, "beide@example.com")
+    logged_in(client, "beide@example.com")
+    english = {"Accept-Language": "en"}
+    assert heading(soup_of(client.get("/portal/accounts", headers=english))) == "Choose an account"
+    post_form(client, "/portal/accounts", {"customer_id": str(kunde.id)})
+    switcher = soup_of(client.get("/portal/accounts", headers=english))
+    assert heading(switcher) == "Kundenkonto auswählen"
+    assert switcher.find("a", string="Kundenkonto wechseln")["href"] == "/portal/accounts"
+    assert heading(soup_of(client.get("/portal/", headers=english))) == "Kunde GmbH"

@@ -124,6 +124,21 @@ def test_a_second_question_keeps_the_first_waiting_time(app, client, debtor):
     assert [text for _, text in thread_of(get(client, f"{path}/invoices/{invoice.id}"))] == ["First?", "Still there?"]
 
 
+def test_the_same_question_sent_twice_is_asked_once(app, client, owner_client, debtor):
+    """A double click or a resent form (back, then send again) before an answer: one question,
+    one entry for staff. Asked again after the answer, it is a new question."""
+    customer, invoice, _ = debtor
+    path = dossier_path(app, customer)
+    for _ in range(2):
+        assert ask(client, path, invoice, "Why is this so expensive?").status_code == 302
+    assert [text for _, text in thread_of(get(client, f"{path}/invoices/{invoice.id}"))] == ["Why is this so expensive?"]
+    assert audit_actions(app, customer).count("question.asked") == 1
+    owner_client.post(f"/admin/invoices/{invoice.id}/answer", {"body": "Materials went up."})
+    assert ask(client, path, invoice, "Why is this so expensive?").status_code == 302
+    assert [text for _, text in thread_of(get(client, f"{path}/invoices/{invoice.id}"))] == [
+        "Why is this so expensive?", "Materials went up.", "Why is this so expensive?"]
+
+
 def test_unanswered_questions_are_listed_longest_waiting_first(app, client, owner_client, debtor):
     customer, first, second = debtor
     path = dossier_path(app, customer)
