@@ -76,6 +76,7 @@ class DocumentForm(AppForm):
                          description=_l("Only when it already has a number elsewhere; otherwise the next one is given."))
     notes = TextAreaField(_l("Notes"), filters=[strip], validators=[Optional(), Length(max=4000)])
     lines = LineList(FormField(InvoiceLineForm), min_entries=1, max_entries=100)
+    key = HiddenField()  # random per form shown: the same form sent twice makes one document (documents.made_from_form)
 
     def __init__(self, *args, kind: DocumentKind = DocumentKind.invoice, **kwargs):
         super().__init__(*args, **kwargs)
@@ -129,4 +130,5 @@ class ReminderForm(AppForm):
     issue_date = DateField(_l("Issue date"), validators=[InputRequired(message=_l("Enter a date."))])
     fee = NumberField(_l("Fee"), places=None, default=Decimal("0.00"), validators=[Optional(), *AMOUNT])
     interest = NumberField(_l("Interest"), places=None, default=Decimal("0.00"), validators=[Optional(), *AMOUNT])
+    key = HiddenField()  # random per form shown: the same form sent twice makes one reminder (documents.made_from_form)
     submit = SubmitField(_l("Create reminder"))

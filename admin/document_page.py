@@ -114,6 +114,7 @@ def document_new(customer_id: int):
         form.due_date.data = today + timedelta(days=14) if kind == DocumentKind.invoice else None
         form.valid_until.data = today + timedelta(days=30) if kind == DocumentKind.quote else None
         form.currency.data = get_settings().default_currency
+        form.key.data = uuid.uuid4().hex
     if (lines := _lines_action(form, "admin/documents/form.html", **context)) is not None:
         return lines
     action = request.form.get("action", "")
@@ -123,7 +124,7 @@ def document_new(customer_id: int):
             due_date=form.due_date.data if kind == DocumentKind.invoice else None,
             valid_until=form.valid_until.data if kind == DocumentKind.quote else None,
             draft=action == "draft", number=form.number.data or None, notes=form.notes.data,
-            lines=form.line_inputs(),
+            lines=form.line_inputs(), form_key=form.key.data,
         ), form)
         if created:
             document = created.value
@@ -179,6 +180,7 @@ def credit_note_new(document_id: int):
         form.lines[0].form.description.data = _("Credit for invoice %(number)s", number=invoice.number)
         form.lines[0].form.unit_price.data = max(invoice.outstanding, 0)
         form.lines[0].form.vat_rate.data = 0
+        form.key.data = uuid.uuid4().hex
     context = {"customer": invoice.customer, "kind": DocumentKind.credit_note,
                "kind_label": KIND_NAMES[DocumentKind.credit_note], "mode": "credit", "document": invoice, **FORM_LABELS}
     if (lines := _lines_action(form, "admin/documents/form.html", **context)) is not None:
@@ -187,7 +189,7 @@ def credit_note_new(document_id: int):
     if action == "save" and form.validate_on_submit():
         created = commit_change(lambda: credit_notes.create_credit_note(
             current_user, invoice, issue_date=form.issue_date.data, lines=form.line_inputs(),
-            notes=form.notes.data, number=form.number.data or None,
+            notes=form.notes.data, number=form.number.data or None, form_key=form.key.data,
         ), form)
         if created:
             flash(_("Credit note %(number)s was created.", number=created.value.number), "success")
@@ -209,10 +211,12 @@ def reminder_new(customer_id: int):
         form.issue_date.data = today
         form.invoices.data = [invoice.id for invoice in unpaid if invoice.is_overdue(today)]
         form.level.data = reminders.next_level(form.invoices.data) if form.invoices.data else 1
+        form.key.data = uuid.uuid4().hex
     if form.validate_on_submit():
         created = commit_change(lambda: reminders.create_reminder(
             current_user, customer, document_service.documents_of(customer, form.invoices.data),
             level=form.level.data, issue_date=form.issue_date.data, fee=form.fee.data, interest=form.interest.data,
+            form_key=form.key.data,
         ), form)
         if created:
             flash(_("Reminder %(number)s was created.", number=created.value.number), "success")

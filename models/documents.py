@@ -123,6 +123,10 @@ class Document(Payable, db.Model):
     )
     number: Mapped[str | None] = mapped_column(String(40))
     external_id: Mapped[str | None] = mapped_column(String(100))
+    # The random key of the staff form it was typed into: that form sent again (a double
+    # click, a reload of the answer) finds this document instead of making a second one.
+    # None when made otherwise (the API, an import, a quote converted).
+    form_key: Mapped[str | None] = mapped_column(String(40), unique=True, index=True)
     issue_date: Mapped[date] = mapped_column(Date)
     due_date: Mapped[date | None] = mapped_column(Date)
     currency: Mapped[str] = mapped_column(String(3), default="EUR")

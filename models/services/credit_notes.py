@@ -17,13 +17,17 @@ from flask_babel import lazy_gettext as _l
 from models.db import db
 from models.documents import Document, DocumentKind, DocumentStatus
 from models.services import audit, credits, settlement
-from models.services.documents import LineInput, create_document
+from models.services.documents import LineInput, create_document, made_from_form
 from models.services.errors import DomainError
 from models.staff import StaffUser
 
 
 def create_credit_note(actor: StaffUser | None, invoice: Document, *, issue_date: date, lines: list[LineInput],
-                       notes: str | None = None, number: str | None = None) -> Document:
+                       notes: str | None = None, number: str | None = None, form_key: str | None = None) -> Document:
+    """`form_key`: the staff form's; that form sent again returns the credit note it made
+    (documents.made_from_form): a credit note cannot be cancelled, a second would stay as credit."""
+    if (made := made_from_form(invoice.customer_id, form_key)) is not None:
+        return made
     if invoice.kind != DocumentKind.invoice or invoice.status in (DocumentStatus.draft, DocumentStatus.cancelled):
         raise DomainError(_l("A credit note refers to an issued invoice that is not cancelled."))
     if issue_date < invoice.issue_date:
@@ -35,7 +39,7 @@ def create_credit_note(actor: StaffUser | None, invoice: Document, *, issue_date
     credit_note = create_document(
         actor, invoice.customer, DocumentKind.credit_note, issue_date=issue_date, currency=invoice.currency,
         lines=lines, notes=notes, number=number, related=invoice, language=invoice.language,
-        released=invoice.released_to_portal,
+        released=invoice.released_to_portal, form_key=form_key,
     )
     applied = min(credit_note.gross_total, max(invoice.outstanding, Decimal("0.00")))
     if applied > 0:

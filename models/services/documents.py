@@ -7,6 +7,7 @@ build on this module (models.services.credit_notes, reminders, quotes, recorded_
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
@@ -36,6 +37,7 @@ CENT = Decimal("0.01")
 MAX_LINES = 100
 # Amounts are stored as cents in a 64-bit integer (max. about 9.2e16 in whole units).
 MAX_TOTAL = Decimal("1e16")
+FORM_KEY = re.compile(r"[0-9a-f]{32}")
 
 @dataclass(frozen=True)
 class LineInput:
@@ -185,10 +187,14 @@ CREATABLE_KINDS = (DocumentKind.invoice, DocumentKind.quote, DocumentKind.order_
                    DocumentKind.delivery_note)
 
 
-def create_document(actor: StaffUser | None, customer: Customer, kind: DocumentKind, **values) -> Document:
+def create_document(actor: StaffUser | None, customer: Customer, kind: DocumentKind, *,
+                    form_key: str | None = None, **values) -> Document:
     """A new document (the values: new_document's), written, audited for staff, and an issued
-    invoice settled from the customer's credit when the settings say so."""
-    document = new_document(customer, kind, **values)
+    invoice settled from the customer's credit when the settings say so; the one already
+    made from the form with `form_key` when that form is sent again (made_from_form)."""
+    if (made := made_from_form(customer.id, form_key)) is not None:
+        return made
+    document = new_document(customer, kind, form_key=form_key, **values)
     db.session.flush()
     document_created(actor, document)
     return document
@@ -212,6 +218,7 @@ def new_document(
     expected_totals: Totals | None = None,
     number_checked: bool = False,
     external_id: str | None = None,
+    form_key: str | None = None,
 ) -> Document:
     """A new document, checked and added to the session but not written yet: create_document
     writes it and calls document_created; a batch of the intake writes many in one flush,
@@ -221,7 +228,7 @@ def new_document(
     otherwise the next of its kind is allocated when it is issued. `number_checked`: the
     caller just looked the number up in its kind and found it free. Only invoices have
     drafts. No lines but `expected_totals`: a document imported with its totals only
-    (models.services.intake), as is `external_id`."""
+    (models.services.intake), as is `external_id`. `form_key`: see made_from_form."""
     if draft and kind != DocumentKind.invoice:
         raise DomainError(_l("Only invoices have drafts."))
     check_dates(kind, issue_date, due_date, valid_until)
@@ -249,10 +256,30 @@ def new_document(
         released_to_portal=released,
         related_id=related.id if related is not None else None,
         external_id=external_id,
+        form_key=kept_form_key(form_key),
         lines=line_rows(lines),
     )
     db.session.add(document)
     return document
+
+
+def kept_form_key(form_key: str | None) -> str | None:
+    """The key a document keeps of the form it was made from: 32 hex digits, anything else is none."""
+    return form_key if form_key and FORM_KEY.fullmatch(form_key) else None
+
+
+def made_from_form(customer_id: int, form_key: str | None) -> Document | None:
+    """The document already made from the staff form with `form_key` (a random hidden key,
+    new with every form shown), or None. That form was sent twice (a double click, a reload
+    of the answer): the services that create documents return this one instead of making a
+    second. The customer lock comes first, so requests of one form at the same moment make
+    one document: the later ones wait for the first to commit and then find it. Documents
+    made without a form (the API, an import, a quote converted) have no key."""
+    form_key = kept_form_key(form_key)
+    if form_key is None:
+        return None
+    settlement.lock_customer(customer_id)
+    return db.session.scalar(select(Document).where(Document.form_key == form_key))
 
 
 def document_created(actor: StaffUser | None, document: Document, settings: BusinessSettings | None = None, *,

@@ -19,7 +19,14 @@ from models.customers import Customer
 from models.db import db, now_utc
 from models.documents import REMINDER_LEVELS, UNPAID_STATUSES, Document, DocumentKind, DocumentStatus, ReminderItem
 from models.services import audit, bulk
-from models.services.documents import MAX_TOTAL, allocate_number, allocate_numbers, external_number
+from models.services.documents import (
+    MAX_TOTAL,
+    allocate_number,
+    allocate_numbers,
+    external_number,
+    kept_form_key,
+    made_from_form,
+)
 from models.services.errors import DomainError
 from models.staff import StaffUser
 
@@ -48,7 +55,11 @@ def _amount(value: Decimal | None, field: str) -> Decimal:
 
 def create_reminder(actor: StaffUser | None, customer: Customer, invoices: list[Document], *, level: int,
                     issue_date: date, fee: Decimal | None = None, interest: Decimal | None = None,
-                    number: str | None = None) -> Document:
+                    number: str | None = None, form_key: str | None = None) -> Document:
+    """`form_key`: the staff form's; that form sent again returns the reminder it made
+    (documents.made_from_form)."""
+    if (made := made_from_form(customer.id, form_key)) is not None:
+        return made
     if level not in REMINDER_LEVELS:
         raise DomainError(_l("Choose the reminder level."), field="level")
     if not invoices:
@@ -67,7 +78,7 @@ def create_reminder(actor: StaffUser | None, customer: Customer, invoices: list[
     reminder = Document(**_columns(
         customer.id, customer.language, currencies.pop(), level=level, issue_date=issue_date, fee=fee,
         interest=interest, number=external_number(DocumentKind.reminder, number) if (number or "").strip()
-        else allocate_number(DocumentKind.reminder, issue_date)))
+        else allocate_number(DocumentKind.reminder, issue_date)), form_key=kept_form_key(form_key))
     db.session.add(reminder)
     db.session.flush()
     db.session.add_all(ReminderItem(reminder_id=reminder.id, invoice_id=invoice.id, outstanding=invoice.outstanding)
