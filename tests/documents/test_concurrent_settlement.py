@@ -16,14 +16,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from models.customers import Customer
 from models.db import db
 from models.documents import Document
 from models.payments import CustomerCredit, Payment, PaymentItem
 from models.services import credit_notes, documents, quotes, recorded_payments
 from models.services.errors import DomainError
 from models.staff import StaffUser
-from tests import factories
 from tests.documents.test_life_of_documents import ISSUE, TODAY, D, Kind, Status, create, fresh, get, line
 
 pytestmark = pytest.mark.skipif(
@@ -57,11 +55,6 @@ def race(app, actions) -> list:
         thread.join(timeout=90)
     assert not any(thread.is_alive() for thread in threads), "a racer hung"
     return outcomes
-
-
-@pytest.fixture
-def customer(app) -> Customer:
-    return factories.customer(name="Wagner GmbH", email="wagner@example.test", language="en")
 
 
 def _payment(owner, invoice_id: int, amount: str):

@@ -50,11 +50,6 @@ PAID_ON = ISSUE + timedelta(days=5)
 
 
 @pytest.fixture
-def customer(app) -> Customer:
-    return factories.customer(name="Wagner GmbH", email="wagner@example.test", language="en")
-
-
-@pytest.fixture
 def invoice(app, customer) -> Document:
     """Issued on ISSUE for 121.00 (100.00 + 21 % VAT), two lines."""
     return create(app, customer, lines=[line("60.00", description="Design"), line("40.00", description="Print")])

@@ -24,19 +24,6 @@ from tests.documents.test_document_page import details, flashes, followed, numbe
 POSTGRES = os.environ.get("TEST_DATABASE_URL", "").startswith(("postgresql:", "postgresql+", "postgres:"))
 
 
-@pytest.fixture
-def today(app):
-    from models import clock
-
-    with app.app_context():
-        return clock.today()
-
-
-@pytest.fixture
-def customer(app):
-    return factories.customer(name="Wagner GmbH", email="wagner@example.test", language="en")
-
-
 def count(app, kind: str) -> int:
     with app.app_context():
         return db.session.scalar(select(func.count()).select_from(Document).where(Document.kind == kind))

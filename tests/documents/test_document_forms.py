@@ -31,19 +31,6 @@ from tests.documents.test_document_page import (
 )
 
 
-@pytest.fixture
-def today(app):
-    from models import clock
-
-    with app.app_context():
-        return clock.today()
-
-
-@pytest.fixture
-def customer(app):
-    return factories.customer(name="Wagner GmbH", email="wagner@example.test", language="en")
-
-
 KINDS = {
     # kind: (label, number prefix, heading of the new form, its create button)
     "invoice": ("Invoice", "", "New invoice for Wagner GmbH", "Create invoice"),

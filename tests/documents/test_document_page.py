@@ -28,17 +28,6 @@ def _redis_unreachable(app, monkeypatch):
     monkeypatch.setitem(app.config, "REDIS_URL", "redis://127.0.0.1:1/0")
 
 
-@pytest.fixture
-def today(app):
-    with app.app_context():
-        return clock.today()
-
-
-@pytest.fixture
-def customer(app):
-    return factories.customer(name="Wagner GmbH", email="wagner@example.test", language="en")
-
-
 def number(prefix: str, n: int, today) -> str:
     return f"{prefix}{today.year}-{n:05d}"
 

@@ -170,11 +170,6 @@ def remind(app, customer: Customer, invoice_ids: list[int], *, level: int = 1, f
         number=number))
 
 
-@pytest.fixture
-def customer(app) -> Customer:
-    return factories.customer(name="Wagner GmbH", email="wagner@example.test", language="en")
-
-
 # --- numbering ------------------------------------------------------------------------------
 
 
