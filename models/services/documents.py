@@ -264,7 +264,8 @@ def new_document(
 
 
 def kept_form_key(form_key: str | None) -> str | None:
-    """The key a document keeps of the form it was made from: 32 hex digits, anything else is none."""
+    """The key of the staff form a document or a recorded payment was made from, as kept: 32
+    hex digits; anything else is no key."""
     return form_key if form_key and FORM_KEY.fullmatch(form_key) else None
 
 

@@ -8,7 +8,6 @@ outstanding is refused unless staff confirm that the rest becomes customer credi
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import date, datetime, time, timezone
 from decimal import Decimal
@@ -21,12 +20,11 @@ from models.documents import RECEIVABLE_KINDS, UNPAID_STATUSES, Document, Docume
 from models.formatting import format_currency
 from models.payments import CREDIT, MANUAL, RECORDED_METHODS, Payment, PaymentItem, PaymentStatus
 from models.services import audit, credits, events, instalments, settlement
-from models.services.documents import MAX_TOTAL
+from models.services.documents import MAX_TOTAL, kept_form_key
 from models.services.errors import DomainError, NotFound
 from models.staff import StaffUser
 
 CENT = Decimal("0.01")
-FORM_KEY = re.compile(r"[0-9a-f]{32}")
 
 
 class NeedsConfirmation(DomainError):
@@ -53,7 +51,7 @@ def record_payment(actor: StaffUser | None, document: Document, *, amount: Decim
     if received_on > today:
         raise DomainError(_l("The payment cannot be dated in the future."), field="received_on")
     settlement.lock_customer(document.customer_id)
-    key = f"recorded-{form_key}" if form_key and FORM_KEY.fullmatch(form_key) else None
+    key = f"recorded-{kept}" if (kept := kept_form_key(form_key)) else None
     if key is not None:
         booked = db.session.scalar(select(Payment).join(PaymentItem).where(
             Payment.idempotency_key == key, PaymentItem.document_id == document.id))
